@@ -1,0 +1,113 @@
+"""Errors raised while judging a request.
+
+The tree is shallow on purpose; each class carries what the HTTP layer needs::
+
+    BearerError                 base: status, RFC 6750 ``error`` code, ``reason``
+    ├── MissingToken            401, no error code (RFC 6750 section 3.1)
+    ├── InvalidRequest          400  invalid_request
+    ├── InvalidToken            401  invalid_token
+    ├── InsufficientScope       403  insufficient_scope (+ the scopes required)
+    └── KeysUnavailable         503  no signing key could be obtained (+ retry_after)
+
+    ConfigurationError          a ValueError raised by constructors, naming the option
+
+``reason`` is a short machine-readable code (``"expired"``, ``"bad_audience"``...)
+for logs and metrics.  ``description`` is a fixed, short English sentence that
+never contains token contents, so it is safe to send as ``error_description``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "BearerError",
+    "ConfigurationError",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "KeysUnavailable",
+    "MissingToken",
+]
+
+
+class ConfigurationError(ValueError):
+    """A constructor argument is invalid; the message names the option."""
+
+
+class BearerError(Exception):
+    """Base of every error that decides an HTTP answer.
+
+    Attributes:
+        status: HTTP status code of the response.
+        error: RFC 6750 error code, or ``None`` for a bare challenge.
+        reason: machine-readable reason code.
+        description: short, token-free text for ``error_description``.
+    """
+
+    status: int = 401
+    error: str | None = None
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(f"{reason}: {description}")
+        self.reason = reason
+        self.description = description
+
+
+class MissingToken(BearerError):
+    """The request carries no bearer token (answered with a bare challenge)."""
+
+    status = 401
+    error = None
+
+    def __init__(
+        self, reason: str = "missing_token", description: str = "Bearer token required"
+    ) -> None:
+        super().__init__(reason, description)
+
+
+class InvalidRequest(BearerError):
+    """The ``Authorization`` header is malformed (400 ``invalid_request``)."""
+
+    status = 400
+    error = "invalid_request"
+
+
+class InvalidToken(BearerError):
+    """The token is malformed, forged, expired or not meant for this API (401)."""
+
+    status = 401
+    error = "invalid_token"
+
+
+class InsufficientScope(BearerError):
+    """The token is valid but lacks a scope the route requires (403).
+
+    Attributes:
+        required: the scopes the route requires, in declaration order.
+    """
+
+    status = 403
+    error = "insufficient_scope"
+
+    def __init__(self, required: Iterable[str]) -> None:
+        self.required = tuple(required)
+        super().__init__("missing_scope", "The token lacks a required scope")
+
+
+class KeysUnavailable(BearerError):
+    """No signing key can be obtained from the issuer right now (503).
+
+    A valid token must never be told it is invalid because the issuer is down,
+    so this is a server-side condition, answered with ``Retry-After``.
+
+    Attributes:
+        retry_after: seconds the client should wait before retrying.
+    """
+
+    status = 503
+    error = "temporarily_unavailable"
+
+    def __init__(self, reason: str, description: str, retry_after: int = 5) -> None:
+        super().__init__(reason, description)
+        self.retry_after = retry_after

@@ -1,0 +1,86 @@
+"""RFC 6750 on the wire: reading ``Authorization: Bearer`` and writing challenges (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ._errors import BearerError, InsufficientScope, InvalidRequest
+
+__all__ = ["challenge", "is_scope_token", "parse_authorization"]
+
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 6750 section 3: error_description and realm use %x20-21 / %x23-5B / %x5D-7E.
+_UNSAFE_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def parse_authorization(values: list[bytes]) -> str | None:
+    """Return the bearer token from the ``Authorization`` header values.
+
+    ``values`` holds every ``Authorization`` header of the request, raw.
+
+    Returns:
+        The token, or ``None`` when the request carries no bearer credentials
+        (no header, or another scheme such as ``Basic``: RFC 6750 section 3.1
+        answers those with a bare challenge).
+
+    Raises:
+        InvalidRequest: two or more ``Authorization`` headers, an empty token,
+            or characters outside RFC 6750's ``b64token``.
+    """
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest("multiple_headers", "Only one Authorization header is allowed")
+    try:
+        value = values[0].decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("bad_header", "Authorization header is malformed") from exc
+    scheme, _, rest = value.partition(" ")
+    # The auth-scheme is case-insensitive (RFC 9110 section 11.1).
+    if scheme.lower() != "bearer":
+        return None
+    # 1*SP separates scheme and credentials; surrounding whitespace is not part of it.
+    token = rest.strip(" \t")
+    if not token:
+        raise InvalidRequest("empty_token", "Bearer token is empty")
+    if _B64TOKEN.fullmatch(token) is None:
+        raise InvalidRequest("bad_header", "Authorization header is malformed")
+    return token
+
+
+def is_scope_token(scope: str) -> bool:
+    """Whether ``scope`` is a valid RFC 6749 scope-token (emittable in a challenge)."""
+    return _SCOPE_TOKEN.fullmatch(scope) is not None
+
+
+def _quote(text: str) -> str:
+    return _UNSAFE_TEXT.sub("'", text)
+
+
+def challenge(error: BearerError | None, *, realm: str | None, details: bool = True) -> str:
+    """Build the ``WWW-Authenticate`` value for ``error``.
+
+    With ``error`` of ``None`` (or an error without an RFC 6750 code, such as a
+    missing token) the challenge is bare: ``Bearer realm="..."``.  With
+    ``details=False`` error attributes are left out entirely (behaviour catalog J.148).
+    """
+    parts: list[str] = []
+    if realm:
+        parts.append(f'realm="{_quote(realm)}"')
+    if details and error is not None and error.error is not None and error.status != 503:
+        parts.append(f'error="{error.error}"')
+        parts.append(f'error_description="{_quote(error.description)}"')
+        if isinstance(error, InsufficientScope):
+            scopes = _scope_list(error.required)
+            if scopes:
+                parts.append(f'scope="{scopes}"')
+    return "Bearer " + ", ".join(parts) if parts else "Bearer"
+
+
+def _scope_list(scopes: Iterable[str]) -> str:
+    # Names that cannot be written inside scope="..." are left out (catalog E.81).
+    return " ".join(s for s in scopes if is_scope_token(s))

@@ -1,0 +1,112 @@
+"""Claim checks: a pure function of (payload, policy, now), no I/O, no hidden clock."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ._claims import Claims
+from ._errors import InsufficientScope, InvalidToken
+
+__all__ = ["Policy", "check_scopes", "validate_claims"]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a token must satisfy, compiled once by :class:`TokenVerifier`.
+
+    ``client_ids`` of ``None`` means any client is accepted.
+    """
+
+    issuer: str
+    audiences: frozenset[str]
+    leeway: float
+    max_token_age: float | None = None
+    client_ids: frozenset[str] | None = None
+
+
+def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | None:
+    # RFC 7519 section 2: NumericDate is a JSON number.  Strings and booleans are
+    # rejected rather than coerced (behaviour catalog D.55); NaN and infinities too.
+    value = payload.get(name)
+    if value is None:
+        if required:
+            raise InvalidToken("missing_claim", f"Token has no '{name}' claim")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidToken("bad_claim", f"Token '{name}' claim is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidToken("bad_claim", f"Token '{name}' claim is not a number")
+    return value
+
+
+def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Claims:
+    """Check a signature-verified payload against ``policy`` at time ``now``.
+
+    Scopes are not checked here: a token lacking a scope is still a valid
+    token (403, not 401), so :func:`check_scopes` runs separately.
+
+    Raises:
+        InvalidToken: with a reason code naming the first failed check.
+    """
+    # RFC 9068 section 4: the issuer must match exactly (no slash normalisation).
+    iss = payload.get("iss")
+    if iss is None:
+        raise InvalidToken("missing_claim", "Token has no 'iss' claim")
+    if iss != policy.issuer:
+        raise InvalidToken("bad_issuer", "Token issuer is not trusted")
+
+    # RFC 9068 section 4 / RFC 9700 section 2.3: the audience must name this API.
+    aud = payload.get("aud")
+    if aud is None:
+        raise InvalidToken("missing_claim", "Token has no 'aud' claim")
+    if isinstance(aud, str):
+        matched = aud in policy.audiences
+    elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        matched = not policy.audiences.isdisjoint(aud)
+    else:
+        raise InvalidToken("bad_claim", "Token 'aud' claim is malformed")
+    if not matched:
+        raise InvalidToken("bad_audience", "Token audience is not accepted")
+
+    # RFC 9068 section 2.2 makes exp mandatory; RFC 7519 section 4.1.4: the
+    # current time must be *before* exp, so exp == now is already expired.
+    leeway = policy.leeway
+    exp = _number(payload, "exp", required=True)
+    assert exp is not None
+    if now >= exp + leeway:
+        raise InvalidToken("expired", "Token has expired")
+
+    nbf = _number(payload, "nbf", required=False)
+    if nbf is not None:
+        if nbf > exp:
+            raise InvalidToken("bad_lifetime", "Token lifetime is invalid")
+        if nbf > now + leeway:
+            raise InvalidToken("not_yet_valid", "Token is not valid yet")
+
+    iat = _number(payload, "iat", required=policy.max_token_age is not None)
+    if iat is not None:
+        if iat > now + leeway:
+            raise InvalidToken("issued_in_future", "Token was issued in the future")
+        if policy.max_token_age is not None and now - iat > policy.max_token_age + leeway:
+            raise InvalidToken("too_old", "Token is too old")
+
+    # Okta puts the client in 'cid'; RFC 9068 in 'client_id'.
+    if policy.client_ids is not None:
+        cid = payload.get("cid", payload.get("client_id"))
+        if not isinstance(cid, str) or cid not in policy.client_ids:
+            raise InvalidToken("bad_client", "Token client is not accepted")
+
+    return Claims.from_payload(payload)
+
+
+def check_scopes(claims: Claims, required: Iterable[str]) -> None:
+    """Raise :class:`InsufficientScope` unless ``claims`` hold every required scope.
+
+    Comparison is exact and case-sensitive (RFC 6749 section 3.3).
+    """
+    required = tuple(required)
+    if not claims.scopes.issuperset(required):
+        raise InsufficientScope(required)

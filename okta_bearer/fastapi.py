@@ -1,0 +1,105 @@
+"""FastAPI integration: claims by dependency injection, and the OpenAPI security scheme.
+
+Use with :class:`~okta_bearer.BearerAuthMiddleware` installed on the app::
+
+    @app.get("/items")
+    async def items(claims: Claims = require_scopes("items:read")) -> dict: ...
+
+``Security(get_claims, scopes=["items:read"])`` is the same thing spelled the
+FastAPI way.  A missing scope raises :class:`~okta_bearer.InsufficientScope`,
+which the middleware turns into the same RFC 6750 403 it sends itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Depends, FastAPI, Security
+from fastapi.openapi.models import OAuthFlowImplicit, OAuthFlows
+from fastapi.requests import HTTPConnection
+from fastapi.security import OAuth2, SecurityScopes
+
+from ._claims import Claims
+from ._errors import MissingToken
+from ._validation import check_scopes
+from .middleware import BearerUser
+
+__all__ = ["configure_openapi", "get_claims", "okta_scheme", "require_scopes"]
+
+SCHEME_NAME = "OktaBearer"
+
+#: The OAuth2 security scheme routes declare; :func:`configure_openapi` fills in
+#: the issuer's ``/v1/authorize`` URL and the scopes for each app.
+okta_scheme = OAuth2(
+    flows=OAuthFlows(implicit=OAuthFlowImplicit(authorizationUrl="/v1/authorize", scopes={})),
+    scheme_name=SCHEME_NAME,
+    description="Okta access token (Authorization: Bearer)",
+    auto_error=False,
+)
+
+
+async def get_claims(
+    connection: HTTPConnection,
+    security_scopes: SecurityScopes,
+    _token: str | None = Depends(okta_scheme),
+) -> Claims:
+    """The verified claims of the request's token.
+
+    Raises:
+        MissingToken: the request is anonymous (``optional`` middleware mode).
+        InsufficientScope: a scope declared with ``Security(..., scopes=...)`` is missing.
+        RuntimeError: ``BearerAuthMiddleware`` is not installed on the app.
+    """
+    if "user" not in connection.scope:
+        raise RuntimeError("okta_bearer.fastapi needs BearerAuthMiddleware installed on the app")
+    user = connection.scope["user"]
+    if not isinstance(user, BearerUser):
+        raise MissingToken()
+    if security_scopes.scopes:
+        check_scopes(user.claims, security_scopes.scopes)
+    return user.claims
+
+
+def require_scopes(*scopes: str) -> Any:
+    """A dependency returning the claims after checking the token holds every one of ``scopes``.
+
+    Use as a parameter default (``claims: Claims = require_scopes("a")``) or in
+    ``dependencies=[require_scopes("a")]``; the scopes appear in the OpenAPI document.
+    """
+    return Security(get_claims, scopes=list(scopes))
+
+
+def configure_openapi(
+    app: FastAPI,
+    *,
+    issuer: str,
+    scopes: Mapping[str, str],
+    client_id: str | None = None,
+) -> None:
+    """Point the app's OpenAPI scheme at ``{issuer}/v1/authorize`` (implicit flow).
+
+    Swagger UI's *Authorize* button then fetches a token from the issuer;
+    ``client_id`` pre-fills its client id.  ``scopes`` maps scope names to
+    descriptions shown in the dialog.
+    """
+    build = app.openapi
+    authorize = issuer.rstrip("/") + "/v1/authorize"
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        scheme = schemes.setdefault(SCHEME_NAME, {"type": "oauth2"})
+        scheme["flows"] = {"implicit": {"authorizationUrl": authorize, "scopes": dict(scopes)}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi_schema = None
+    if client_id is not None:
+        init = dict(app.swagger_ui_init_oauth or {})
+        init.setdefault("clientId", client_id)
+        init.setdefault("scopes", " ".join(scopes))
+        app.swagger_ui_init_oauth = init

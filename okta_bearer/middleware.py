@@ -1,0 +1,220 @@
+"""BearerAuthMiddleware: a pure ASGI middleware that authenticates every request.
+
+It reads ``Authorization: Bearer``, has :class:`~okta_bearer.TokenVerifier`
+judge the token, and either answers with an RFC 6750 error or calls the app
+with ``scope["user"]`` and ``scope["auth"]`` filled the way Starlette's
+``AuthenticationMiddleware`` fills them, so ``request.user``, ``request.auth``
+and ``starlette.authentication.requires`` work unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._claims import Claims
+from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
+from ._rfc6750 import challenge, parse_authorization
+from ._verifier import TokenVerifier
+
+__all__ = ["BearerAuthMiddleware", "BearerUser"]
+
+logger = logging.getLogger("okta_bearer")
+
+
+class BearerUser(BaseUser):
+    """The authenticated caller, as ``request.user``; ``claims`` holds the token's claims."""
+
+    __slots__ = ("claims",)
+
+    def __init__(self, claims: Claims) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.claims.sub or self.claims.client_id or ""
+
+    @property
+    def identity(self) -> str:
+        return self.claims.sub or self.claims.client_id or ""
+
+
+class BearerAuthMiddleware:
+    """Authenticate ``http`` and ``websocket`` requests with Bearer access tokens.
+
+    Args:
+        app: the ASGI app to protect.
+        verifier: a configured :class:`TokenVerifier`; or leave it out and pass
+            the verifier's own options (``issuer=``, ``audience=``, ...) here.
+        public_paths: paths served without authentication.  An entry ending in
+            ``/`` covers everything below it; other entries match exactly.
+        optional: let requests without a token through as anonymous
+            (``request.user.is_authenticated`` is false); a token that is
+            present must still be valid.
+        realm: the ``realm`` of ``WWW-Authenticate`` challenges.
+        scopes: scopes every protected request must hold.
+        error_details: include ``error``/``error_description`` in challenges
+            and bodies (on by default, as RFC 6750 suggests).
+
+    Behaviour: deny by default (401 with a bare challenge when no token is
+    sent), 400 ``invalid_request`` for a malformed header or two of them, 401
+    ``invalid_token``, 403 ``insufficient_scope``, 503 with ``Retry-After``
+    when keys cannot be had.  CORS preflights and ``lifespan`` pass through.
+    A token in the ``access_token`` query parameter is never used; sent
+    together with a header it is a 400.  A :class:`BearerError` raised by the
+    app itself (for example by :func:`okta_bearer.fastapi.require_scopes`)
+    becomes the same response, if the app has not started answering.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier | None = None,
+        *,
+        public_paths: Iterable[str] = (),
+        optional: bool = False,
+        realm: str = "api",
+        scopes: Iterable[str] = (),
+        error_details: bool = True,
+        **verifier_options: Any,
+    ) -> None:
+        if verifier is None:
+            missing = [name for name in ("issuer", "audience") if name not in verifier_options]
+            if missing:
+                raise ConfigurationError(
+                    "BearerAuthMiddleware needs verifier= or the options " + " and ".join(missing)
+                )
+            verifier = TokenVerifier(**verifier_options)
+        elif verifier_options:
+            names = ", ".join(sorted(verifier_options))
+            raise ConfigurationError(
+                f"pass either verifier= or verifier options ({names}), not both"
+            )
+        if not isinstance(verifier, TokenVerifier):
+            raise ConfigurationError("verifier must be a TokenVerifier")
+        if isinstance(public_paths, str):
+            raise ConfigurationError("public_paths must be a list of paths, not one string")
+        paths = tuple(public_paths)
+        if not all(isinstance(p, str) and p.startswith("/") for p in paths):
+            raise ConfigurationError("public_paths entries must be paths starting with '/'")
+        self.app = app
+        self.verifier = verifier
+        self._exact = frozenset(p for p in paths if not p.endswith("/"))
+        self._prefixes = tuple(p for p in paths if p.endswith("/"))
+        self._optional = bool(optional)
+        self._realm = realm
+        self._scopes = tuple(scopes)
+        self._details = bool(error_details)
+
+    def _is_public(self, path: str) -> bool:
+        return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        if self._is_public(scope["path"]):
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        # CORS preflight: browsers never send credentials on it.
+        if (
+            kind == "http"
+            and scope["method"] == "OPTIONS"
+            and any(name == b"access-control-request-method" for name, _ in headers)
+        ):
+            await self.app(scope, receive, send)
+            return
+        try:
+            token = parse_authorization([v for k, v in headers if k == b"authorization"])
+            if b"access_token" in scope.get("query_string", b""):
+                self._check_query(scope, token)
+            if token is None:
+                if self._optional:
+                    scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+                    await self.app(scope, receive, send)
+                    return
+                raise MissingToken()
+            claims = await self.verifier.verify(token, self._scopes)
+        except BearerError as error:
+            await self._deny(scope, receive, send, error)
+            return
+        scope["user"] = BearerUser(claims)
+        scope["auth"] = AuthCredentials(list(claims.scopes))
+        await self._call_app(scope, receive, send)
+
+    @staticmethod
+    def _check_query(scope: Scope, token: str | None) -> None:
+        # RFC 6750 section 2.3 is not supported (tokens in URLs leak into logs
+        # and history), but sending two methods at once is a malformed request.
+        query = scope["query_string"].decode("latin-1")
+        if token is not None and any(k == "access_token" for k, _ in parse_qsl(query)):
+            raise InvalidRequest("multiple_methods", "Use only one method to send the token")
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except BearerError as error:
+            if started:
+                raise
+            await self._deny(scope, receive, send, error)
+
+    async def _deny(self, scope: Scope, receive: Receive, send: Send, error: BearerError) -> None:
+        logger.debug("okta_bearer: %s denied (%s, %s)", scope["type"], error.status, error.reason)
+        status, headers, body = self.error_response(error)
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        # WebSocket: refuse during the handshake, before any accept.
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send(
+                {"type": "websocket.http.response.start", "status": status, "headers": headers}
+            )
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+
+    def error_response(self, error: BearerError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The status, headers and JSON body answering ``error`` (no token contents)."""
+        details = self._details
+        body = json.dumps(
+            {
+                "error": error.error if details else None,
+                "error_description": error.description if details else None,
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        if error.status == 503:
+            retry_after = getattr(error, "retry_after", 5)
+            headers.append((b"retry-after", str(retry_after).encode()))
+        else:
+            value = challenge(error, realm=self._realm, details=details)
+            headers.append((b"www-authenticate", value.encode("ascii")))
+        return error.status, headers, body
