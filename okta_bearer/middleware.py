@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -54,8 +53,11 @@ class BearerAuthMiddleware:
 
     Args:
         app: the ASGI app to protect.
-        verifier: a configured :class:`TokenVerifier`; or leave it out and pass
-            the verifier's own options (``issuer=``, ``audience=``, ...) here.
+        verifier: a configured :class:`TokenVerifier` (for any option beyond
+            issuer and audience); or leave it out and pass ``issuer=`` and
+            ``audience=``, and the middleware builds one with defaults.
+        issuer: the issuer URL, when ``verifier`` is not given.
+        audience: the accepted audience(s), when ``verifier`` is not given.
         public_paths: paths served without authentication.  An entry ending in
             ``/`` covers everything below it; other entries match exactly.
         optional: let requests without a token through as anonymous
@@ -79,26 +81,30 @@ class BearerAuthMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        # Positional-only, so Starlette's add_middleware/Middleware type-check
+        # despite **verifier_options (a keyword "app" would collide with it).
+        /,
         verifier: TokenVerifier | None = None,
         *,
+        issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
         public_paths: Iterable[str] = (),
         optional: bool = False,
         realm: str = "api",
         scopes: Iterable[str] = (),
         error_details: bool = True,
-        **verifier_options: Any,
     ) -> None:
         if verifier is None:
-            missing = [name for name in ("issuer", "audience") if name not in verifier_options]
-            if missing:
+            if issuer is None or audience is None:
+                missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
                 raise ConfigurationError(
                     "BearerAuthMiddleware needs verifier= or the options " + " and ".join(missing)
                 )
-            verifier = TokenVerifier(**verifier_options)
-        elif verifier_options:
-            names = ", ".join(sorted(verifier_options))
+            verifier = TokenVerifier(issuer, audience)
+        elif issuer is not None or audience is not None:
             raise ConfigurationError(
-                f"pass either verifier= or verifier options ({names}), not both"
+                "pass either verifier= or issuer=/audience=, not both "
+                "(other verifier options go to TokenVerifier)"
             )
         if not isinstance(verifier, TokenVerifier):
             raise ConfigurationError("verifier must be a TokenVerifier")

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the independent OpenID Connect provider (panva's oidc-provider, pinned
+# in tests/interop/provider/package-lock.json) that tests/interop runs on loopback.
+# Idempotent: npm ci only when node_modules does not match the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/../tests/interop/provider"
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "install-interop: node/npm not found; installing Debian's nodejs and npm" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nodejs npm >/dev/null
+fi
+command -v node >/dev/null 2>&1 || { echo "install-interop: node is still missing" >&2; exit 1; }
+echo "install-interop: using node $(node --version), npm $(npm --version)"
+
+# npm ci records the lock file it installed from in node_modules/.package-lock.json;
+# skip the reinstall when that copy still matches (same resolved tree).
+if [ -f node_modules/.package-lock.json ] && [ -d node_modules/oidc-provider ] \
+    && node -e '
+        const fs = require("fs");
+        const want = JSON.parse(fs.readFileSync("package-lock.json")).packages;
+        const have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json")).packages;
+        for (const [path, meta] of Object.entries(want)) {
+            if (path && (!have[path] || have[path].version !== meta.version)) process.exit(1);
+        }'; then
+    echo "install-interop: node_modules is up to date"
+else
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+node -e 'import("oidc-provider").then(() => console.log("install-interop: oidc-provider loads"))'
