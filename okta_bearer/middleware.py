@@ -81,8 +81,8 @@ class BearerAuthMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        # Positional-only, so Starlette's add_middleware/Middleware type-check
-        # despite **verifier_options (a keyword "app" would collide with it).
+        # Positional-only, as Starlette's middleware factory protocol declares it
+        # (add_middleware type-checks even if keyword options are added later).
         /,
         verifier: TokenVerifier | None = None,
         *,
