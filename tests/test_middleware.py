@@ -1,0 +1,307 @@
+"""BearerAuthMiddleware over httpx's ASGI transport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from okta_bearer import BearerAuthMiddleware, BearerUser, ConfigurationError, InsufficientScope
+from okta_bearer.testing import LocalIssuer
+
+pytestmark = pytest.mark.anyio
+
+
+async def whoami(request: Request) -> JSONResponse:
+    user = request.user
+    return JSONResponse(
+        {
+            "authenticated": user.is_authenticated,
+            "sub": user.claims.sub if isinstance(user, BearerUser) else None,
+            "scopes": sorted(request.auth.scopes),
+        }
+    )
+
+
+async def admin(request: Request) -> PlainTextResponse:
+    assert isinstance(request.user, BearerUser)
+    if "admin" not in request.user.claims.scopes:
+        raise InsufficientScope(["admin"])
+    return PlainTextResponse("ok")
+
+
+def build(issuer: LocalIssuer, **options: Any) -> Starlette:
+    return Starlette(
+        routes=[
+            Route("/me", whoami),
+            Route("/admin", admin),
+            Route("/public/x", whoami),
+            Route("/health", whoami),
+        ],
+        middleware=[Middleware(BearerAuthMiddleware, verifier=issuer.verifier(), **options)],
+    )
+
+
+@pytest.fixture
+async def client(okta_issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    app = build(okta_issuer, public_paths=["/health", "/public/"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_valid_token_fills_user_and_auth(
+    client: httpx.AsyncClient, okta_issuer: LocalIssuer
+) -> None:
+    """A valid token reaches the route with request.user and request.auth filled."""
+    response = await client.get("/me", headers=bearer(okta_issuer.mint()))
+    assert response.status_code == 200
+    assert response.json() == {
+        "authenticated": True,
+        "sub": "alice@example.com",
+        "scopes": ["items:read", "openid"],
+    }
+
+
+async def test_missing_token_bare_challenge(client: httpx.AsyncClient) -> None:
+    """No token: 401 with a bare Bearer challenge (no error code) and a JSON body."""
+    response = await client.get("/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert response.json()["error"] is None
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_other_scheme_is_no_credentials(client: httpx.AsyncClient) -> None:
+    """Basic credentials are not bearer credentials: bare challenge."""
+    response = await client.get("/me", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
+async def test_invalid_token_401(client: httpx.AsyncClient, okta_issuer: LocalIssuer) -> None:
+    """An expired token: 401 invalid_token with a description; the token is not echoed."""
+    token = okta_issuer.mint(exp=1)
+    response = await client.get("/me", headers=bearer(token))
+    assert response.status_code == 401
+    challenge = response.headers["www-authenticate"]
+    assert (
+        challenge
+        == 'Bearer realm="api", error="invalid_token", error_description="Token has expired"'
+    )
+    assert response.json() == {"error": "invalid_token", "error_description": "Token has expired"}
+    assert token.split(".")[1][:16] not in response.text
+
+
+async def test_malformed_header_400(client: httpx.AsyncClient) -> None:
+    """An empty bearer token is a 400 invalid_request."""
+    response = await client.get("/me", headers={"Authorization": "Bearer "})
+    assert response.status_code == 400
+    assert 'error="invalid_request"' in response.headers["www-authenticate"]
+
+
+async def test_two_authorization_headers_400(
+    client: httpx.AsyncClient, okta_issuer: LocalIssuer
+) -> None:
+    """Two Authorization headers: 400, neither token used."""
+    token = okta_issuer.mint()
+    headers = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
+    response = await client.get("/me", headers=headers)
+    assert response.status_code == 400
+
+
+async def test_query_token_never_used(client: httpx.AsyncClient, okta_issuer: LocalIssuer) -> None:
+    """access_token in the query string is ignored; with a header too it is a 400."""
+    token = okta_issuer.mint()
+    alone = await client.get("/me", params={"access_token": token})
+    assert alone.status_code == 401
+    assert alone.headers["www-authenticate"] == 'Bearer realm="api"'
+    both = await client.get("/me", params={"access_token": token}, headers=bearer(token))
+    assert both.status_code == 400
+
+
+async def test_public_paths(client: httpx.AsyncClient) -> None:
+    """Public paths (exact, or a prefix ending in '/') need no token."""
+    assert (await client.get("/health")).json()["authenticated"] is False
+    assert (await client.get("/public/x")).status_code == 200
+    assert (await client.get("/healthz")).status_code == 401
+
+
+async def test_insufficient_scope_raised_by_route(
+    client: httpx.AsyncClient, okta_issuer: LocalIssuer
+) -> None:
+    """InsufficientScope raised inside the app becomes the RFC 6750 403 response."""
+    response = await client.get("/admin", headers=bearer(okta_issuer.mint()))
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", '
+        'error_description="The token lacks a required scope", scope="admin"'
+    )
+    assert (
+        await client.get("/admin", headers=bearer(okta_issuer.mint(scp=["admin"])))
+    ).text == "ok"
+
+
+async def test_middleware_scopes(okta_issuer: LocalIssuer) -> None:
+    """Scopes given to the middleware are required on every protected request."""
+    app = build(okta_issuer, scopes=["items:write"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        denied = await c.get("/me", headers=bearer(okta_issuer.mint()))
+        allowed = await c.get("/me", headers=bearer(okta_issuer.mint(scp=["items:write"])))
+    assert denied.status_code == 403
+    assert 'scope="items:write"' in denied.headers["www-authenticate"]
+    assert allowed.status_code == 200
+
+
+async def test_optional_mode(okta_issuer: LocalIssuer) -> None:
+    """Optional mode lets anonymous requests through but still rejects invalid tokens."""
+    app = build(okta_issuer, optional=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        anonymous = await c.get("/me")
+        invalid = await c.get("/me", headers=bearer(okta_issuer.mint(aud="x")))
+        valid = await c.get("/me", headers=bearer(okta_issuer.mint()))
+    assert anonymous.json()["authenticated"] is False
+    assert invalid.status_code == 401
+    assert valid.json()["authenticated"] is True
+
+
+async def test_error_details_off(okta_issuer: LocalIssuer) -> None:
+    """error_details=False sends bare challenges and no descriptions."""
+    app = build(okta_issuer, error_details=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        response = await c.get("/me", headers=bearer(okta_issuer.mint(exp=1)))
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert response.json() == {"error": None, "error_description": None}
+
+
+async def test_cors_preflight_passes_through(okta_issuer: LocalIssuer) -> None:
+    """A CORS preflight is answered by the CORS middleware, not refused for lack of a token."""
+    app = Starlette(
+        routes=[Route("/me", whoami)],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["http://spa"],
+                allow_headers=["authorization"],
+                expose_headers=["www-authenticate"],
+            ),
+            Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier()),
+        ],
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        preflight = await c.options(
+            "/me",
+            headers={
+                "Origin": "http://spa",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        denied = await c.get("/me", headers={"Origin": "http://spa"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://spa"
+    assert denied.status_code == 401
+    assert denied.headers["access-control-expose-headers"] == "www-authenticate"
+
+
+async def test_plain_options_still_needs_a_token(client: httpx.AsyncClient) -> None:
+    """An OPTIONS request that is not a preflight is protected like any other."""
+    assert (await client.options("/me")).status_code == 401
+
+
+async def test_lifespan_passes_through(okta_issuer: LocalIssuer) -> None:
+    """Lifespan messages reach the app untouched."""
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+
+    middleware = BearerAuthMiddleware(app, verifier=okta_issuer.verifier())
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    await middleware({"type": "lifespan"}, receive, send)
+    assert seen == ["lifespan"]
+
+
+async def test_keys_unavailable_503_with_retry_after(okta_issuer: LocalIssuer) -> None:
+    """When no keys can be had, the answer is 503 with Retry-After, not 401."""
+    down = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    app = Starlette(
+        routes=[Route("/me", whoami)],
+        middleware=[
+            Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier(http_client=down))
+        ],
+    )
+    async with (
+        down,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as c,
+    ):
+        response = await c.get("/me", headers=bearer(okta_issuer.mint()))
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    assert "www-authenticate" not in response.headers
+    assert json.loads(response.text)["error"] == "temporarily_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "issuer and audience"),
+        ({"issuer": "https://example.okta.com/oauth2/default"}, "audience"),
+        ({"public_paths": "/health"}, "public_paths"),
+        ({"public_paths": ["health"]}, "public_paths"),
+    ],
+)
+def test_middleware_configuration_errors(kwargs: dict[str, Any], message: str) -> None:
+    """Missing or malformed middleware options fail at construction."""
+    if "public_paths" in kwargs:
+        kwargs = {**kwargs, "issuer": "https://example.okta.com/oauth2/default", "audience": "a"}
+    with pytest.raises(ConfigurationError, match=message):
+        BearerAuthMiddleware(PlainTextResponse("x"), **kwargs)
+
+
+def test_verifier_and_options_are_exclusive(okta_issuer: LocalIssuer) -> None:
+    """Passing both verifier= and verifier options is refused."""
+    with pytest.raises(ConfigurationError, match="either"):
+        BearerAuthMiddleware(PlainTextResponse("x"), verifier=okta_issuer.verifier(), audience="a")
+    with pytest.raises(ConfigurationError, match="issuer"):
+        BearerAuthMiddleware(PlainTextResponse("x"), audience="a")
+
+
+def test_builds_its_own_verifier() -> None:
+    """Given issuer and audience, the middleware builds a TokenVerifier."""
+    middleware = BearerAuthMiddleware(
+        PlainTextResponse("x"),
+        issuer="https://example.okta.com/oauth2/default",
+        audience="api://default",
+    )
+    assert middleware.verifier.issuer == "https://example.okta.com/oauth2/default"
