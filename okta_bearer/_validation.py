@@ -27,6 +27,11 @@ class Policy:
     client_ids: frozenset[str] | None = None
 
 
+# datetime's range, 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as epoch seconds.
+_MIN_NUMERIC_DATE = -62_135_596_800
+_MAX_NUMERIC_DATE = 253_402_300_799
+
+
 def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | None:
     # RFC 7519 section 2: NumericDate is a JSON number.  Strings and booleans are
     # rejected rather than coerced (behaviour catalog D.55); NaN and infinities too.
@@ -39,6 +44,10 @@ def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | No
         raise InvalidToken("bad_claim", f"Token '{name}' claim is not a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidToken("bad_claim", f"Token '{name}' claim is not a number")
+    # A date outside years 1-9999 cannot become a datetime, and a 30-digit
+    # integer overflows float arithmetic: out of range is malformed, not a 500.
+    if not _MIN_NUMERIC_DATE <= value <= _MAX_NUMERIC_DATE:
+        raise InvalidToken("bad_claim", f"Token '{name}' claim is out of range")
     return value
 
 
