@@ -15,10 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Depends, FastAPI, Security
-from fastapi.openapi.models import OAuthFlowImplicit, OAuthFlows
-from fastapi.requests import HTTPConnection
-from fastapi.security import OAuth2, SecurityScopes
+try:
+    from fastapi import Depends, FastAPI, Security
+    from fastapi.openapi.models import OAuthFlowImplicit, OAuthFlows
+    from fastapi.requests import HTTPConnection
+    from fastapi.security import OAuth2, SecurityScopes
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "okta_bearer.fastapi needs FastAPI: pip install 'okta-bearer[fastapi]'"
+    ) from exc
 
 from ._claims import Claims
 from ._errors import MissingToken

@@ -305,3 +305,24 @@ def test_builds_its_own_verifier() -> None:
         audience="api://default",
     )
     assert middleware.verifier.issuer == "https://example.okta.com/oauth2/default"
+
+
+async def test_logs_never_contain_tokens(
+    client: httpx.AsyncClient, okta_issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Denials are logged by reason code only; no token text reaches a log line."""
+    caplog.set_level("DEBUG", logger="okta_bearer")
+    tokens = [
+        okta_issuer.mint(exp=1),
+        okta_issuer.mint(aud="other"),
+        okta_issuer.mint(header={"kid": "unknown-kid"}),
+        okta_issuer.mint()[:-4] + "AAAA",
+    ]
+    for token in tokens:
+        response = await client.get("/me", headers=bearer(token))
+        assert response.status_code == 401
+    assert caplog.records, "denials should be logged"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for token in tokens:
+        for segment in token.split("."):
+            assert segment[:20] not in logged
