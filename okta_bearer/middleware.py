@@ -48,6 +48,16 @@ class BearerUser(BaseUser):
         return self.claims.sub or self.claims.client_id or ""
 
 
+def _route_path(scope: Scope) -> str:
+    # ASGI servers and Starlette's Mount put root_path in front of "path";
+    # routing strips it again, so public paths are matched the same way.
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
 class BearerAuthMiddleware:
     """Authenticate ``http`` and ``websocket`` requests with Bearer access tokens.
 
@@ -60,6 +70,8 @@ class BearerAuthMiddleware:
         audience: the accepted audience(s), when ``verifier`` is not given.
         public_paths: paths served without authentication.  An entry ending in
             ``/`` covers everything below it; other entries match exactly.
+            Paths are the app's route paths, relative to ``root_path`` (set
+            by a ``Mount`` or a server's ``--root-path``), as Starlette routes.
         optional: let requests without a token through as anonymous
             (``request.user.is_authenticated`` is false); a token that is
             present must still be valid.
@@ -130,7 +142,7 @@ class BearerAuthMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        if self._is_public(scope["path"]):
+        if self._is_public(_route_path(scope)):
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self.app(scope, receive, send)
             return
