@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 
@@ -235,3 +237,28 @@ def test_preflight_passes_through_the_middleware_to_inner_cors(
         assert preflight.headers["access-control-allow-origin"] == SPA_ORIGIN
         # A plain OPTIONS without Access-Control-Request-Method is not a preflight.
         assert client.options("/whoami", headers={"Origin": SPA_ORIGIN}).status_code == 401
+
+
+def test_issuer_down_at_cold_start_is_503(serve: Serve) -> None:
+    """Issuer refusing connections at cold start: a valid token gets 503 + Retry-After, not 401."""
+    with socket.socket() as closed:
+        # Bound, not listening: connections are refused and no one else can take the port.
+        closed.bind(("127.0.0.1", 0))
+        issuer_url = f"http://127.0.0.1:{closed.getsockname()[1]}/oauth2/default"
+        down = LocalIssuer(issuer_url)
+        keys_client = httpx.AsyncClient(trust_env=False)
+        verifier = TokenVerifier(issuer_url, down.audience, http_client=keys_client, timeout=30)
+        server = serve(starlette_app(verifier))
+        token = down.mint()
+        with httpx.Client(base_url=server.base_url, trust_env=False, timeout=60) as client:
+            response = client.get("/whoami", headers=bearer(token))
+        server.stop()
+        asyncio.run(keys_client.aclose())
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    assert "www-authenticate" not in response.headers
+    assert response.json() == {
+        "error": "temporarily_unavailable",
+        "error_description": "Signing keys are unavailable",
+    }
+    assert token not in response.text
