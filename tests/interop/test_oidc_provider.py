@@ -206,3 +206,12 @@ async def test_middleware_with_provider_tokens(
         assert 'scope="items:read"' in challenge
 
     assert verifier.keys.fetch_counts["jwks"] == 1
+
+
+async def test_verifier_with_its_own_http_client(oidc_provider: OidcProvider) -> None:
+    """Without http_client, the verifier's own client fetches the provider's keys, then closes."""
+    token = await oidc_provider.token(RS256, "items:read")
+    async with TokenVerifier(oidc_provider.issuer, AUDIENCE) as verifier:
+        claims = await verifier.verify(token, scopes=["items:read"])
+    assert claims.client_id == CLIENT_ID
+    assert verifier.keys.fetch_counts["jwks"] == 1
