@@ -1,0 +1,253 @@
+"""A key server that misbehaves on demand, and the API it is supposed to serve.
+
+:class:`FaultyKeyServer` is an httpx transport in front of
+:meth:`LocalIssuer.handler`.  ``server.faults["jwks"] = ...`` (or
+``"discovery"``) replaces the answer for that kind of request with a fault:
+an error status, a redirect, garbage, a huge body, an exception, or a
+request that is accepted and never answered.  Every request is logged with
+the fake time it arrived at, so tests can count fetches per cool-down window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from okta_bearer import BearerAuthMiddleware, TokenVerifier
+from okta_bearer.testing import LocalIssuer
+
+Fault = Callable[[httpx.Request], Awaitable[httpx.Response]]
+ISSUER = "https://okta.example.test/oauth2/default"
+AUDIENCE = "api://default"
+EVIL_HOST = "evil.example"
+
+
+class Clock:
+    """A fake clock: time moves only when a test says so."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
+
+
+class FaultyKeyServer(httpx.AsyncBaseTransport):
+    """The issuer's discovery and JWKS endpoints, with faults switched on per kind."""
+
+    def __init__(self, issuer: LocalIssuer, clock: Clock) -> None:
+        self.issuer = issuer
+        self.clock = clock
+        #: kind ("discovery" or "jwks") -> the fault answering it instead of the issuer.
+        self.faults: dict[str, Fault] = {}
+        #: (kind, host, fake time) of every request received.
+        self.log: list[tuple[str, str, float]] = []
+        #: Set while a request is being held by :func:`gated`.
+        self.held = asyncio.Event()
+
+    @staticmethod
+    def kind(request: httpx.Request) -> str:
+        """Which endpoint a request is for."""
+        path = request.url.path
+        if path.endswith("/v1/keys"):
+            return "jwks"
+        if "/.well-known/" in path:
+            return "discovery"
+        return "other"
+
+    def count(self, kind: str) -> int:
+        """How many requests of ``kind`` arrived."""
+        return sum(1 for k, _, _ in self.log if k == kind)
+
+    def hosts(self) -> set[str]:
+        """Every host a request was sent to."""
+        return {host for _, host, _ in self.log}
+
+    def times(self, kind: str) -> list[float]:
+        """The fake times at which requests of ``kind`` arrived."""
+        return [t for k, _, t in self.log if k == kind]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer like the issuer, unless a fault is set for this kind of request."""
+        kind = self.kind(request)
+        self.log.append((kind, request.url.host, self.clock()))
+        fault = self.faults.get(kind)
+        if fault is not None and request.url.host == httpx.URL(ISSUER).host:
+            return await fault(request)
+        return self.issuer.handler(request)
+
+
+# -- faults -------------------------------------------------------------------
+
+
+def status(code: int, **headers: str) -> Fault:
+    """Answer with an HTTP status and a small JSON body."""
+
+    async def fault(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(code, json={"errorCode": "E0000009"}, headers=headers)
+
+    return fault
+
+
+def redirect(location: str) -> Fault:
+    """Answer 302 to ``location`` (which must never be followed)."""
+    return status(302, location=location)
+
+
+def body(content: bytes, **headers: str) -> Fault:
+    """Answer 200 with these exact bytes."""
+
+    async def fault(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=content, headers=headers)
+
+    return fault
+
+
+def json_doc(document: Any) -> Fault:
+    """Answer 200 with a JSON document."""
+
+    async def fault(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=document)
+
+    return fault
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunk = b" " * 65536
+        while self.sent < self.size:
+            self.sent += len(chunk)
+            yield chunk
+
+
+def streamed(size: int) -> Fault:
+    """Answer 200 with ``size`` bytes streamed in chunks, with no Content-Length."""
+
+    async def fault(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Chunks(size))
+
+    return fault
+
+
+def raises(exc_type: type[httpx.TransportError]) -> Fault:
+    """Fail at the transport level (timeout, refused connection...)."""
+
+    async def fault(request: httpx.Request) -> httpx.Response:
+        raise exc_type("simulated", request=request)
+
+    return fault
+
+
+def never_answers(server: FaultyKeyServer) -> Fault:
+    """Accept the request and never answer it (until cancelled)."""
+
+    async def fault(request: httpx.Request) -> httpx.Response:
+        server.held.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    return fault
+
+
+def gated(server: FaultyKeyServer, gate: asyncio.Event) -> Fault:
+    """Hold the request until ``gate`` is set, then answer like the issuer."""
+
+    async def fault(request: httpx.Request) -> httpx.Response:
+        server.held.set()
+        await gate.wait()
+        return server.issuer.handler(request)
+
+    return fault
+
+
+# -- the protected API ----------------------------------------------------------
+
+
+async def whoami(request: Request) -> JSONResponse:
+    """The protected endpoint."""
+    return JSONResponse({"sub": request.user.identity})
+
+
+class Entered:
+    """An ASGI wrapper counting the requests that have reached the middleware."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.count = 0
+        #: Set once ``count`` reaches ``target``.
+        self.target = 0
+        self.reached = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.count += 1
+            if self.target and self.count >= self.target:
+                self.reached.set()
+        await self.app(scope, receive, send)
+
+
+class World:
+    """An issuer, its faulty key server, a fake clock and a verifier wired together."""
+
+    def __init__(self, clock: Clock, issuer: LocalIssuer, server: FaultyKeyServer) -> None:
+        self.clock = clock
+        self.issuer = issuer
+        self.server = server
+        self.verifier: TokenVerifier
+        self.client: httpx.AsyncClient
+        self.entered: Entered
+
+    def token(self, **claims: Any) -> str:
+        """A fresh valid token (distinct jti, so never a token-cache hit)."""
+        return self.issuer.mint(**claims)
+
+    async def get(self, token: str | None) -> httpx.Response:
+        """Call the protected API with ``token``."""
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return await self.client.get("/", headers=headers)
+
+
+@asynccontextmanager
+async def world(**verifier_options: Any) -> AsyncIterator[World]:
+    """A fresh issuer, faulty key server and protected API (small timeout by default)."""
+    clock = Clock()
+    issuer = LocalIssuer(ISSUER, AUDIENCE, clock=clock)
+    server = FaultyKeyServer(issuer, clock)
+    w = World(clock, issuer, server)
+    verifier_options.setdefault("timeout", 0.2)
+    async with httpx.AsyncClient(transport=server) as key_client:
+        w.verifier = TokenVerifier(
+            ISSUER, AUDIENCE, http_client=key_client, clock=clock, **verifier_options
+        )
+        w.entered = Entered(
+            BearerAuthMiddleware(Starlette(routes=[Route("/", whoami)]), verifier=w.verifier)
+        )
+        transport = httpx.ASGITransport(app=w.entered)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            w.client = client
+            try:
+                yield w
+            finally:
+                await w.verifier.aclose()
+
+
+async def settle(rounds: int = 50) -> None:
+    """Let other tasks (a background refresh, queued requests) run."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)

@@ -1,0 +1,139 @@
+"""With no keys cached, every kind of key-server fault ends in 503 + Retry-After, fast.
+
+A valid token is never told it is invalid because the issuer misbehaves
+(behaviour catalog G.103): the answer is 503 ``temporarily_unavailable`` with
+a ``Retry-After``, redirects are never followed, and no request waits much
+longer than the configured ``timeout`` (0.2 s here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+import httpx
+import pytest
+
+from ._keyserver import (
+    EVIL_HOST,
+    ISSUER,
+    Fault,
+    FaultyKeyServer,
+    body,
+    json_doc,
+    never_answers,
+    raises,
+    redirect,
+    status,
+    streamed,
+    world,
+)
+
+TEN_MB = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ColdFault:
+    """A fault on one endpoint, applied before the first request."""
+
+    id: str
+    kind: str
+    make: Callable[[FaultyKeyServer], Fault]
+
+
+def weak_jwks(server: FaultyKeyServer) -> Fault:
+    """A JWKS whose only key is a 1024-bit RSA key (unusable)."""
+    from okta_bearer.testing import SigningKey
+
+    weak = SigningKey.generate("RS256", key_size=1024)
+    return json_doc({"keys": [weak.public_jwk]})
+
+
+COLD_FAULTS = [
+    ColdFault("discovery-500", "discovery", lambda s: status(500)),
+    ColdFault("discovery-503", "discovery", lambda s: status(503, **{"retry-after": "3600"})),
+    ColdFault("discovery-404-everywhere", "discovery", lambda s: status(404)),
+    ColdFault("discovery-302-other-host", "discovery", lambda s: redirect(f"https://{EVIL_HOST}/")),
+    ColdFault("discovery-read-timeout", "discovery", lambda s: raises(httpx.ReadTimeout)),
+    ColdFault("discovery-connect-error", "discovery", lambda s: raises(httpx.ConnectError)),
+    ColdFault("discovery-never-answers", "discovery", never_answers),
+    ColdFault("discovery-garbage", "discovery", lambda s: body(b"<html>oops</html>")),
+    ColdFault("discovery-json-array", "discovery", lambda s: json_doc([ISSUER])),
+    ColdFault(
+        "discovery-other-issuer",
+        "discovery",
+        lambda s: json_doc({**s.issuer.metadata(), "issuer": "https://evil.example/"}),
+    ),
+    ColdFault(
+        "discovery-no-jwks-uri",
+        "discovery",
+        lambda s: json_doc({k: v for k, v in s.issuer.metadata().items() if k != "jwks_uri"}),
+    ),
+    ColdFault(
+        "discovery-jwks-uri-plain-http",
+        "discovery",
+        lambda s: json_doc({**s.issuer.metadata(), "jwks_uri": f"http://{EVIL_HOST}/keys"}),
+    ),
+    ColdFault("discovery-10mb", "discovery", lambda s: body(b" " * TEN_MB)),
+    ColdFault("jwks-500", "jwks", lambda s: status(500)),
+    ColdFault("jwks-404", "jwks", lambda s: status(404)),
+    ColdFault("jwks-302-other-host", "jwks", lambda s: redirect(f"https://{EVIL_HOST}/keys")),
+    ColdFault("jwks-read-timeout", "jwks", lambda s: raises(httpx.ReadTimeout)),
+    ColdFault("jwks-connect-error", "jwks", lambda s: raises(httpx.ConnectError)),
+    ColdFault("jwks-never-answers", "jwks", never_answers),
+    ColdFault("jwks-garbage-json", "jwks", lambda s: body(b'{"keys": [')),
+    ColdFault("jwks-not-utf8", "jwks", lambda s: body(b"\xff\xfe\x00")),
+    ColdFault("jwks-keys-missing", "jwks", lambda s: json_doc({"kys": []})),
+    ColdFault("jwks-keys-not-a-list", "jwks", lambda s: json_doc({"keys": {"k": "v"}})),
+    ColdFault("jwks-keys-empty", "jwks", lambda s: json_doc({"keys": []})),
+    ColdFault("jwks-keys-junk-members", "jwks", lambda s: json_doc({"keys": [1, "a", None]})),
+    ColdFault("jwks-only-weak-key", "jwks", weak_jwks),
+    ColdFault(
+        "jwks-keys-nested-lists", "jwks", lambda s: body(json.dumps({"keys": [[[[]]]]}).encode())
+    ),
+    ColdFault("jwks-recursion-bomb", "jwks", lambda s: body(b"[" * 100_000 + b"]" * 100_000)),
+    ColdFault("jwks-10mb-declared", "jwks", lambda s: body(b" " * TEN_MB)),
+    ColdFault("jwks-10mb-streamed", "jwks", lambda s: streamed(TEN_MB)),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fault", COLD_FAULTS, ids=[f.id for f in COLD_FAULTS])
+async def test_cold_start_fault_is_503_with_retry_after(fault: ColdFault) -> None:
+    """A valid token meets 503 + Retry-After (never 401, never 500), promptly, nothing followed."""
+    async with world() as w:
+        w.server.faults[fault.kind] = fault.make(w.server)
+        with anyio.fail_after(20):  # generous bound; the configured timeout is 0.2 s
+            response = await w.get(w.token())
+        assert response.status_code == 503
+        assert int(response.headers["retry-after"]) >= 1
+        assert response.json()["error"] == "temporarily_unavailable"
+        assert "www-authenticate" not in response.headers
+        assert EVIL_HOST not in w.server.hosts()
+        assert w.server.count("other") == 0
+
+
+@pytest.mark.anyio
+async def test_a_missing_token_is_401_even_while_keys_are_unavailable() -> None:
+    """A request without a token is 401 with no fetch at all: the outage is not its business."""
+    async with world() as w:
+        w.server.faults["jwks"] = status(500)
+        response = await w.get(None)
+        assert response.status_code == 401
+        assert w.server.log == []
+
+
+@pytest.mark.anyio
+async def test_malformed_tokens_never_trigger_a_fetch() -> None:
+    """Tokens that fail before key lookup (garbage, alg none, no kid) fetch nothing."""
+    async with world() as w:
+        for token in [
+            "abc",
+            "a.b.c",
+            w.issuer.mint(header={"alg": "none"}),
+            w.issuer.mint(header={"kid": None}),
+        ]:
+            assert (await w.get(token)).status_code == 401
+        assert w.server.log == []
