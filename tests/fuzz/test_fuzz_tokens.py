@@ -119,17 +119,21 @@ def is_no_op(original: str, mutated: str) -> bool:
 def test_one_character_mutations_are_never_accepted(
     harness: Harness, alg: str, data: st.DataObject
 ) -> None:
-    """A mutated valid token is refused with a BearerError unless the mutation is a no-op."""
+    """A mutated valid token is refused (with a token-free error) unless the mutation is a no-op."""
     token = harness.issuer.mint(key=harness.keys[alg])
     mutated = data.draw(mutations(token))
     assume(mutated != token)
+    message = None
     try:
         harness.verify(mutated)
     except KeysUnavailable:  # pragma: no cover - the keys are cached and the clock is fixed
         raise AssertionError("keys went missing") from None
-    except BearerError:
+    except BearerError as error:
+        message = str(error)
+    if message is None:
+        assert is_no_op(token, mutated), mutated
         return
-    assert is_no_op(token, mutated), mutated
+    assert not any(p in message for p in mutated.split(".") if len(p) >= 8), message
 
 
 VERIFIER_POLICY = Policy(ISSUER, AUDIENCES, LEEWAY)
