@@ -11,9 +11,9 @@ tampered signature, so no row measures a verifier that checks nothing.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import json
-import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from okta_bearer import TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
-from ._common import Batch, Contender, interleave, ratio, table, us, verdict
+from ._common import Batch, Contender, clock, interleave, ratio, table, us, verdict
 from ._jwks_server import JWKSServer
 
 ISSUER = "https://okta.example.test/oauth2/default"
@@ -54,6 +54,24 @@ def floor_rs256(token: str, key: Any) -> dict[str, Any]:
     return payload
 
 
+_STANDARD = bytes.maketrans(b"-_", b"+/")
+_JSON = json.JSONDecoder()
+
+
+def _b64_tuned(segment: str) -> bytes:
+    return binascii.a2b_base64(segment.encode().translate(_STANDARD) + b"==")
+
+
+def floor_rs256_tuned(token: str, key: Any) -> dict[str, Any]:
+    """The RS256 floor with the C codecs called directly, as okta_bearer does."""
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    _JSON.decode(_b64_tuned(header_b64).decode())
+    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode()
+    key.verify(_b64_tuned(signature_b64), signing_input, _PKCS1, _SHA256)
+    payload: dict[str, Any] = _JSON.decode(_b64_tuned(payload_b64).decode())
+    return payload
+
+
 def floor_es256(token: str, key: Any) -> dict[str, Any]:
     """The same floor for ES256 (the raw ``r || s`` signature is re-encoded as DER)."""
     header_b64, payload_b64, signature_b64 = token.split(".")
@@ -71,10 +89,10 @@ def sync_batch(fn: Callable[[str], object], tokens: list[str]) -> Batch:
 
     async def batch(n: int) -> float:
         chosen = tokens[:n]
-        start = time.perf_counter()
+        start = clock()
         for token in chosen:
             fn(token)
-        return time.perf_counter() - start
+        return clock() - start
 
     return batch
 
@@ -84,10 +102,10 @@ def async_batch(fn: Callable[[str], Awaitable[object]], tokens: list[str]) -> Ba
 
     async def batch(n: int) -> float:
         chosen = tokens[:n]
-        start = time.perf_counter()
+        start = clock()
         for token in chosen:
             await fn(token)
-        return time.perf_counter() - start
+        return clock() - start
 
     return batch
 
@@ -243,6 +261,7 @@ async def _contenders(
     ]
     if okta_verify is not None:
         checks.append(("okta-jwt-verifier", okta_verify))
+        checks.append(("tuned floor", functools.partial(floor_rs256_tuned, key=public_key)))
     for name, fn in checks:
         if not await _accepts(fn, tokens[1]) or await _accepts(fn, tamper(tokens[2])):
             raise SystemExit(f"{name} ({alg}) does not verify as expected; refusing to time it")
@@ -251,6 +270,13 @@ async def _contenders(
         Contender(
             "floor: cryptography verify + b64 + json",
             sync_batch(functools.partial(floor, key=public_key), tokens),
+        ),
+        Contender(
+            "floor, tuned decoding (a2b_base64, one decoder)",
+            sync_batch(functools.partial(floor_rs256_tuned, key=public_key), tokens)
+            if alg == "RS256"
+            else None,
+            note="" if alg == "RS256" else "RS256 only",
         ),
         Contender("okta_bearer, fresh token (cache off)", async_batch(no_cache.verify, tokens)),
         Contender("okta_bearer, fresh token (cache on, miss+insert)", fresh_cache_on),
@@ -325,10 +351,12 @@ async def run(*, rounds: int, calls: int) -> VerifyResult:
     fresh_on = _find(rs, "okta_bearer, fresh token (cache on")
     hit = _find(rs, "okta_bearer, repeated")
     pyjwt = _find(rs, "PyJWT jwt.decode")
+    tuned = _find(rs, "floor, tuned")
     lines += [
         "Targets (RS256):",
         f"- fresh-token verify <= 1.25x floor: cache off {fresh_off / floor:.2f}x, "
-        f"cache on {fresh_on / floor:.2f}x -> {verdict(max(fresh_off, fresh_on) <= 1.25 * floor)}",
+        f"cache on {fresh_on / floor:.2f}x -> {verdict(max(fresh_off, fresh_on) <= 1.25 * floor)} "
+        f"(against the tuned floor: {fresh_off / tuned:.2f}x and {fresh_on / tuned:.2f}x)",
         f"- repeated-token verify >= 20x faster than PyJWT jwt.decode: {pyjwt / hit:.0f}x "
         f"-> {verdict(pyjwt / hit >= 20)}",
         "",

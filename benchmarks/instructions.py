@@ -1,0 +1,179 @@
+"""Instructions per verification, counted by valgrind's callgrind: a figure noise cannot move.
+
+Timings on a shared machine wander by tens of percent; an instruction count
+does not.  Each contender runs in its own process under callgrind, which
+counts only while ``itertools.starmap`` is running the calls (collection is
+toggled on its C function ``starmap_next``), so interpreter start-up, imports
+and key set-up are left out.  async calls are driven without an event loop:
+with the keys cached, ``verify`` completes without ever suspending.
+
+Needs ``valgrind`` (Debian: ``apt-get install valgrind``) and a CPython whose
+``libpython`` keeps its symbols (pyenv builds do; Debian's stripped one does
+not); otherwise the section says so and is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Coroutine
+from itertools import starmap
+from pathlib import Path
+from typing import Any
+
+MODES = {
+    "floor": "floor: cryptography verify + b64 + json",
+    "tuned": "floor, tuned decoding (a2b_base64, one decoder)",
+    "off": "okta_bearer, fresh token (cache off)",
+    "on": "okta_bearer, fresh token (cache on, miss+insert)",
+    "hit": "okta_bearer, repeated token (cache hit)",
+    "pyjwt": "PyJWT jwt.decode, preloaded key",
+}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("verify suspended: keys were not cached")
+
+
+def child(mode: str, fixture: str, calls: int) -> None:
+    """Run ``calls`` verifications of ``mode`` inside ``starmap`` (under callgrind)."""
+    import functools
+
+    import httpx
+    import jwt
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from okta_bearer.testing import LocalIssuer, SigningKey
+
+    from .verify import AUDIENCE, ISSUER, floor_rs256, floor_rs256_tuned
+
+    with open(fixture, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    private_key = load_pem_private_key(spec["pem"].encode(), password=None)
+    public_key: Any = private_key.public_key()
+    issuer = LocalIssuer(ISSUER, AUDIENCE)
+    issuer.keys = [SigningKey(spec["kid"], "RS256", private_key)]
+    tokens: list[str] = spec["tokens"]
+
+    async def prepare() -> tuple[Callable[[str], object], httpx.AsyncClient]:
+        client = httpx.AsyncClient(transport=issuer.transport())
+        verifier = issuer.verifier(http_client=client, token_cache_size=0 if mode == "off" else 64)
+        await verifier.verify(tokens[-1])  # keys fetched, outside the count
+        if mode == "hit":
+            await verifier.verify(tokens[0])
+            return (lambda _: _drive(verifier.verify(tokens[0]))), client
+        if mode in ("off", "on"):
+            return (lambda token: _drive(verifier.verify(token))), client
+        if mode == "floor":
+            return functools.partial(floor_rs256, key=public_key), client
+        if mode == "tuned":
+            return functools.partial(floor_rs256_tuned, key=public_key), client
+        return (
+            functools.partial(
+                jwt.decode,
+                key=public_key,
+                algorithms=["RS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=30,
+            ),
+            client,
+        )
+
+    loop = asyncio.new_event_loop()
+    fn, client = loop.run_until_complete(prepare())
+    deque(starmap(fn, [(t,) for t in tokens[:calls]]), maxlen=0)
+    loop.run_until_complete(client.aclose())
+    loop.close()
+
+
+def _count(mode: str, fixture: str, calls: int) -> int:
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += ["--collect-atstart=no", "--toggle-collect=starmap_next"]
+    command += [sys.executable, "-m", "benchmarks.instructions", mode, fixture, str(calls)]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)  # noqa: S603
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(done.stderr[-2000:])
+    return int(match.group(1))
+
+
+def run(calls: int = 200) -> str:
+    """Count instructions per call for each mode and return the report."""
+    if shutil.which("valgrind") is None:
+        return "Skipped: valgrind is not installed (Debian: apt-get install valgrind).\n"
+    from cryptography.hazmat.primitives import serialization
+
+    from okta_bearer.testing import LocalIssuer
+
+    from ._common import table
+    from .verify import AUDIENCE, ISSUER
+
+    issuer = LocalIssuer(ISSUER, AUDIENCE)
+    pem = issuer.signing_key.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    tokens = [issuer.mint(exp=issuer.claims()["exp"] + 86400) for _ in range(calls + 1)]
+    counts: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        fixture = os.path.join(folder, "fixture.json")
+        with open(fixture, "w", encoding="utf-8") as handle:
+            json.dump({"kid": issuer.kid, "pem": pem, "tokens": tokens}, handle)
+        for index, mode in enumerate(MODES):
+            print(
+                f"\r  instructions: {index + 1}/{len(MODES)}", end="", file=sys.stderr, flush=True
+            )
+            counts[mode] = _count(mode, fixture, calls) / calls
+        print(file=sys.stderr)
+    if counts["floor"] < 1000:
+        return (
+            "Skipped: callgrind counted nothing; this Python's libpython has no "
+            "'starmap_next' symbol to toggle on (a stripped build).\n"
+        )
+    floor, pyjwt = counts["floor"], counts["pyjwt"]
+    body = [
+        [MODES[m], f"{c:,.0f}", f"{c / floor:.2f}x", f"{pyjwt / c:.2f}x"] for m, c in counts.items()
+    ]
+    return "\n".join(
+        [
+            f"RS256, {calls} distinct tokens per contender, one process each under callgrind "
+            "(PYTHONHASHSEED=0): instructions per call, deterministic.",
+            "",
+            table(["contender", "instructions/verify", "x floor", "fewer than PyJWT"], body),
+            "",
+            f"- fresh-token verify: {counts['off'] / floor:.2f}x (cache off), "
+            f"{counts['on'] / floor:.2f}x (cache on) the floor's instructions",
+            f"- repeated token: {pyjwt / counts['hit']:.0f}x fewer instructions than PyJWT",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    """Child entry point: ``python -m benchmarks.instructions MODE FIXTURE CALLS``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
+    parser.add_argument("mode", choices=sorted(MODES))
+    parser.add_argument("fixture")
+    parser.add_argument("calls", type=int)
+    args = parser.parse_args()
+    child(args.mode, args.fixture, args.calls)
+
+
+if __name__ == "__main__":
+    main()
