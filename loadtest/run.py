@@ -331,7 +331,8 @@ class Results:
         self.counts[(kind, status)] += 1
         problem = None
         if status not in EXPECTED[kind]:
-            problem = f"{kind} token answered {status}"
+            detail = response.headers.get("www-authenticate", "") or response.text[:100]
+            problem = f"{kind} token answered {status} ({detail})"
         elif status == 401 and 'error="invalid_token"' not in response.headers.get(
             "www-authenticate", ""
         ):

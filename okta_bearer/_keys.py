@@ -15,7 +15,9 @@ Policy, in one place:
   serving for ``max_stale`` seconds past their expiry; only after that, or on a
   cold start, do requests fail with :class:`KeysUnavailable` (503).
 * An unknown ``kid`` triggers at most one refetch per ``cooldown`` seconds, so a
-  flood of random kids cannot become a flood of fetches.
+  flood of random kids cannot become a flood of fetches.  One that arrives
+  while a refresh is in flight waits for that refresh first (it may be the
+  one that publishes the kid).
 * After a failed fetch, no new fetch starts for ``min(cooldown, 5)`` seconds;
   failures are remembered only that long.
 * Keys are turned into ``cryptography`` key objects once per fetch; RSA keys
@@ -217,6 +219,11 @@ class KeyStore:
             else:
                 keyset = await self._refresh_now(now)
         entry = keyset.keys.get(kid)
+        if entry is None and self._task is not None:
+            # A refresh is in flight, perhaps the one that publishes this kid:
+            # wait for it (it is bounded by the timeout) rather than refuse.
+            keyset = await self._refresh_now(now)
+            entry = keyset.keys.get(kid)
         if entry is None:
             # Unknown kid: maybe a rotation we have not seen.  Refetch at most
             # once per cooldown window (an attacker's random kids cost nothing).

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import httpx
 import pytest
 
-from ._keyserver import never_answers, raises, settle, status, world
+from ._keyserver import gated, never_answers, raises, settle, status, world
 
 KEYS_MAX_AGE = 3600  # LocalIssuer's Cache-Control: max-age on the JWKS
 MAX_STALE = 600.0
@@ -149,3 +151,33 @@ async def test_no_request_waits_past_the_timeout_for_a_hung_server() -> None:
                     tg.start_soon(call)
         assert statuses == [503] * 50
         assert w.server.count("discovery") == 1
+
+
+@pytest.mark.anyio
+async def test_a_new_kid_waits_for_the_refresh_already_in_flight() -> None:
+    """A token signed by a just-published key, arriving mid-refresh, waits for it: 200, 1 fetch."""
+    async with world() as w:
+        assert (await w.get(w.token())).status_code == 200
+        old_key = w.issuer.signing_key
+        w.issuer.rotate()
+        gate = asyncio.Event()
+        w.server.faults["jwks"] = gated(w.server, gate)
+
+        # In the refresh-ahead window a request starts a background refresh, held at the server.
+        w.clock.advance(KEYS_MAX_AGE - 20)
+        assert (await w.get(w.issuer.mint(key=old_key))).status_code == 200
+        with anyio.fail_after(20):
+            await w.server.held.wait()
+
+        statuses: list[int] = []
+
+        async def call() -> None:
+            statuses.append((await w.get(w.token())).status_code)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await settle()
+            assert statuses == []  # waiting on the refresh, not refused
+            gate.set()
+        assert statuses == [200]
+        assert w.server.count("jwks") == 2
