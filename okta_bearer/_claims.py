@@ -10,6 +10,11 @@ from typing import Any
 
 __all__ = ["Claims", "scopes_of"]
 
+_STR_TYPE = frozenset({str})
+_NO_SCOPES: frozenset[str] = frozenset()
+_UTC = timezone.utc
+_from_timestamp = datetime.fromtimestamp
+
 
 def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
     """Return the scopes a token grants.
@@ -25,19 +30,19 @@ def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
         value = payload.get("scope")
     if isinstance(value, str):
         return frozenset(value.split())
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+    # Decoded JSON holds exact str objects: checking their types at C speed comes
+    # first, and anything else (a str subclass, say) gets the full check.
+    if isinstance(value, list) and (
+        set(map(type, value)) <= _STR_TYPE or all(isinstance(item, str) for item in value)
+    ):
         return frozenset(value)
-    return frozenset()
+    return _NO_SCOPES
 
 
 def _as_datetime(value: object) -> datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return _from_timestamp(value, _UTC)
     return None
-
-
-def _as_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +81,24 @@ class Claims:
         The caller guarantees ``iss`` is a string, ``aud`` a string or list of
         strings and ``exp`` a number; other claims are read leniently.
         """
+        # On every fresh token's path: string claims are checked inline and the
+        # construction is positional (no keyword parsing).
+        get = payload.get
         aud = payload["aud"]
         expires_at = _as_datetime(payload["exp"])
         assert expires_at is not None  # guaranteed by validation
+        sub, cid, uid, jti, iat = get("sub"), get("cid"), get("uid"), get("jti"), get("iat")
+        if not (isinstance(cid, str) and cid):
+            cid = get("client_id")
         return cls(
-            sub=_as_str(payload.get("sub")),
-            scopes=scopes_of(payload),
-            client_id=_as_str(payload.get("cid")) or _as_str(payload.get("client_id")),
-            uid=_as_str(payload.get("uid")),
-            issuer=payload["iss"],
-            audience=(aud,) if isinstance(aud, str) else tuple(aud),
-            expires_at=expires_at,
-            issued_at=_as_datetime(payload.get("iat")),
-            jti=_as_str(payload.get("jti")),
-            raw=MappingProxyType(payload),
+            sub if isinstance(sub, str) else None,
+            scopes_of(payload),
+            cid if isinstance(cid, str) else None,
+            uid if isinstance(uid, str) else None,
+            payload["iss"],
+            (aud,) if isinstance(aud, str) else tuple(aud),
+            expires_at,
+            None if iat is None else _as_datetime(iat),
+            jti if isinstance(jti, str) else None,
+            MappingProxyType(payload),
         )

@@ -1,38 +1,50 @@
 """Compact JWS parsing and header checks (pure; no keys, no I/O).
 
-The token is decoded exactly once: one regular-expression match proves the
-whole string is three base64url segments, then each segment is decoded with
-the C base64 codec.  The payload is only decoded after the signature is good,
+The token is decoded exactly once: one C pass proves the whole string is
+three base64url segments, then each segment is decoded with the C base64
+codec.  The payload is only decoded after the signature is good,
 so attacker-chosen JSON never reaches the parser unless an issuer signed it.
+
+This is on every request's path, so the decoders are built once (``json.loads``
+with a hook would build a new decoder per call) and JSON text must be UTF-8,
+as RFC 7515 and RFC 7519 require (no UTF-16/32 guessing, no byte-order mark).
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
-import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import InvalidToken
 
 __all__ = ["ParsedToken", "decode_payload", "parse_token"]
 
 # RFC 7515 section 7.1: BASE64URL(header) '.' BASE64URL(payload) '.' BASE64URL(sig),
-# unpadded.  Five segments (JWE) and unsigned tokens (empty signature) fail here.
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# unpadded: the token is ASCII, and deleting the base64url alphabet from it must
+# leave exactly two dots.  Five segments (JWE) and padding fail here.
+_BASE64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TWO_DOTS = b".."
 # Media types allowed in an explicit 'typ' (RFC 9068 section 4; RFC 8725 section 3.11).
 _TYP_JWT = frozenset({"jwt", "application/jwt"})
 _TYP_AT_JWT = frozenset({"at+jwt", "application/at+jwt"})
+_TYP_ANY = _TYP_JWT | _TYP_AT_JWT
 _MAX_KID = 256
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
-def _b64decode(segment: str) -> bytes:
+def _b64decode_ascii(segment: bytes) -> bytes:
     # A length of 1 mod 4 can never be valid base64url.
     if len(segment) % 4 == 1:
         raise InvalidToken("malformed", "Token is not a valid JWS")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    # The segment holds only the base64url alphabet, where this decodes exactly
+    # as base64.urlsafe_b64decode does (surplus '=' padding is ignored), minus
+    # its Python-level wrappers.
+    return binascii.a2b_base64(segment.translate(_URLSAFE_TO_STANDARD) + b"==")
+
+
+def _b64decode(segment: str) -> bytes:
+    return _b64decode_ascii(segment.encode("ascii"))
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -44,9 +56,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_HEADER_JSON = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
+_PAYLOAD_JSON = json.JSONDecoder()
+
+
 def _json_object(data: bytes, *, strict: bool) -> dict[str, Any]:
     try:
-        value = json.loads(data, object_pairs_hook=_reject_duplicates if strict else None)
+        value = (_HEADER_JSON if strict else _PAYLOAD_JSON).decode(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError
         raise InvalidToken("malformed", "Token is not a valid JWS") from exc
     if not isinstance(value, dict):
@@ -54,8 +70,7 @@ def _json_object(data: bytes, *, strict: bool) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A token split and its header checked; the signature is not verified yet."""
 
     alg: str
@@ -84,12 +99,18 @@ def parse_token(
     # Size cap before any parsing or crypto (behaviour catalog A.15).
     if len(token) > max_size:
         raise InvalidToken("too_large", "Token is too large")
-    if _COMPACT_JWS.fullmatch(token) is None:
-        raise InvalidToken("malformed", "Token is not a valid JWS")
-    header_segment, payload_segment, signature_segment = token.split(".")
     try:
-        header_bytes = _b64decode(header_segment)
-        signature = _b64decode(signature_segment)
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidToken("malformed", "Token is not a valid JWS") from None
+    if raw.translate(None, _BASE64URL_ALPHABET) != _TWO_DOTS:
+        raise InvalidToken("malformed", "Token is not a valid JWS")
+    header_segment, payload_segment, signature_segment = raw.split(b".")
+    if not header_segment or not payload_segment or not signature_segment:
+        raise InvalidToken("malformed", "Token is not a valid JWS")
+    try:
+        header_bytes = _b64decode_ascii(header_segment)
+        signature = _b64decode_ascii(signature_segment)
     except binascii.Error as exc:
         raise InvalidToken("malformed", "Token is not a valid JWS") from exc
     header = _json_object(header_bytes, strict=True)
@@ -104,7 +125,7 @@ def parse_token(
     typ = header.get("typ")
     if typ is not None:
         typ_l = typ.lower() if isinstance(typ, str) else None
-        allowed = _TYP_AT_JWT if require_at_jwt else _TYP_JWT | _TYP_AT_JWT
+        allowed = _TYP_AT_JWT if require_at_jwt else _TYP_ANY
         if typ_l not in allowed:
             raise InvalidToken("bad_typ", "Token type is not an access token")
     elif require_at_jwt:
@@ -115,8 +136,11 @@ def parse_token(
     if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID:
         raise InvalidToken("bad_kid", "Token has no usable key id")
 
-    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
-    return ParsedToken(alg, kid, header, signing_input, signature, payload_segment)
+    payload_start = len(header_segment) + 1
+    payload_end = payload_start + len(payload_segment)
+    return ParsedToken(
+        alg, kid, header, raw[:payload_end], signature, token[payload_start:payload_end]
+    )
 
 
 def decode_payload(parsed: ParsedToken) -> dict[str, Any]:
@@ -130,6 +154,6 @@ def decode_payload(parsed: ParsedToken) -> dict[str, Any]:
     """
     try:
         data = _b64decode(parsed.payload_segment)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a segment that is not ASCII
         raise InvalidToken("malformed", "Token is not a valid JWS") from exc
     return _json_object(data, strict=False)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from cachetools import TTLCache
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.exceptions import PyJWTError
 
 from ._claims import Claims
@@ -22,6 +27,56 @@ from ._validation import Policy, check_scopes, validate_claims
 __all__ = ["TokenVerifier"]
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+# Signature checks for the common algorithms, with their padding and hash objects
+# built once.  They do what PyJWT's RSAAlgorithm/ECAlgorithm.verify do (False on
+# a bad signature, including an ECDSA signature of the wrong length) without
+# building those objects on every call; other algorithms use PyJWT's.
+SignatureCheck = Callable[[Any, bytes, bytes], bool]
+
+
+def _pkcs1_check(digest: hashes.HashAlgorithm) -> SignatureCheck:
+    pkcs1 = padding.PKCS1v15()
+
+    def check(key: Any, data: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, data, pkcs1, digest)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
+
+
+def _ecdsa_check(digest: hashes.HashAlgorithm) -> SignatureCheck:
+    ecdsa = ec.ECDSA(digest)
+
+    def check(key: Any, data: bytes, signature: bytes) -> bool:
+        # RFC 7518 section 3.4: the signature is R || S, each as long as the curve order.
+        size = (key.curve.key_size + 7) // 8
+        if len(signature) != 2 * size:
+            return False
+        der = encode_dss_signature(
+            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+        )
+        try:
+            key.verify(der, data, ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
+
+
+_SIGNATURE_CHECKS: dict[str, SignatureCheck] = {
+    "RS256": _pkcs1_check(hashes.SHA256()),
+    "RS384": _pkcs1_check(hashes.SHA384()),
+    "RS512": _pkcs1_check(hashes.SHA512()),
+    "ES256": _ecdsa_check(hashes.SHA256()),
+    "ES384": _ecdsa_check(hashes.SHA384()),
+    "ES512": _ecdsa_check(hashes.SHA512()),
+}
 
 
 def _check_url(option: str, url: object) -> str:
@@ -204,11 +259,13 @@ class TokenVerifier:
             cooldown=_number("unknown_kid_cooldown", unknown_kid_cooldown, 0, 86400),
             clock=clock,
         )
-        cache_ttl = _number("token_cache_ttl", token_cache_ttl, 0.001, 86400)
-        self._cache: TTLCache[str, tuple[Claims, float]] | None = (
-            TTLCache(maxsize=token_cache_size, ttl=cache_ttl, timer=clock)
-            if token_cache_size
-            else None
+        # Verified tokens: token -> (claims, deadline), least recently used first.
+        # A plain OrderedDict, as it costs a fraction of a general TTL cache on
+        # every request; the deadline folds the cache TTL and the token's expiry.
+        self._cache_ttl = _number("token_cache_ttl", token_cache_ttl, 0.001, 86400)
+        self._cache_size = token_cache_size
+        self._cache: OrderedDict[str, tuple[Claims, float]] | None = (
+            OrderedDict() if token_cache_size else None
         )
 
     @property
@@ -232,19 +289,16 @@ class TokenVerifier:
         cache = self._cache
         if cache is not None:
             hit = cache.get(token)
-            if hit is not None and now < hit[1]:
-                claims = hit[0]
-                if scopes or self.required_scopes:
-                    check_scopes(claims, (*self.required_scopes, *scopes))
-                return claims
-        claims, deadline = await self._verify_fresh(token, now)
-        if cache is not None:
-            cache[token] = (claims, deadline)
-        if scopes or self.required_scopes:
-            check_scopes(claims, (*self.required_scopes, *scopes))
-        return claims
+            if hit is not None:
+                if now < hit[1]:
+                    cache.move_to_end(token)
+                    claims = hit[0]
+                    if scopes or self.required_scopes:
+                        check_scopes(claims, (*self.required_scopes, *scopes))
+                    return claims
+                del cache[token]
 
-    async def _verify_fresh(self, token: str, now: float) -> tuple[Claims, float]:
+        # A fresh token, checked in one pass (kept inline: this is the hot path).
         parsed = parse_token(
             token,
             algorithms=self.algorithms,
@@ -252,8 +306,12 @@ class TokenVerifier:
             require_at_jwt=self._require_at_jwt,
         )
         algorithm, key = await self._keys.get(parsed.kid, parsed.alg)
+        check = _SIGNATURE_CHECKS.get(parsed.alg)
         try:
-            valid = algorithm.verify(parsed.signing_input, key, parsed.signature)
+            if check is not None:
+                valid = check(key, parsed.signing_input, parsed.signature)
+            else:
+                valid = algorithm.verify(parsed.signing_input, key, parsed.signature)
         except (PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken("bad_signature", "Token signature is invalid") from exc
         if not valid:
@@ -261,11 +319,18 @@ class TokenVerifier:
         payload = decode_payload(parsed)
         policy = self._policy
         claims = validate_claims(payload, policy, now)
-        # Cached no longer than the token is acceptable.
-        deadline = payload["exp"] + policy.leeway
-        if policy.max_token_age is not None:
-            deadline = min(deadline, payload["iat"] + policy.max_token_age + policy.leeway)
-        return claims, deadline
+
+        if cache is not None:
+            # Cached no longer than the token is acceptable, nor than the cache TTL.
+            deadline = min(payload["exp"] + policy.leeway, now + self._cache_ttl)
+            if policy.max_token_age is not None:
+                deadline = min(deadline, payload["iat"] + policy.max_token_age + policy.leeway)
+            cache[token] = (claims, deadline)
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)
+        if scopes or self.required_scopes:
+            check_scopes(claims, (*self.required_scopes, *scopes))
+        return claims
 
     async def aclose(self) -> None:
         """Release the HTTP client (if the verifier created it) and any refresh in flight."""
