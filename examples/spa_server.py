@@ -47,7 +47,7 @@ def create_app(
         "referrer-policy": "no-referrer",
         "x-content-type-options": "nosniff",
         "content-security-policy": (
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             f"connect-src 'self' {_origin(api_base)} {_origin(issuer)}; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         ),

@@ -1,0 +1,85 @@
+"""Browser fixtures: Debian's Chromium through Playwright's sync API, the demo, screenshots.
+
+Playwright never downloads a browser here: it launches ``/usr/bin/chromium``
+(installed by ``.ci/install-browser.sh``).  A failing test leaves a screenshot
+of every open page in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
+
+from .demo import Demo, run_demo
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags a closed network needs: without the background-networking ones Chromium
+# keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the test item, so fixtures can tell a failure."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """Playwright's sync API (its own event loop; the tests using it are plain functions)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run .ci/install-browser.sh (Debian's chromium)")
+    with sync_playwright() as pw:
+        expect.set_options(timeout=TIMEOUT_MS)
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Headless Debian Chromium."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    """`okta-bearer demo` running on free loopback ports for this module."""
+    with run_demo() as running:
+        yield running
+
+
+@pytest.fixture
+def context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A fresh browser profile (no cookies); screenshots of its pages if the test fails."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        for index, page in enumerate(context.pages):
+            if not page.is_closed():
+                page.screenshot(path=str(ARTIFACTS / f"{name}-{index}.png"), full_page=True)
+    context.close()
