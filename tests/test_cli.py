@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -283,3 +289,50 @@ def test_demo_serves_all_three_and_stops_on_ctrl_c() -> None:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
     assert not any("Traceback" in line for line in demo.output), demo.output
+
+
+def test_dev_issuer_process_rotates_keys_and_stops_on_ctrl_c() -> None:
+    """`dev-issuer --rotate-every` publishes each new key; SIGINT stops it with status 0."""
+    argv = [sys.executable, "-m", "okta_bearer", "dev-issuer", "--port", "0"]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [*argv, "--rotate-every", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=pump)
+    reader.start()
+
+    def next_line() -> str:
+        try:
+            return lines.get(timeout=60)
+        except queue.Empty:
+            raise AssertionError("dev-issuer printed nothing for 60 s") from None
+
+    try:
+        first = next_line()
+        assert first.startswith("okta_bearer dev issuer: http://127.0.0.1:"), first
+        issuer = first.split(": ", 1)[1].strip()
+        rotated = ""
+        while not rotated.startswith("rotated:"):
+            rotated = next_line()
+        kid = rotated.rsplit(" ", 1)[1].strip()
+        keys = httpx.get(f"{issuer}/v1/keys", timeout=30).json()["keys"]
+        assert kid in [key["kid"] for key in keys]
+        assert len(keys) <= 2
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=30)
+        process.stdout.close()
