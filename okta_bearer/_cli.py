@@ -366,6 +366,12 @@ def _cmd_dev_issuer(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # -- demo --------------------------------------------------------------------------------
 
 
+def _with_localhost(*urls: str) -> list[str]:
+    """``urls`` plus their ``localhost`` spelling, for people who type that instead of 127.0.0.1."""
+    alias = f"http://{DEFAULT_HOST}:"
+    return [*urls, *(u.replace(alias, "http://localhost:", 1) for u in urls if u.startswith(alias))]
+
+
 def examples_dir() -> Path:
     """The repository's ``examples/`` folder (the demo runs from a source checkout)."""
     return Path(__file__).resolve().parent.parent / "examples"
@@ -403,14 +409,17 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         spa_origin = f"http://{host}:{spa_port}"
         api_base = f"http://{host}:{api_port}"
         clients = _parse_clients(
-            [f"{DEMO_CLIENT_ID}={spa_origin}/,{api_base}/docs/oauth2-redirect"]
+            [
+                f"{DEMO_CLIENT_ID}="
+                + ",".join(_with_localhost(spa_origin + "/", api_base + "/docs/oauth2-redirect"))
+            ]
         )
         dev = _build_issuer(args, issuer_port, clients, extra_scopes=("items:read", "items:write"))
         api = api_module.create_app(
             issuer=dev.issuer,
             audience=args.audience,
             client_id=DEMO_CLIENT_ID,
-            spa_origins=[spa_origin],
+            spa_origins=_with_localhost(spa_origin),
         )
         spa = spa_module.create_app(
             issuer=dev.issuer,

@@ -283,6 +283,27 @@ def test_demo_serves_all_three_and_stops_on_ctrl_c() -> None:
                 demo.api + "/api/whoami", headers={"authorization": f"Bearer {token}"}
             )
             assert whoami.status_code == 200
+            # The localhost spelling of the SPA's origin works as well as 127.0.0.1.
+            spa_localhost = demo.spa.replace("127.0.0.1", "localhost")
+            authorize = http.get(
+                demo.issuer + "/v1/authorize",
+                params={
+                    "client_id": "0oademospa0client0id",
+                    "redirect_uri": spa_localhost,
+                    "response_type": "token",
+                    "scope": "openid",
+                },
+            )
+            assert authorize.status_code == 200
+            preflight = http.options(
+                demo.api + "/api/whoami",
+                headers={
+                    "origin": spa_localhost.rstrip("/"),
+                    "access-control-request-method": "GET",
+                    "access-control-request-headers": "authorization",
+                },
+            )
+            assert preflight.status_code == 200
         ports = [int(url.split(":")[2].split("/")[0]) for url in (demo.spa, demo.docs, demo.issuer)]
         assert demo.stop() == 0
     for port in ports:
