@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from cachetools import LRUCache
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
@@ -260,12 +260,13 @@ class TokenVerifier:
             clock=clock,
         )
         # Verified tokens: token -> (claims, deadline), least recently used first.
-        # A plain OrderedDict, as it costs a fraction of a general TTL cache on
-        # every request; the deadline folds the cache TTL and the token's expiry.
+        # cachetools' LRUCache bounds the size; expiry is one deadline per entry
+        # (checked on every hit) rather than TTLCache's timer, which cost ~5 us
+        # per lookup on the hot path.  The deadline folds the cache TTL and the
+        # token's expiry.
         self._cache_ttl = _number("token_cache_ttl", token_cache_ttl, 0.001, 86400)
-        self._cache_size = token_cache_size
-        self._cache: OrderedDict[str, tuple[Claims, float]] | None = (
-            OrderedDict() if token_cache_size else None
+        self._cache: LRUCache[str, tuple[Claims, float]] | None = (
+            LRUCache(maxsize=token_cache_size) if token_cache_size else None
         )
 
     @property
@@ -288,10 +289,9 @@ class TokenVerifier:
         now = self._clock()
         cache = self._cache
         if cache is not None:
-            hit = cache.get(token)
+            hit = cache.get(token)  # an LRU hit also marks the entry recently used
             if hit is not None:
                 if now < hit[1]:
-                    cache.move_to_end(token)
                     claims = hit[0]
                     if scopes or self.required_scopes:
                         check_scopes(claims, (*self.required_scopes, *scopes))
@@ -326,8 +326,6 @@ class TokenVerifier:
             if policy.max_token_age is not None:
                 deadline = min(deadline, payload["iat"] + policy.max_token_age + policy.leeway)
             cache[token] = (claims, deadline)
-            if len(cache) > self._cache_size:
-                cache.popitem(last=False)
         if scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *scopes))
         return claims
