@@ -203,7 +203,12 @@ def _run_servers(
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
 ) -> int:
     """Serve every app in one event loop until SIGINT/SIGTERM; 0 after a clean stop."""
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:
+        for s in served:
+            s.sock.close()
+        raise CLIError("serving needs uvicorn: pip install 'okta-bearer[dev]'") from exc
 
     class Server(uvicorn.Server):
         # One signal handler for all servers (installed below), not one each.
@@ -389,7 +394,12 @@ def load_example(name: str) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        raise CLIError(
+            f"examples/{name}.py needs {exc.name or 'a package'}: pip install -e '.[demo]'"
+        ) from exc
     return module
 
 

@@ -357,3 +357,12 @@ def test_dev_issuer_process_rotates_keys_and_stops_on_ctrl_c() -> None:
             process.wait()
         reader.join(timeout=30)
         process.stdout.close()
+
+
+def test_missing_extra_is_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without uvicorn installed, dev-issuer says which extra to install instead of crashing."""
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert main(["dev-issuer", "--port", "0"]) == 2
+    assert "okta-bearer[dev]" in capsys.readouterr().err
