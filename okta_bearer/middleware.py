@@ -83,7 +83,8 @@ class BearerAuthMiddleware:
     Behaviour: deny by default (401 with a bare challenge when no token is
     sent), 400 ``invalid_request`` for a malformed header or two of them, 401
     ``invalid_token``, 403 ``insufficient_scope``, 503 with ``Retry-After``
-    when keys cannot be had.  CORS preflights and ``lifespan`` pass through.
+    when keys cannot be had.  CORS preflights and ``lifespan`` pass through;
+    a verifier the middleware built itself is closed at lifespan shutdown.
     A token in the ``access_token`` query parameter is never used; sent
     together with a header it is a 400.  A :class:`BearerError` raised by the
     app itself (for example by :func:`okta_bearer.fastapi.require_scopes`)
@@ -106,6 +107,7 @@ class BearerAuthMiddleware:
         scopes: Iterable[str] = (),
         error_details: bool = True,
     ) -> None:
+        owns_verifier = verifier is None
         if verifier is None:
             if issuer is None or audience is None:
                 missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
@@ -127,6 +129,8 @@ class BearerAuthMiddleware:
             raise ConfigurationError("public_paths entries must be paths starting with '/'")
         self.app = app
         self.verifier = verifier
+        # A verifier we built is ours to close, when the app shuts down.
+        self._owns_verifier = owns_verifier
         self._exact = frozenset(p for p in paths if not p.endswith("/"))
         self._prefixes = tuple(p for p in paths if p.endswith("/"))
         self._optional = bool(optional)
@@ -134,12 +138,22 @@ class BearerAuthMiddleware:
         self._scopes = tuple(scopes)
         self._details = bool(error_details)
 
+    def _closing_on_shutdown(self, send: Send) -> Send:
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.verifier.aclose()
+            await send(message)
+
+        return send_closing
+
     def _is_public(self, path: str) -> bool:
         return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
+            if kind == "lifespan" and self._owns_verifier:
+                send = self._closing_on_shutdown(send)
             await self.app(scope, receive, send)
             return
         if self._is_public(_route_path(scope)):

@@ -326,3 +326,53 @@ async def test_logs_never_contain_tokens(
     for token in tokens:
         for segment in token.split("."):
             assert segment[:20] not in logged
+
+
+async def test_owned_verifier_closed_at_shutdown() -> None:
+    """A verifier the middleware built from issuer/audience is closed when the app shuts down."""
+    app = Starlette(routes=[Route("/me", whoami)])
+    middleware = BearerAuthMiddleware(
+        app, issuer="http://127.0.0.1:9/oauth2/default", audience="api://default"
+    )
+    issuer = LocalIssuer("http://127.0.0.1:9/oauth2/default")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=middleware), base_url="http://t"
+    ) as c:
+        # Port 9 is closed: the fetch fails fast, but the verifier's own client now exists.
+        assert (await c.get("/me", headers=bearer(issuer.mint()))).status_code == 503
+    client = middleware.verifier.keys._client
+    assert client is not None
+    assert not client.is_closed
+
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    await middleware({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert client.is_closed
+
+
+async def test_given_verifier_left_open_at_shutdown(okta_issuer: LocalIssuer) -> None:
+    """A verifier passed in by the user is the user's to close."""
+    verifier = okta_issuer.verifier()
+    await verifier.verify(okta_issuer.mint())
+    middleware = BearerAuthMiddleware(Starlette(), verifier=verifier)
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    await middleware({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    client = verifier.keys._client
+    assert client is not None
+    assert not client.is_closed
+    await client.aclose()
