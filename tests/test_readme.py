@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +60,28 @@ def test_fastapi_quick_start_fits_on_a_screen() -> None:
     lines = [line for line in quick_start("FastAPI quick start").splitlines() if line.strip()]
     assert len(lines) <= 15
     assert len(python_blocks()) >= 3
+
+
+async def test_testing_kit_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's testing-kit example passes against an app built the way it describes."""
+    from fastapi import FastAPI
+
+    from okta_bearer import Claims, TokenVerifier
+    from okta_bearer.fastapi import require_scopes
+
+    def create_app(verifier: TokenVerifier) -> FastAPI:
+        app = FastAPI()
+        app.add_middleware(BearerAuthMiddleware, verifier=verifier)
+
+        @app.get("/items")
+        async def items(claims: Claims = require_scopes("items:read")) -> dict[str, str | None]:
+            return {"hello": claims.sub}
+
+        return app
+
+    myapi = types.ModuleType("myapi")
+    myapi.create_app = create_app  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "myapi", myapi)
+    namespace: dict[str, Any] = {}
+    exec(compile(quick_start("Testing your own app"), "README.md", "exec"), namespace)  # noqa: S102
+    await namespace["test_items"](LocalIssuer())
