@@ -269,7 +269,7 @@ def _run_servers(
 
 
 def _parse_clients(values: Sequence[str]) -> list[Any]:
-    from ._dev_issuer import DevClient
+    from .dev_issuer import DevClient
 
     clients = []
     for value in values:
@@ -304,7 +304,7 @@ def _check_path(path: str) -> str:
 def _build_issuer(
     args: argparse.Namespace, port: int, clients: list[Any], extra_scopes: Sequence[str] = ()
 ) -> Any:
-    from ._dev_issuer import DEFAULT_SCOPES, DevIssuer
+    from .dev_issuer import DEFAULT_SCOPES, DevIssuer
     from .testing import LocalIssuer
 
     issuer_url = f"http://{_url_host(args.host)}:{port}{_check_path(args.issuer_path)}"

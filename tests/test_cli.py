@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from okta_bearer._cli import build_parser, main
-from okta_bearer._dev_issuer import DevClient, DevIssuer
+from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .browser.demo import run_demo

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from okta_bearer._dev_issuer import DevClient, DevIssuer
+from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .helpers import CLIENT_ID, DOCS, SPA

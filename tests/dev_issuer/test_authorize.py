@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from okta_bearer._dev_issuer import DevClient, DevIssuer
+from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .helpers import BASE, CLIENT_ID, DOCS, SPA, authorize_params, fragment, query

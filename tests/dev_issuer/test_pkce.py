@@ -145,7 +145,7 @@ async def test_code_for_another_client_is_refused(
     client: httpx.AsyncClient, local: LocalIssuer
 ) -> None:
     """A code issued to one client cannot be redeemed by another registered client."""
-    from okta_bearer._dev_issuer import DevClient, DevIssuer
+    from okta_bearer.dev_issuer import DevClient, DevIssuer
 
     dev = DevIssuer(local, clients=[DevClient(CLIENT_ID, (SPA,)), DevClient("0oaother", (SPA,))])
     transport = httpx.ASGITransport(app=dev)

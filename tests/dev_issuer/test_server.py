@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from okta_bearer import TokenVerifier
-from okta_bearer._dev_issuer import DevClient, DevIssuer
+from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .helpers import CLIENT_ID, PASSWORD, USER, free_socket, serve_in_thread

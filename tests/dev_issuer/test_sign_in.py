@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from okta_bearer import InvalidToken
-from okta_bearer._dev_issuer import DevIssuer
+from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .conftest import Clock

@@ -1,0 +1,99 @@
+"""The loopback-only admin endpoints: ``/dev/mint`` (a token for curl) and ``/dev/rotate``."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ._core import IssuerCore
+from ._models import DEFAULT_SCOPES
+from ._pages import NO_STORE
+
+
+def _is_loopback_client(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AdminEndpoints(IssuerCore):
+    """What ``okta-bearer mint`` and ``okta-bearer rotate`` call."""
+
+    async def _admin_body(self, request: Request) -> dict[str, Any] | Response:
+        # Loopback only, and JSON only: a web page cannot send a JSON POST to
+        # another origin without a CORS preflight, which this route never allows.
+        if not _is_loopback_client(request):
+            return JSONResponse({"error": "forbidden", "error_description": "Loopback only."}, 403)
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "Send application/json."}, 415
+            )
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "Body must be a JSON object."},
+                400,
+            )
+        return body
+
+    async def _admin_mint(self, request: Request) -> Response:
+        body = await self._admin_body(request)
+        if isinstance(body, Response):
+            return body
+        scopes = body.get("scopes", list(DEFAULT_SCOPES[:1]))
+        client_id = body.get("client_id", next(iter(self.clients)))
+        login = body.get("user", next(iter(self.users.values())).login if self.users else None)
+        lifetime = body.get("expires_in", self.token_lifetime)
+        problems = []
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            problems.append("scopes must be a list of strings")
+        elif any(s not in self.scopes for s in scopes):
+            problems.append("scopes must be offered by the server")
+        if not isinstance(client_id, str) or client_id not in self.clients:
+            problems.append("client_id must be a registered client")
+        if login is not None and (not isinstance(login, str) or login.lower() not in self.users):
+            problems.append("user must be a configured user's login, or null for a client token")
+        if (
+            isinstance(lifetime, bool)
+            or not isinstance(lifetime, int)
+            or not 1 <= lifetime <= 86400
+        ):
+            problems.append("expires_in must be an integer between 1 and 86400")
+        if problems:
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "; ".join(problems)}, 400
+            )
+        user = self.users[login.lower()] if isinstance(login, str) else None
+        token = self.issue_access_token(user, client_id, scopes, lifetime=lifetime)
+        return JSONResponse(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+                "scope": " ".join(scopes),
+            },
+            headers=NO_STORE,
+        )
+
+    async def _admin_rotate(self, request: Request) -> Response:
+        body = await self._admin_body(request)
+        if isinstance(body, Response):
+            return body
+        keep_old = body.get("keep_old", True)
+        if not isinstance(keep_old, bool):
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "keep_old must be a boolean"},
+                400,
+            )
+        kid = self.rotate(keep_old=keep_old)
+        return JSONResponse({"kid": kid, "kids": [k.kid for k in self.local.keys]})

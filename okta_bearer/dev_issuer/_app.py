@@ -1,0 +1,132 @@
+"""DevIssuer: the endpoint groups behind one Starlette app, plus discovery and keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from ..testing import LocalIssuer
+from ._admin import AdminEndpoints
+from ._authorize import AuthorizeEndpoints
+from ._models import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, DEFAULT_USERS, DevClient, DevUser, Store
+from ._pages import home_page
+from ._token import TokenEndpoints
+
+_OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+
+
+class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
+    """An Okta-shaped authorization server for one machine, as an ASGI app.
+
+    Args:
+        issuer: the :class:`LocalIssuer` whose keys sign every token; its
+            ``issuer`` URL (e.g. ``http://127.0.0.1:9400/oauth2/default``)
+            decides where the endpoints are served and its ``audience`` is the
+            ``aud`` of access tokens.
+        clients: registered clients; defaults to :data:`DEFAULT_CLIENT_ID` with
+            no redirect URI (so pass your own).
+        users: who may sign in, as :class:`DevUser` or ``{login: password}``;
+            defaults to :data:`DEFAULT_USERS`.
+        scopes: custom scopes the server offers besides ``openid``,
+            ``profile``, ``email`` and ``offline_access``.
+        default_scopes: granted when a request asks for none; with any
+            configured, ``openid`` is no longer required (as Okta's default scope).
+        token_lifetime: seconds an access or ID token lives (``expires_in``).
+        code_lifetime: seconds an authorization code can be redeemed.
+        session_lifetime: seconds a sign-in session lasts.
+        cookie_name: the session cookie's name.
+
+    Raises:
+        ValueError: a ``default_scopes`` entry is not among the offered scopes.
+
+    Use it as an ASGI app (``uvicorn.run(DevIssuer(...))``) or in tests with
+    ``httpx.ASGITransport(app=dev_issuer)``.
+    """
+
+    def __init__(
+        self,
+        issuer: LocalIssuer,
+        *,
+        clients: Iterable[DevClient] = (),
+        users: Iterable[DevUser] | Mapping[str, str] | None = None,
+        scopes: Iterable[str] | None = None,
+        default_scopes: Iterable[str] = (),
+        token_lifetime: int = 3600,
+        code_lifetime: int = 300,
+        session_lifetime: int = 8 * 3600,
+        cookie_name: str = "okta_bearer_dev_sid",
+    ) -> None:
+        self.local = issuer
+        clients = tuple(clients) or (DevClient(DEFAULT_CLIENT_ID, ()),)
+        self.clients = {c.client_id: c for c in clients}
+        if users is None:
+            users = dict(DEFAULT_USERS)
+        if isinstance(users, Mapping):
+            users = [DevUser(login, password) for login, password in users.items()]
+        self.users = {u.login.lower(): u for u in users}
+        custom = tuple(DEFAULT_SCOPES if scopes is None else scopes)
+        self.scopes = tuple(dict.fromkeys((*_OIDC_SCOPES, *custom)))
+        self.default_scopes = tuple(default_scopes)
+        unknown = [s for s in self.default_scopes if s not in self.scopes]
+        if unknown:
+            raise ValueError(f"default_scopes not offered by the server: {unknown}")
+        self.token_lifetime = token_lifetime
+        self.code_lifetime = code_lifetime
+        self.session_lifetime = session_lifetime
+        self.cookie_name = cookie_name
+        self._store = Store()
+        self.base_path = urlsplit(issuer.issuer).path.rstrip("/")
+        base = self.base_path
+        routes = [
+            Route("/", self._home, methods=["GET"]),
+            Route(f"{base}/.well-known/oauth-authorization-server", self._metadata),
+            Route(f"{base}/.well-known/openid-configuration", self._metadata),
+            Route(f"{base}/v1/keys", self._keys, methods=["GET"]),
+            Route(f"{base}/v1/authorize", self._authorize, methods=["GET"]),
+            Route(f"{base}/v1/login", self._login, methods=["POST"]),
+            Route(f"{base}/v1/token", self._token, methods=["POST"]),
+            Route(f"{base}/v1/userinfo", self._userinfo, methods=["GET", "POST"]),
+            Route(f"{base}/v1/logout", self._logout, methods=["GET"]),
+            Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
+            Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
+        ]
+        origins = sorted({o for c in self.clients.values() for o in c.origins})
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+        self.app = Starlette(routes=routes, middleware=[cors])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    async def _home(self, request: Request) -> Response:
+        return home_page(self.issuer, self.clients.values())
+
+    async def _metadata(self, request: Request) -> Response:
+        meta = self.local.metadata()
+        meta.update(
+            scopes_supported=list(self.scopes),
+            response_modes_supported=["query", "fragment"],
+            token_endpoint_auth_methods_supported=["none"],
+            end_session_endpoint=f"{self.issuer}/v1/logout",
+            claims_supported=[
+                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+                "name", "preferred_username", "email", "email_verified",
+            ],
+        )  # fmt: skip
+        return JSONResponse(meta)
+
+    async def _keys(self, request: Request) -> Response:
+        headers = {"cache-control": f"max-age={self.local.keys_max_age}, must-revalidate"}
+        return JSONResponse(self.local.jwks(), headers=headers)

@@ -1,0 +1,99 @@
+"""What every endpoint of the dev issuer shares: its configuration, state and token minting."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from ..testing import OMIT, LocalIssuer
+from ._models import AuthRequest, DevClient, DevUser, Store
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JOSE and PKCE write it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class IssuerCore:
+    """The attributes :class:`~okta_bearer.dev_issuer.DevIssuer` sets, and how it mints tokens.
+
+    The endpoint groups (authorize, token, admin) subclass this, so each is
+    written against the same state; ``DevIssuer`` combines them and fills it in.
+    """
+
+    local: LocalIssuer
+    clients: dict[str, DevClient]
+    users: dict[str, DevUser]
+    scopes: tuple[str, ...]
+    default_scopes: tuple[str, ...]
+    token_lifetime: int
+    code_lifetime: int
+    session_lifetime: int
+    cookie_name: str
+    base_path: str
+    _store: Store
+
+    @property
+    def issuer(self) -> str:
+        """The issuer URL tokens carry."""
+        return self.local.issuer
+
+    def rotate(self, *, keep_old: bool = True) -> str:
+        """Start signing with a new key; returns its ``kid``.
+
+        With ``keep_old`` the previous key stays published (only the newest
+        two are kept), so tokens it signed still verify; without it they fail.
+        """
+        key = self.local.rotate(keep_old=keep_old)
+        self.local.keys = self.local.keys[-2:]
+        return key.kid
+
+    def issue_access_token(
+        self,
+        user: DevUser | None,
+        client_id: str,
+        scopes: Iterable[str],
+        *,
+        auth_time: int | None = None,
+        lifetime: int | None = None,
+    ) -> str:
+        """Mint an Okta-shaped access token for ``user`` (or the client itself when ``None``).
+
+        ``lifetime`` (seconds) defaults to the issuer's ``token_lifetime``.
+        """
+        now = int(self.local.clock())
+        claims: dict[str, Any] = {
+            "cid": client_id,
+            "scp": list(scopes),
+            "iat": now,
+            "exp": now + (lifetime or self.token_lifetime),
+        }
+        if user is None:
+            # A client-credentials shaped token: Okta sets sub to the client id.
+            claims.update(sub=client_id, uid=OMIT, auth_time=OMIT)
+        else:
+            claims.update(sub=user.login, uid=user.uid, auth_time=auth_time or now)
+        return self.local.mint(**claims)
+
+    def _id_token(
+        self, auth: AuthRequest, user: DevUser, auth_time: int, access_token: str | None
+    ) -> str:
+        now = int(self.local.clock())
+        claims: dict[str, Any] = {
+            "aud": auth.client.client_id,
+            "sub": user.uid,
+            "iat": now,
+            "exp": now + self.token_lifetime,
+            "auth_time": auth_time,
+        }
+        if "profile" in auth.scopes:
+            claims.update(name=user.name, preferred_username=user.login)
+        if "email" in auth.scopes:
+            claims.update(email=user.login, email_verified=True)
+        if access_token is not None:
+            # OpenID Connect Core 3.2.2.10: left half of SHA-256 of the access token.
+            digest = hashlib.sha256(access_token.encode("ascii")).digest()
+            claims["at_hash"] = b64url(digest[:16])
+        return self.local.mint_id_token(nonce=auth.nonce, **claims)

@@ -1,0 +1,127 @@
+"""What the dev issuer knows: its clients and users, and the records it keeps in memory."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+#: Client id registered when none is configured.
+DEFAULT_CLIENT_ID = "0oadevspa0client0id"
+#: Custom scopes offered besides the OpenID Connect ones.
+DEFAULT_SCOPES = ("items:read", "items:write")
+#: The demo user, when none is configured: ``alice@example.com`` / ``wonderland``.
+DEFAULT_USERS: tuple[tuple[str, str], ...] = (("alice@example.com", "wonderland"),)
+
+
+@dataclass(frozen=True)
+class DevClient:
+    """A registered OAuth client: its id and the exact redirect URIs it may use.
+
+    The dev issuer redirects only to a URI listed here, compared as a whole
+    string (RFC 6749 section 3.1.2.3); any other is answered with an error page.
+    """
+
+    client_id: str
+    redirect_uris: tuple[str, ...]
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """Browser origins of the redirect URIs (allowed by CORS, like Okta's trusted origins)."""
+        found: list[str] = []
+        for uri in self.redirect_uris:
+            parts = urlsplit(uri)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                origin = f"{parts.scheme}://{parts.netloc}"
+                if origin not in found:
+                    found.append(origin)
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class DevUser:
+    """A user who can sign in: ``login`` (an email, as Okta) and ``password``.
+
+    ``uid`` (Okta's ``00u...`` user id) and ``name`` are derived when left empty.
+    """
+
+    login: str
+    password: str
+    name: str = ""
+    uid: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.uid:
+            digest = hashlib.sha256(self.login.encode()).hexdigest()[:17]
+            object.__setattr__(self, "uid", f"00u{digest}")
+        if not self.name:
+            local = self.login.split("@", 1)[0]
+            object.__setattr__(self, "name", local.replace(".", " ").title())
+
+
+@dataclass
+class Session:
+    """A signed-in browser, found by its session cookie."""
+
+    user: DevUser
+    auth_time: int
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """A checked authorization request, waiting for a signed-in user."""
+
+    client: DevClient
+    redirect_uri: str
+    response_types: frozenset[str]
+    response_mode: str
+    scopes: tuple[str, ...]
+    state: str | None
+    nonce: str | None
+    code_challenge: str | None
+    prompt: frozenset[str]
+    login_hint: str
+
+
+@dataclass
+class CodeGrant:
+    """An authorization code's request and user, until it is redeemed or expires."""
+
+    request: AuthRequest
+    user: DevUser
+    auth_time: int
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An authorization request shown as a sign-in form, keyed by its transaction id."""
+
+    request: AuthRequest
+    expires_at: float
+
+
+class AuthError(Exception):
+    """An authorization error sent back to the client's redirect URI."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+
+
+@dataclass
+class Store:
+    """The issuer's in-memory state: sessions, sign-in transactions and codes."""
+
+    sessions: dict[str, Session] = field(default_factory=dict)
+    pending: dict[str, Pending] = field(default_factory=dict)
+    codes: dict[str, CodeGrant] = field(default_factory=dict)
+
+    def prune(self, now: float) -> None:
+        """Forget every record that has expired at ``now``."""
+        for table in (self.sessions, self.pending, self.codes):
+            expired = [k for k, v in table.items() if v.expires_at <= now]
+            for key in expired:
+                del table[key]
