@@ -1,0 +1,205 @@
+"""The ``okta-bearer`` argument parser and ``main(argv) -> int``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from ._common import (
+    DEFAULT_API_PORT,
+    DEFAULT_AUDIENCE,
+    DEFAULT_HOST,
+    DEFAULT_ISSUER,
+    DEFAULT_ISSUER_PORT,
+    DEFAULT_PATH,
+    DEFAULT_SPA_PORT,
+    DEMO_CLIENT_ID,
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+)
+from ._dev import cmd_demo, cmd_dev_issuer
+from ._tokens import cmd_decode, cmd_mint, cmd_rotate, cmd_verify
+
+_USER_HELP = (
+    "a user who may sign in, as LOGIN:PASSWORD (repeatable); default: alice@example.com:wonderland"
+)
+
+
+def _add_issuer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (%(default)s)")
+    parser.add_argument(
+        "--issuer-path", default=DEFAULT_PATH, help="path of the issuer URL (%(default)s)"
+    )
+    parser.add_argument(
+        "--audience", default=DEFAULT_AUDIENCE, help="aud of access tokens (%(default)s)"
+    )
+    parser.add_argument(
+        "--user", action="append", default=[], metavar="LOGIN:PASSWORD", help=_USER_HELP
+    )
+    parser.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="a custom scope to offer besides openid/profile/email (repeatable); "
+        "default: items:read and items:write",
+    )
+    parser.add_argument(
+        "--default-scope",
+        action="append",
+        default=[],
+        help="granted when a request asks for no scope; then openid is not required (repeatable)",
+    )
+    parser.add_argument(
+        "--keys-max-age",
+        type=int,
+        default=300,
+        help="Cache-Control max-age of /v1/keys, seconds (%(default)s)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn log level (%(default)s; 'info' shows each request)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``okta-bearer`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="okta-bearer",
+        description="Verify Okta / OpenID Connect access tokens, and run a local Okta-shaped "
+        "issuer and demo.",
+        epilog="Exit status: 0 ok, 1 token rejected or request failed, 2 usage error, "
+        "3 issuer unreachable.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    verify = commands.add_parser(
+        "verify",
+        help="verify a token and print its claims",
+        description="Verify TOKEN against the issuer's published keys and print its claims as "
+        "JSON. On failure print the reason (RFC 6750 error, reason code, description) and exit 1.",
+    )
+    verify.add_argument("token", metavar="TOKEN", help="the access token, or - to read stdin")
+    verify.add_argument(
+        "--issuer", required=True, help="issuer URL, e.g. %(metavar)s", metavar="URL"
+    )
+    verify.add_argument(
+        "--audience", required=True, action="append", help="accepted aud (repeatable)"
+    )
+    verify.add_argument(
+        "--scope", action="append", default=[], help="a scope the token must hold (repeatable)"
+    )
+    verify.add_argument("--jwks-uri", help="keys URL (default: discovered from the issuer)")
+    verify.add_argument("--algorithm", action="append", help="accepted alg (default RS256)")
+    verify.add_argument("--leeway", type=float, default=30.0, help="clock skew, s (%(default)s)")
+    verify.add_argument("--timeout", type=float, default=10.0, help="key fetch timeout, s")
+    verify.set_defaults(handler=cmd_verify)
+
+    decode = commands.add_parser(
+        "decode",
+        help="show a token's header and claims, UNVERIFIED",
+        description="Decode TOKEN's header and claims WITHOUT verifying anything; the output is "
+        "marked UNVERIFIED.",
+    )
+    decode.add_argument("token", metavar="TOKEN", help="the token, or - to read stdin")
+    decode.set_defaults(handler=cmd_decode)
+
+    mint = commands.add_parser(
+        "mint",
+        help="get a token from a running dev issuer (for curl)",
+        description="Ask a running dev issuer (okta-bearer dev-issuer or demo) for an access "
+        'token and print it: curl -H "Authorization: Bearer $(okta-bearer mint)" ...',
+    )
+    mint.add_argument("--issuer", default=DEFAULT_ISSUER, help="dev issuer URL (%(default)s)")
+    mint.add_argument(
+        "--scope", action="append", default=[], help="scope to grant (repeatable; default: "
+        "openid items:read)",
+    )  # fmt: skip
+    who = mint.add_mutually_exclusive_group()
+    who.add_argument("--user", help="login of a configured user (default: the first one)")
+    who.add_argument(
+        "--client-token", action="store_true", help="a token for the client itself, no user"
+    )
+    mint.add_argument("--client-id", help="registered client id (default: the first one)")
+    mint.add_argument("--expires-in", type=int, help="lifetime in seconds (default 3600)")
+    mint.add_argument("--json", action="store_true", help="print the whole token response")
+    mint.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
+    mint.set_defaults(handler=cmd_mint)
+
+    rotate = commands.add_parser(
+        "rotate",
+        help="make a running dev issuer sign with a new key",
+        description="Rotate the signing key of a running dev issuer. The previous key stays "
+        "published unless --drop-old, so tokens it signed keep verifying.",
+    )
+    rotate.add_argument("--issuer", default=DEFAULT_ISSUER, help="dev issuer URL (%(default)s)")
+    rotate.add_argument("--drop-old", action="store_true", help="unpublish the previous key")
+    rotate.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
+    rotate.set_defaults(handler=cmd_rotate)
+
+    dev = commands.add_parser(
+        "dev-issuer",
+        help="serve an Okta-shaped authorization server on loopback",
+        description="Serve the dev issuer: an Okta custom authorization server look-alike at "
+        "http://HOST:PORT/oauth2/default with discovery, /v1/keys, /v1/authorize (implicit and "
+        "code+PKCE) with a sign-in page, /v1/token, /v1/userinfo, and loopback-only "
+        "/dev/mint and /dev/rotate. Default user: alice@example.com / wonderland.",
+    )
+    dev.add_argument("--port", type=int, default=DEFAULT_ISSUER_PORT, help="port (%(default)s)")
+    dev.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ID=URI[,URI...]",
+        help="a client and its exact redirect URIs (repeatable); default: "
+        f"{DEMO_CLIENT_ID}=http://localhost:8080/,http://127.0.0.1:8080/",
+    )
+    dev.add_argument(
+        "--rotate-every", type=float, metavar="SECONDS", help="rotate the signing key periodically"
+    )
+    _add_issuer_options(dev)
+    dev.set_defaults(handler=cmd_dev_issuer)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run dev issuer + example API + SPA on loopback",
+        description="Start the dev issuer, the example FastAPI API (examples/api.py) and the "
+        "single-page app (examples/spa/) in one process, print the SPA's URL, and stop all "
+        "three on Ctrl-C. Sign in as alice@example.com / wonderland unless --user says "
+        "otherwise. Port 0 picks a free port.",
+    )
+    demo.add_argument(
+        "--issuer-port", type=int, default=DEFAULT_ISSUER_PORT, help="dev issuer (%(default)s)"
+    )
+    demo.add_argument("--api-port", type=int, default=DEFAULT_API_PORT, help="API (%(default)s)")
+    demo.add_argument("--spa-port", type=int, default=DEFAULT_SPA_PORT, help="SPA (%(default)s)")
+    _add_issuer_options(demo)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``okta-bearer`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = parser.parse_args(argv)
+        handler: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.handler
+        return handler(args, out, err)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except CLIError as exc:
+        print(f"okta-bearer: {exc}", file=err)
+        return exc.status
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:  # e.g. `okta-bearer decode ... | head`
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the exit-time flush
+        return EXIT_OK

@@ -1,0 +1,125 @@
+"""``verify`` and ``decode`` a token; ``mint`` and ``rotate`` on a running dev issuer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import json
+import sys
+from typing import Any, TextIO
+
+import httpx
+
+from .._errors import BearerError, ConfigurationError, KeysUnavailable
+from .._verifier import TokenVerifier
+from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
+
+
+def _read_token(value: str, stdin: TextIO) -> str:
+    token = stdin.read().strip() if value == "-" else value.strip()
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    if not token:
+        raise CLIError("no token given")
+    return token
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Verify a token against its issuer; print its claims, or why it was rejected."""
+    token = _read_token(args.token, sys.stdin)
+
+    async def run() -> dict[str, Any]:
+        options: dict[str, Any] = {"leeway": args.leeway}
+        if args.jwks_uri:
+            options["jwks_uri"] = args.jwks_uri
+        if args.algorithm:
+            options["algorithms"] = tuple(args.algorithm)
+        async with TokenVerifier(args.issuer, args.audience, timeout=args.timeout, **options) as v:
+            claims = await v.verify(token, tuple(args.scope))
+        return dict(claims.raw)
+
+    try:
+        payload = asyncio.run(run())
+    except ConfigurationError as exc:
+        raise CLIError(f"configuration error: {exc}") from exc
+    except BearerError as exc:
+        code = exc.error or "missing_token"
+        print(f"rejected: {code} ({exc.reason}): {exc.description}", file=err)
+        required = getattr(exc, "required", None)
+        if required:
+            print(f"required scopes: {' '.join(required)}", file=err)
+        return EXIT_UNREACHABLE if isinstance(exc, KeysUnavailable) else EXIT_REJECTED
+    print(json.dumps(payload, indent=2, sort_keys=True), file=out)
+    return EXIT_OK
+
+
+def _b64json(segment: str, what: str) -> Any:
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return json.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise CLIError(f"the {what} is not base64url-encoded JSON", EXIT_REJECTED) from exc
+
+
+def cmd_decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print a token's header and claims, marked UNVERIFIED."""
+    token = _read_token(args.token, sys.stdin)
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise CLIError(f"not a compact JWS: expected 3 parts, got {len(parts)}", EXIT_REJECTED)
+    document = {
+        "UNVERIFIED": "decoded only: signature, issuer, audience and expiry were NOT checked",
+        "header": _b64json(parts[0], "header"),
+        "claims": _b64json(parts[1], "payload"),
+    }
+    print("UNVERIFIED token contents (use `okta-bearer verify` to check it):", file=err)
+    print(json.dumps(document, indent=2, sort_keys=True), file=out)
+    return EXIT_OK
+
+
+def _admin_post(issuer: str, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    url = issuer.rstrip("/") + path
+    try:
+        response = httpx.post(url, json=body, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise CLIError(
+            f"cannot reach the dev issuer at {issuer} ({type(exc).__name__}); "
+            "is `okta-bearer dev-issuer` (or `okta-bearer demo`) running?",
+            EXIT_UNREACHABLE,
+        ) from exc
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.status_code != 200 or not isinstance(data, dict):
+        detail = data.get("error_description") if isinstance(data, dict) else None
+        raise CLIError(
+            f"the dev issuer answered {response.status_code} to {path}: {detail or 'no details'}",
+            EXIT_REJECTED,
+        )
+    return data
+
+
+def cmd_mint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Print an access token minted by a running dev issuer."""
+    body: dict[str, Any] = {"scopes": args.scope or ["openid", "items:read"]}
+    if args.client_token:
+        body["user"] = None
+    elif args.user:
+        body["user"] = args.user
+    if args.client_id:
+        body["client_id"] = args.client_id
+    if args.expires_in is not None:
+        body["expires_in"] = args.expires_in
+    data = _admin_post(args.issuer, "/dev/mint", body, args.timeout)
+    print(json.dumps(data, indent=2) if args.json else data["access_token"], file=out)
+    return EXIT_OK
+
+
+def cmd_rotate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Rotate a running dev issuer's signing key."""
+    data = _admin_post(args.issuer, "/dev/rotate", {"keep_old": not args.drop_old}, args.timeout)
+    print(f"now signing with kid {data['kid']}; published: {', '.join(data['kids'])}", file=out)
+    return EXIT_OK
