@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import binascii
 import json
-from typing import Any, NamedTuple
+from json.scanner import make_scanner
+from typing import Any, NamedTuple, cast
 
 from ._errors import InvalidToken
 
@@ -58,11 +59,23 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _HEADER_JSON = json.JSONDecoder(object_pairs_hook=_reject_duplicates)
 _PAYLOAD_JSON = json.JSONDecoder()
+# The decoders' C scanners, called directly when the text is one JSON value with
+# no surrounding whitespace (as issuers write it); anything else takes the
+# decoder's full path, so what is accepted does not change.
+_HEADER_SCAN = make_scanner(cast(Any, _HEADER_JSON))
+_PAYLOAD_SCAN = make_scanner(cast(Any, _PAYLOAD_JSON))
 
 
 def _json_object(data: bytes, *, strict: bool) -> dict[str, Any]:
+    decoder, scan = (_HEADER_JSON, _HEADER_SCAN) if strict else (_PAYLOAD_JSON, _PAYLOAD_SCAN)
     try:
-        value = (_HEADER_JSON if strict else _PAYLOAD_JSON).decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            value = decoder.decode(text)
     except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError
         raise InvalidToken("malformed", "Token is not a valid JWS") from exc
     if not isinstance(value, dict):
