@@ -94,7 +94,8 @@ def _wrk(port: int, token: str, connections: int, duration: float) -> tuple[floa
     if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit("wrk saw errors:\n" + out.replace(token, "<token>"))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _seconds(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # The "Latency Distribution" block: a line that is just "99%" and a duration.
+    p99 = _seconds(re.search(r"^\s*99%\s+(\S+)\s*$", out, re.M).group(1))  # type: ignore[union-attr]
     return rps, p99
 
 
