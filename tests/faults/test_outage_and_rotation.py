@@ -181,3 +181,19 @@ async def test_a_new_kid_waits_for_the_refresh_already_in_flight() -> None:
             gate.set()
         assert statuses == [200]
         assert w.server.count("jwks") == 2
+
+
+@pytest.mark.anyio
+async def test_unknown_kid_whose_refetch_fails_is_503_while_known_keys_serve() -> None:
+    """In an outage an unknown kid's failed refetch is 503 + Retry-After; known kids pass."""
+    async with world() as w:
+        assert (await w.get(w.token())).status_code == 200
+        w.issuer.rotate()
+        w.server.faults["jwks"] = status(500)
+        w.clock.advance(30)  # off the unknown-kid cool-down
+        response = await w.get(w.token())  # signed by the new key, which cannot be fetched
+        assert response.status_code == 503
+        assert int(response.headers["retry-after"]) >= 1
+        assert w.server.count("jwks") == 2
+        old = w.issuer.mint(key=w.issuer.keys[0])
+        assert (await w.get(old)).status_code == 200
