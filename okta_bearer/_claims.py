@@ -22,8 +22,9 @@ def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
     Okta puts them in ``scp`` as a list of strings; RFC 9068 puts them in
     ``scope`` as one space-separated string.  Precedence: ``scp`` when present
     (Okta's form, also tolerated as a string), else ``scope`` (also tolerated
-    as a list of strings).  A value of any other type grants nothing, so a route that requires a scope answers 403
-    rather than failing (behaviour catalog E.78).
+    as a list of strings).  A value of any other type grants nothing, so a
+    route that requires a scope answers 403 rather than failing (behaviour
+    catalog E.78).
     """
     value = payload.get("scp")
     if value is None:
