@@ -18,7 +18,7 @@ class Clock:
         self.now += seconds
 
 
-async def settle(rounds: int = 20) -> None:
+async def settle(rounds: int = 50) -> None:
     """Let background tasks (such as a refresh-ahead) run to completion."""
     for _ in range(rounds):
         await asyncio.sleep(0)

@@ -24,24 +24,12 @@ from starlette.routing import Route
 from okta_bearer import BearerAuthMiddleware, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
+from ..helpers import Clock
+
 Fault = Callable[[httpx.Request], Awaitable[httpx.Response]]
 ISSUER = "https://okta.example.test/oauth2/default"
 AUDIENCE = "api://default"
 EVIL_HOST = "evil.example"
-
-
-class Clock:
-    """A fake clock: time moves only when a test says so."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
 
 
 class FaultyKeyServer(httpx.AsyncBaseTransport):
@@ -245,9 +233,3 @@ async def world(**verifier_options: Any) -> AsyncIterator[World]:
                 yield w
             finally:
                 await w.verifier.aclose()
-
-
-async def settle(rounds: int = 50) -> None:
-    """Let other tasks (a background refresh, queued requests) run."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)

@@ -11,7 +11,8 @@ import pytest
 
 from okta_bearer.testing import SigningKey
 
-from ._keyserver import gated, settle, world
+from ..helpers import settle
+from ._keyserver import gated, world
 
 
 @pytest.mark.anyio

@@ -8,7 +8,8 @@ import anyio
 import httpx
 import pytest
 
-from ._keyserver import gated, never_answers, raises, settle, status, world
+from ..helpers import settle
+from ._keyserver import gated, never_answers, raises, status, world
 
 KEYS_MAX_AGE = 3600  # LocalIssuer's Cache-Control: max-age on the JWKS
 MAX_STALE = 600.0
