@@ -22,3 +22,8 @@ async def settle(rounds: int = 50) -> None:
     """Let background tasks (such as a refresh-ahead) run to completion."""
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Request headers carrying ``token`` as a Bearer credential."""
+    return {"Authorization": f"Bearer {token}"}

@@ -19,6 +19,8 @@ from starlette.types import Receive, Scope, Send
 from okta_bearer import BearerAuthMiddleware, BearerUser, ConfigurationError, InsufficientScope
 from okta_bearer.testing import LocalIssuer
 
+from .helpers import bearer
+
 pytestmark = pytest.mark.anyio
 
 
@@ -59,10 +61,6 @@ async def client(okta_issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://api"
     ) as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_valid_token_fills_user_and_auth(

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 from okta_bearer import InsufficientScope, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
+from ..helpers import bearer
 from .apps import fastapi_app
 from .conftest import Server
 
@@ -28,10 +29,6 @@ def client(server: Server) -> Iterator[httpx.Client]:
     """An HTTP client for the FastAPI app."""
     with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as client:
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_get_claims_dependency(client: httpx.Client, issuer: LocalIssuer) -> None:

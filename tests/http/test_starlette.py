@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from okta_bearer import TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
+from ..helpers import bearer
 from .apps import SPA_ORIGIN, cors_inside_app, raw_request, starlette_app
 from .conftest import Server
 
@@ -39,10 +40,6 @@ def client(server: Server) -> Iterator[httpx.Client]:
     """An HTTP client for the strict app (no proxies: everything is on loopback)."""
     with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as client:
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_valid_token_gives_claims_to_the_route(client: httpx.Client, issuer: LocalIssuer) -> None:

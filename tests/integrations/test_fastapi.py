@@ -13,6 +13,8 @@ from okta_bearer import BearerAuthMiddleware, Claims
 from okta_bearer.fastapi import configure_openapi, get_claims, require_scopes
 from okta_bearer.testing import LocalIssuer
 
+from ..helpers import bearer
+
 pytestmark = pytest.mark.anyio
 
 
@@ -54,10 +56,6 @@ async def client(okta_issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://api"
     ) as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_get_claims(client: httpx.AsyncClient, okta_issuer: LocalIssuer) -> None:
