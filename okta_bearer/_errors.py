@@ -14,11 +14,14 @@ The tree is shallow on purpose; each class carries what the HTTP layer needs::
 ``reason`` is a short machine-readable code (``"expired"``, ``"bad_audience"``...)
 for logs and metrics.  ``description`` is a fixed, short English sentence that
 never contains token contents, so it is safe to send as ``error_description``.
+``context`` holds what an operator needs to fix a mismatch (``expected`` and
+``got`` for an issuer, audience or client refusal; the missing scopes): it is
+logged, never sent to the client, and never holds the token or its signature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "BearerError",
@@ -43,15 +46,20 @@ class BearerError(Exception):
         error: RFC 6750 error code, or ``None`` for a bare challenge.
         reason: machine-readable reason code.
         description: short, token-free text for ``error_description``.
+        context: operator-facing details for logs (``expected``/``got``...),
+            never sent in a response.
     """
 
     status: int = 401
     error: str | None = None
 
-    def __init__(self, reason: str, description: str) -> None:
+    def __init__(
+        self, reason: str, description: str, context: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(f"{reason}: {description}")
         self.reason = reason
         self.description = description
+        self.context: Mapping[str, str] = dict(context) if context else {}
 
 
 class MissingToken(BearerError):
@@ -85,14 +93,21 @@ class InsufficientScope(BearerError):
 
     Attributes:
         required: the scopes the route requires, in declaration order.
+        missing: the required scopes the token does not hold, in the same order.
     """
 
     status = 403
     error = "insufficient_scope"
 
-    def __init__(self, required: Iterable[str]) -> None:
+    def __init__(self, required: Iterable[str], granted: Iterable[str] = ()) -> None:
         self.required = tuple(required)
-        super().__init__("missing_scope", "The token lacks a required scope")
+        have = frozenset(granted)
+        self.missing = tuple(s for s in self.required if s not in have)
+        super().__init__(
+            "missing_scope",
+            "The token lacks a required scope",
+            {"required": " ".join(self.required), "missing": " ".join(self.missing)},
+        )
 
 
 class KeysUnavailable(BearerError):

@@ -118,4 +118,4 @@ def check_scopes(claims: Claims, required: Iterable[str]) -> None:
     """
     required = tuple(required)
     if not claims.scopes.issuperset(required):
-        raise InsufficientScope(required)
+        raise InsufficientScope(required, claims.scopes)
