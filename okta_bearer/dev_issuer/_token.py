@@ -74,18 +74,15 @@ class TokenEndpoints(IssuerCore):
                 raise MissingToken()
             jwks = self.local.jwks()
             transport = httpx.MockTransport(lambda _: httpx.Response(200, json=jwks))
-            async with (
-                httpx.AsyncClient(transport=transport) as client,
-                TokenVerifier(
-                    self.issuer,
-                    self.local.audience,
-                    jwks_uri=f"{self.issuer}/v1/keys",
-                    algorithms=(self.local.algorithm,),
-                    http_client=client,
-                    token_cache_size=0,
-                    clock=self.local.clock,
-                ) as verifier,
-            ):
+            async with TokenVerifier(
+                self.issuer,
+                self.local.audience,
+                jwks_uri=f"{self.issuer}/v1/keys",
+                algorithms=(self.local.algorithm,),
+                transport=transport,
+                token_cache_size=0,
+                clock=self.local.clock,
+            ) as verifier:
                 claims = await verifier.verify(token, ("openid",))
         except BearerError as error:
             status = error.status if error.status != 503 else 401
