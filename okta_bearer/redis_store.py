@@ -84,14 +84,19 @@ class RedisStore:
         self.timeout = float(timeout)
         self.prefix = prefix
         try:
-            self._client: Any = aioredis.Redis.from_url(
+            # A blocking pool: a burst beyond max_connections waits (within the
+            # timeout) for a free connection instead of failing at once.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 url,
+                max_connections=max_connections,
+                timeout=self.timeout,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
                 # No retries: one attempt, bounded by the timeout; callers decide.
                 retry=Retry(NoBackoff(), 0),
-                max_connections=max_connections,
             )
+            self._pool: Any = pool
+            self._client: Any = aioredis.Redis(connection_pool=pool)
         except (ValueError, RedisError) as exc:
             raise ConfigurationError("url: is not a valid Redis URL") from exc
 
@@ -133,3 +138,5 @@ class RedisStore:
         # Closing a dead connection is not worth an error.
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
+            # A pool given to the client is the giver's to close.
+            await self._pool.disconnect()
