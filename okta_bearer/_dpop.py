@@ -24,11 +24,9 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
-from jwt.algorithms import get_default_algorithms
-from jwt.exceptions import PyJWTError
-
 from ._dpop_url import normalize_htu
 from ._errors import BearerError, InvalidToken
+from ._jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
 
 __all__ = [
     "DPOP_ALGORITHMS",
@@ -48,36 +46,13 @@ __all__ = [
 MAX_PROOF_SIZE = 8192
 _MAX_JTI = 256
 _MAX_NONCE = 512
-_MIN_RSA_BITS = 2048
-_MAX_RSA_BITS = 8192  # bigger moduli only make each check slower for us
-
-# Asymmetric algorithms only (RFC 9449 section 4.3, check 5): never "none" or
-# a MAC, whose "key" would be public in the proof.  Algorithm -> (kty, curves).
-_KEY_SHAPE: dict[str, tuple[str, frozenset[str] | None]] = {
-    "ES256": ("EC", frozenset({"P-256"})),
-    "ES384": ("EC", frozenset({"P-384"})),
-    "ES512": ("EC", frozenset({"P-521"})),
-    "RS256": ("RSA", None),
-    "RS384": ("RSA", None),
-    "RS512": ("RSA", None),
-    "PS256": ("RSA", None),
-    "PS384": ("RSA", None),
-    "PS512": ("RSA", None),
-    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
-}
-#: Every proof algorithm this module can check.
-DPOP_ALGORITHMS = frozenset(_KEY_SHAPE)
-# RFC 7638 section 3.2: the required members of each key type, in sorted order.
-_THUMBPRINT_MEMBERS = {
-    "EC": ("crv", "kty", "x", "y"),
-    "RSA": ("e", "kty", "n"),
-    "OKP": ("crv", "kty", "x"),
-}
+#: Every proof algorithm this module can check: asymmetric only (RFC 9449
+#: section 4.3, check 5), never "none" or a MAC, whose key would be public.
+DPOP_ALGORITHMS = SUPPORTED_ALGORITHMS
 # RFC 7517 / RFC 7518 section 6: members that make a JWK private (or symmetric).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _TYP = frozenset({"dpop+jwt", "application/dpop+jwt"})
 _BASE64URL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-_PYJWT = get_default_algorithms()
 
 
 class InvalidDPoPProof(BearerError):
@@ -121,24 +96,6 @@ class DPoPProof(NamedTuple):
 def access_token_hash(token: str) -> str:
     """``ath`` for ``token``: base64url(SHA-256(ASCII token)), RFC 9449 section 4.2."""
     return _b64(hashlib.sha256(token.encode("ascii")).digest())
-
-
-def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """RFC 7638 JWK SHA-256 thumbprint, base64url without padding.
-
-    Raises:
-        ValueError: a key type without a thumbprint definition, or a required
-            member that is missing or not a string.
-    """
-    # Seam: okta_bearer._jwk.jwk_thumbprint (the lead's) replaces this once it lands.
-    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
-    if members is None:
-        raise ValueError("unsupported key type")
-    values = {name: jwk.get(name) for name in members}
-    if not all(isinstance(v, str) for v in values.values()):
-        raise ValueError("key member missing")
-    text = json.dumps(values, separators=(",", ":"), sort_keys=True)
-    return _b64(hashlib.sha256(text.encode("utf-8")).digest())
 
 
 def check_binding(claims: Mapping[str, Any], jkt: str) -> None:
@@ -209,7 +166,7 @@ def check_proof(
         raise InvalidDPoPProof("bad_typ", "DPoP proof typ must be dpop+jwt")
     # Check 5: an asymmetric algorithm from our allow-list, never the proof's choice.
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in algorithms or alg not in _KEY_SHAPE:
+    if not isinstance(alg, str) or alg not in algorithms or alg not in DPOP_ALGORITHMS:
         raise InvalidDPoPProof("bad_alg", "DPoP proof algorithm is not allowed")
     # We implement no JWS extensions (RFC 7515 section 4.1.11).
     if "crit" in header:
@@ -315,28 +272,14 @@ def _split(proof: str, max_size: int) -> tuple[dict[str, Any], bytes, bytes, byt
 
 
 def _signature_check(jwk: dict[str, Any], alg: str) -> Callable[[bytes, bytes], bool]:
-    # Seam: okta_bearer._jwk (the lead's) will turn a JWK into this same bound
-    # check(signing_input, signature) -> bool; until it lands, PyJWT's algorithms.
-    kty, curves = _KEY_SHAPE[alg]
-    if jwk.get("kty") != kty or (curves is not None and jwk.get("crv") not in curves):
-        raise InvalidDPoPProof("bad_jwk", "DPoP proof jwk does not fit its algorithm")
+    # The same bound check the issuer's keys get (okta_bearer._jwk): shape,
+    # public members only, RSA size limits, raw r||s ECDSA signatures.
     if jwk.get("alg", alg) != alg:
         raise InvalidDPoPProof("bad_jwk", "DPoP proof jwk does not fit its algorithm")
-    algorithm = _PYJWT[alg]
     try:
-        key: Any = algorithm.from_jwk(jwk)
-    except (PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        return signature_check(jwk, alg)
+    except JWKError as exc:
         raise InvalidDPoPProof("bad_jwk", "DPoP proof has no usable jwk") from exc
-    if kty == "RSA" and not (_MIN_RSA_BITS <= key.key_size <= _MAX_RSA_BITS):
-        raise InvalidDPoPProof("bad_jwk", "DPoP proof RSA key size is not allowed")
-
-    def check(signing_input: bytes, signature: bytes) -> bool:
-        try:
-            return bool(algorithm.verify(signing_input, key, signature))
-        except (PyJWTError, ValueError, TypeError):
-            return False
-
-    return check
 
 
 class ReplayCacheUnavailable(BearerError):
