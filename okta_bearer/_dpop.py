@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 from ._dpop_url import normalize_htu
-from ._errors import BearerError, InvalidToken
+from ._errors import InvalidDPoPProof, InvalidToken, ReplayCacheUnavailable, UseDPoPNonce
 from ._jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
 
 __all__ = [
@@ -53,28 +53,6 @@ DPOP_ALGORITHMS = SUPPORTED_ALGORITHMS
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _TYP = frozenset({"dpop+jwt", "application/dpop+jwt"})
 _BASE64URL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-class InvalidDPoPProof(BearerError):
-    """The ``DPoP`` proof is missing a part, malformed, or does not fit the request (401)."""
-
-    status = 401
-    error = "invalid_dpop_proof"
-
-
-class UseDPoPNonce(BearerError):
-    """The proof lacks the server nonce or carries a stale one (401, RFC 9449 section 9).
-
-    Attributes:
-        nonce: the value to send in the ``DPoP-Nonce`` response header.
-    """
-
-    status = 401
-    error = "use_dpop_nonce"
-
-    def __init__(self, nonce: str, reason: str = "nonce_required") -> None:
-        super().__init__(reason, "Authorization server requires nonce in DPoP proof")
-        self.nonce = nonce
 
 
 class DPoPProof(NamedTuple):
@@ -280,21 +258,3 @@ def _signature_check(jwk: dict[str, Any], alg: str) -> Callable[[bytes, bytes], 
         return signature_check(jwk, alg)
     except JWKError as exc:
         raise InvalidDPoPProof("bad_jwk", "DPoP proof has no usable jwk") from exc
-
-
-class ReplayCacheUnavailable(BearerError):
-    """The DPoP replay store cannot be reached, and the policy is to fail closed (503).
-
-    A proof whose ``jti`` cannot be recorded might be a replay; refusing it
-    with ``Retry-After`` is the safe answer.  Bearer requests are unaffected.
-
-    Attributes:
-        retry_after: seconds the client should wait before retrying.
-    """
-
-    status = 503
-    error = "temporarily_unavailable"
-
-    def __init__(self, retry_after: int = 5) -> None:
-        super().__init__("replay_store_unavailable", "DPoP replay check is unavailable")
-        self.retry_after = retry_after
