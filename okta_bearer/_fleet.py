@@ -5,8 +5,10 @@ workers (or pods) make the same number of key fetches as one process:
 
 * Before fetching, a process reads the shared copy.  It adopts it when it
   is fresh and answers the need: for a scheduled or cold refresh, any fresh
-  copy; for an unknown ``kid``, a copy that lists the kid, or one fetched
-  within the unknown-kid interval (fetching again so soon would not help).
+  copy newer than its own; for an unknown ``kid``, a copy that lists the kid,
+  or one that an unknown kid caused within the unknown-kid interval (the
+  fleet-wide rate limit).  A scheduled fetch a second ago does not count, so
+  a rotation is seen at once.
 * Otherwise it takes a short lease (``set_if_absent`` with a TTL) and fetches
   from the issuer, then publishes the result and releases the lease.  Others
   that find the lease taken wait for the holder's copy instead of fetching;
@@ -48,6 +50,7 @@ class SharedKeys:
     document: Any
     fetched_at: float
     ttl: float
+    for_unknown_kid: bool = False
 
     def kids(self) -> frozenset[str]:
         """The ``kid`` members listed, read without parsing any key."""
@@ -66,6 +69,7 @@ class SharedKeys:
                 "jwks": self.document,
                 "fetched_at": self.fetched_at,
                 "ttl": self.ttl,
+                "for_unknown_kid": self.for_unknown_kid,
             }
         ).encode()
 
@@ -79,6 +83,7 @@ class SharedKeys:
                 value["jwks"],
                 float(value["fetched_at"]),
                 float(value["ttl"]),
+                value.get("for_unknown_kid") is True,
             )
         except (ValueError, TypeError, KeyError, RecursionError):
             return None
@@ -151,9 +156,9 @@ class Fleet:
                 "okta_bearer: shared key store unavailable (%s); fetching keys without it",
                 type(exc).__name__,
             )
-            return await self._fetch(fetch, publish=False)
+            return await self._fetch(fetch, publish=False, kid=kid)
         try:
-            return await self._fetch(fetch, publish=True)
+            return await self._fetch(fetch, publish=True, kid=kid)
         finally:
             await self._quietly(self._store.delete(self._lease_key))
 
@@ -163,14 +168,14 @@ class Fleet:
             return False  # not fresh: due for a refresh itself
         if kid is None:
             return shared.fetched_at > ours_fetched_at or ours_fetched_at == float("-inf")
-        return (shared.fetched_at > ours_fetched_at and kid in shared.kids()) or (
-            now - shared.fetched_at < self._interval
-        )
+        if kid in shared.kids():
+            return shared.fetched_at >= ours_fetched_at
+        return shared.for_unknown_kid and now - shared.fetched_at < self._interval
 
-    async def _fetch(self, fetch: Fetch, *, publish: bool) -> SharedKeys:
+    async def _fetch(self, fetch: Fetch, *, publish: bool, kid: str | None) -> SharedKeys:
         jwks_uri, document, ttl = await fetch()
         self.counts["fetched"] += 1
-        shared = SharedKeys(jwks_uri, document, self._clock(), ttl)
+        shared = SharedKeys(jwks_uri, document, self._clock(), ttl, kid is not None)
         if publish:
             await self._quietly(
                 self._store.set(self._doc_key, shared.encode(), ttl + self._max_stale)
