@@ -12,6 +12,9 @@ from ._errors import (
     KeysUnavailable,
     MissingToken,
 )
+from ._metadata import ProtectedResource
+from ._require import check_auth, require_auth
+from ._stepup import InsufficientUserAuthentication
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
@@ -24,10 +27,14 @@ __all__ = [
     "Claims",
     "ConfigurationError",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
     "MissingToken",
+    "ProtectedResource",
     "TokenVerifier",
     "__version__",
+    "check_auth",
+    "require_auth",
 ]
