@@ -62,13 +62,17 @@ def _check(
 
 
 def require_auth(
-    *scopes: str, acr_values: Iterable[str] = (), max_age: int | None = None
+    *scopes: str,
+    acr_values: Iterable[str] = (),
+    max_age: int | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Callable[[_F], _F]:
     """Decorate a Starlette endpoint so it runs only for a strong enough token.
 
     The endpoint's first argument that is a ``Request`` or ``WebSocket``
     (``HTTPConnection``) is checked with :func:`check_auth`; the requirement is
-    validated once, when the decorator is applied.
+    validated once, when the decorator is applied.  ``clock`` (seconds since
+    the epoch) is injectable for tests, as the verifier's.
 
     Raises:
         ConfigurationError: ``acr_values`` or ``max_age`` is invalid, or a
@@ -86,7 +90,7 @@ def require_auth(
             )
             if connection is None:
                 raise RuntimeError("require_auth needs the endpoint to take a Request")
-            _check(connection, scopes, policy, None)
+            _check(connection, scopes, policy, clock())
             return await endpoint(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

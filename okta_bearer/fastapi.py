@@ -13,7 +13,7 @@ which the middleware turns into the same RFC 6750 403 it sends itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 try:
@@ -100,7 +100,12 @@ def require_scopes(*scopes: str) -> Any:
 
 
 # --- RFC 9470 step-up (require_auth) ---
-def require_auth(*scopes: str, acr_values: Iterable[str] = (), max_age: int | None = None) -> Any:
+def require_auth(
+    *scopes: str,
+    acr_values: Iterable[str] = (),
+    max_age: int | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Any:
     """A dependency returning the claims after checking scopes and the sign-in behind the token.
 
     ``acr_values``: the token's ``acr`` must be one of them; ``max_age``: its
@@ -108,7 +113,8 @@ def require_auth(*scopes: str, acr_values: Iterable[str] = (), max_age: int | No
     fails).  Otherwise :class:`~okta_bearer.InsufficientUserAuthentication` is
     raised and the middleware answers 401 ``insufficient_user_authentication``
     with ``acr_values``/``max_age`` in the challenge (RFC 9470 section 3).
-    Scopes are checked first (403), as with :func:`require_scopes`.
+    Scopes are checked first (403), as with :func:`require_scopes`.  ``clock``
+    is injectable for tests, as the verifier's.
 
     Raises:
         ConfigurationError: at declaration, for invalid ``acr_values``/``max_age``.
@@ -119,7 +125,7 @@ def require_auth(*scopes: str, acr_values: Iterable[str] = (), max_age: int | No
 
     async def step_up(claims: Claims = Security(get_claims, scopes=list(scopes))) -> Claims:
         if policy:
-            policy.check(claims.raw, time.time())
+            policy.check(claims.raw, clock())
         return claims
 
     return Depends(step_up)
