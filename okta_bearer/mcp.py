@@ -128,11 +128,15 @@ def claims_of(ctx: Any) -> Claims:
     return claims
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("duplicate key")
-    return dict(pairs)
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _DuplicateKey
+    return found
 
 
 class ToolScopes:
@@ -147,9 +151,9 @@ class ToolScopes:
     tool, the caller's token must hold every scope of that tool, else
     :class:`~okta_bearer.InsufficientScope` is raised before the app sees the
     request and the middleware answers 403 with all of them in ``scope``.  A
-    body with duplicate JSON keys is refused with 400: two parsers could read
-    different tool names from it.  Anything else passes through unchanged
-    (the body is replayed to the app).
+    body with duplicate JSON keys is refused with 400 (two parsers could read
+    different tool names from it), as is one nested too deeply to parse.
+    Anything else passes through unchanged (the body is replayed to the app).
     """
 
     def __init__(
@@ -195,9 +199,11 @@ class ToolScopes:
     def _check(self, scope: Scope, body: bytes) -> None:
         try:
             parsed = json.loads(body, object_pairs_hook=_unique_keys)
-        except ValueError as exc:
-            if b'"' in body and _has_duplicates(body):
-                raise InvalidRequest("duplicate_keys", "The JSON body repeats a key") from exc
+        except _DuplicateKey as exc:
+            raise InvalidRequest("duplicate_keys", "The JSON body repeats a key") from exc
+        except RecursionError as exc:
+            raise InvalidRequest("json_too_deep", "The JSON body is nested too deeply") from exc
+        except ValueError:
             return  # not JSON: the MCP app answers with a JSON-RPC parse error
         messages = parsed if isinstance(parsed, list) else [parsed]
         needed: list[str] = []
@@ -214,14 +220,6 @@ class ToolScopes:
         if not isinstance(claims, Claims):
             raise MissingToken()
         check_scopes(claims, dict.fromkeys(needed))
-
-
-def _has_duplicates(body: bytes) -> bool:
-    try:
-        json.loads(body)
-    except ValueError:
-        return False
-    return True  # valid JSON that failed only the duplicate-key hook
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
