@@ -151,9 +151,10 @@ class ToolScopes:
     tool, the caller's token must hold every scope of that tool, else
     :class:`~okta_bearer.InsufficientScope` is raised before the app sees the
     request and the middleware answers 403 with all of them in ``scope``.  A
-    body with duplicate JSON keys is refused with 400 (two parsers could read
-    different tool names from it), as is one nested too deeply to parse.
-    Anything else passes through unchanged (the body is replayed to the app).
+    POST body that is not UTF-8 JSON, repeats a key (two parsers could read
+    different tool names from it) or nests too deeply is refused with 400:
+    what this check cannot read must not reach a parser that might.  Anything
+    else passes through unchanged (the body is replayed to the app).
     """
 
     def __init__(
@@ -203,8 +204,10 @@ class ToolScopes:
             raise InvalidRequest("duplicate_keys", "The JSON body repeats a key") from exc
         except RecursionError as exc:
             raise InvalidRequest("json_too_deep", "The JSON body is nested too deeply") from exc
-        except ValueError:
-            return  # not JSON: the MCP app answers with a JSON-RPC parse error
+        except ValueError as exc:
+            # Fail closed: a body we cannot read might still be read by the
+            # app's own parser (a parser differential), so it never passes.
+            raise InvalidRequest("bad_json", "The body is not a JSON-RPC message") from exc
         messages = parsed if isinstance(parsed, list) else [parsed]
         needed: list[str] = []
         for message in messages:

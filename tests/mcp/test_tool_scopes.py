@@ -151,12 +151,22 @@ async def test_deeply_nested_json_is_400(
     assert (response.status_code, echo.bodies) == (400, [])
 
 
-async def test_body_that_is_not_json_passes_to_the_app(
-    client: httpx.AsyncClient, okta_issuer: LocalIssuer, echo: Echo
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{nope",
+        b"",
+        b'{"method":"tools/call","params":{"name":"add_item"}} trailing',
+        b'{"method":"tools/call","params":{"name":"add_\xff"}}',
+        b"\x1f\x8b\x08\x00",  # gzip magic: an encoded body is not read, so it is refused
+    ],
+)
+async def test_unreadable_body_is_400(
+    client: httpx.AsyncClient, okta_issuer: LocalIssuer, echo: Echo, body: bytes
 ) -> None:
-    """A body that is not JSON calls no tool; the MCP app answers it."""
-    response = await client.post("/mcp", content=b"{nope", headers=token(okta_issuer, "items:read"))
-    assert (response.status_code, echo.bodies) == (200, [b"{nope"])
+    """Fail closed: a body the check cannot parse never reaches the MCP app's parser."""
+    response = await client.post("/mcp", content=body, headers=token(okta_issuer, "items:read"))
+    assert (response.status_code, echo.bodies) == (400, [])
 
 
 async def test_oversized_body_is_413(okta_issuer: LocalIssuer, echo: Echo) -> None:
