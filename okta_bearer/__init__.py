@@ -16,7 +16,10 @@ from ._errors import (
     ReplayCacheUnavailable,
     UseDPoPNonce,
 )
+from ._metadata import ProtectedResource
 from ._protocols import Verifier
+from ._require import check_auth, require_auth
+from ._stepup import InsufficientUserAuthentication
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
@@ -29,15 +32,19 @@ __all__ = [
     "Claims",
     "ConfigurationError",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeyPolicy",
     "KeysUnavailable",
     "MissingToken",
+    "ProtectedResource",
     "ReplayCacheUnavailable",
     "TokenVerifier",
     "UseDPoPNonce",
     "Verifier",
     "__version__",
+    "check_auth",
+    "require_auth",
 ]

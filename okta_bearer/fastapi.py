@@ -12,11 +12,12 @@ which the middleware turns into the same RFC 6750 403 it sends itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 try:
-    from fastapi import FastAPI, Security
+    from fastapi import Depends, FastAPI, Security
     from fastapi.openapi.models import OAuthFlowImplicit, OAuthFlows
     from fastapi.requests import HTTPConnection
     from fastapi.security import OAuth2, SecurityScopes
@@ -26,7 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 from ._claims import Claims
-from ._errors import MissingToken
+from ._errors import ConfigurationError, MissingToken
+from ._stepup import StepUpPolicy
 from ._validation import check_scopes
 from .middleware import BearerUser
 
@@ -35,6 +37,7 @@ __all__ = [
     "configure_openapi",
     "get_claims",
     "okta_scheme",
+    "require_auth",
     "require_scopes",
 ]
 
@@ -94,6 +97,41 @@ def require_scopes(*scopes: str) -> Any:
     ``dependencies=[require_scopes("a")]``; the scopes appear in the OpenAPI document.
     """
     return Security(get_claims, scopes=list(scopes))
+
+
+# --- RFC 9470 step-up (require_auth) ---
+def require_auth(
+    *scopes: str,
+    acr_values: Iterable[str] = (),
+    max_age: int | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Any:
+    """A dependency returning the claims after checking scopes and the sign-in behind the token.
+
+    ``acr_values``: the token's ``acr`` must be one of them; ``max_age``: its
+    ``auth_time`` must be at most that many seconds old (a token without one
+    fails).  Otherwise :class:`~okta_bearer.InsufficientUserAuthentication` is
+    raised and the middleware answers 401 ``insufficient_user_authentication``
+    with ``acr_values``/``max_age`` in the challenge (RFC 9470 section 3).
+    Scopes are checked first (403), as with :func:`require_scopes`.  ``clock``
+    is injectable for tests, as the verifier's.
+
+    Raises:
+        ConfigurationError: at declaration, for invalid ``acr_values``/``max_age``.
+    """
+    if not all(isinstance(s, str) and s for s in scopes):
+        raise ConfigurationError("require_auth scopes must be non-empty strings")
+    policy = StepUpPolicy(acr_values, max_age)
+
+    async def step_up(claims: Claims = Security(get_claims, scopes=list(scopes))) -> Claims:
+        if policy:
+            policy.check(claims.raw, clock())
+        return claims
+
+    return Depends(step_up)
+
+
+# --- end RFC 9470 ---
 
 
 def configure_openapi(

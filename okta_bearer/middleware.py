@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
 from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
+from ._metadata import ProtectedResource
 from ._rfc6750 import challenge, parse_authorization
 from ._verifier import TokenVerifier
 
@@ -79,6 +80,12 @@ class BearerAuthMiddleware:
         scopes: scopes every protected request must hold.
         error_details: include ``error``/``error_description`` in challenges
             and bodies (on by default, as RFC 6750 suggests).
+        resource: this API's resource identifier (``https://api.example/mcp``),
+            or a :class:`ProtectedResource` with more metadata.  The middleware
+            then serves the RFC 9728 metadata document (public, GET/HEAD), names
+            its URL in every 401/403 challenge, names ``scopes`` in 401
+            challenges, and, when it builds the verifier, accepts the
+            identifier as an audience (compared exactly, RFC 8707).
 
     Behaviour: deny by default (401 with a bare challenge when no token is
     sent), 400 ``invalid_request`` for a malformed header or two of them, 401
@@ -106,8 +113,19 @@ class BearerAuthMiddleware:
         realm: str = "api",
         scopes: Iterable[str] = (),
         error_details: bool = True,
+        resource: str | ProtectedResource | None = None,
     ) -> None:
         owns_verifier = verifier is None
+        # --- RFC 9728 / RFC 8707 (resource=) ---
+        if isinstance(resource, str):
+            resource = ProtectedResource(resource)
+        elif resource is not None and not isinstance(resource, ProtectedResource):
+            raise ConfigurationError("resource must be a URL string or a ProtectedResource")
+        if verifier is None and resource is not None and issuer is not None:
+            # The resource identifier is an accepted audience by default.
+            audiences = [audience] if isinstance(audience, str) else list(audience or ())
+            audience = [*audiences, resource.resource]
+        # --- end RFC 9728 / RFC 8707 ---
         if verifier is None:
             if issuer is None or audience is None:
                 missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
@@ -137,6 +155,13 @@ class BearerAuthMiddleware:
         self._realm = realm
         self._scopes = tuple(scopes)
         self._details = bool(error_details)
+        # --- RFC 9728 (resource=) ---
+        if resource is not None:
+            resource = resource.with_authorization_servers([verifier.issuer])
+        self._resource = resource
+        self._metadata_paths = resource.paths if resource is not None else frozenset()
+        self._metadata_url = resource.metadata_url if resource is not None else None
+        # --- end RFC 9728 ---
 
     def _closing_on_shutdown(self, send: Send) -> Send:
         async def send_closing(message: Message) -> None:
@@ -156,6 +181,18 @@ class BearerAuthMiddleware:
                 send = self._closing_on_shutdown(send)
             await self.app(scope, receive, send)
             return
+        # --- RFC 9728: the metadata document, matched with and without root_path ---
+        paths = self._metadata_paths
+        if (
+            self._resource is not None
+            and kind == "http"
+            and (scope["path"] in paths or _route_path(scope) in paths)
+        ):
+            status, meta_headers, body = self._resource.response(scope["method"])
+            await send({"type": "http.response.start", "status": status, "headers": meta_headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        # --- end RFC 9728 ---
         if self._is_public(_route_path(scope)):
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self.app(scope, receive, send)
@@ -247,6 +284,13 @@ class BearerAuthMiddleware:
             retry_after = getattr(error, "retry_after", 5)
             headers.append((b"retry-after", str(retry_after).encode()))
         else:
-            value = challenge(error, realm=self._realm, details=details)
+            value = challenge(
+                error,
+                realm=self._realm,
+                details=details,
+                # RFC 9728 5.1; a 401 names the middleware's scopes only with a resource.
+                resource_metadata=self._metadata_url,
+                scopes=self._scopes if self._metadata_url else (),
+            )
             headers.append((b"www-authenticate", value.encode("ascii")))
         return error.status, headers, body

@@ -17,14 +17,16 @@ from .._dpop import DPOP_ALGORITHMS
 from ..testing import LocalIssuer
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
+from ._context import ACR_VALUES_SUPPORTED
 from ._models import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, DEFAULT_USERS, DevClient, DevUser, Store
 from ._pages import home_page
+from ._register import AUTH_METHODS, GRANT_TYPES, RegistrationEndpoint
 from ._token import TokenEndpoints
 
 _OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
-class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
+class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints, RegistrationEndpoint):
     """An Okta-shaped authorization server for one machine, as an ASGI app.
 
     Args:
@@ -84,12 +86,16 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         self.session_lifetime = session_lifetime
         self.cookie_name = cookie_name
         self._store = Store()
+        self._registered = []
         self.base_path = urlsplit(issuer.issuer).path.rstrip("/")
         base = self.base_path
         routes = [
             Route("/", self._home, methods=["GET"]),
             Route(f"{base}/.well-known/oauth-authorization-server", self._metadata),
             Route(f"{base}/.well-known/openid-configuration", self._metadata),
+            # RFC 8414 section 3.1: the well-known suffix inserted before the issuer's path.
+            Route(f"/.well-known/oauth-authorization-server{base}", self._metadata),
+            Route(f"{base}/v1/register", self._register, methods=["POST"]),
             Route(f"{base}/v1/keys", self._keys, methods=["GET"]),
             Route(f"{base}/v1/authorize", self._authorize, methods=["GET"]),
             Route(f"{base}/v1/login", self._login, methods=["POST"]),
@@ -119,11 +125,14 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         meta.update(
             scopes_supported=list(self.scopes),
             response_modes_supported=["query", "fragment"],
-            token_endpoint_auth_methods_supported=["none"],
+            grant_types_supported=list(GRANT_TYPES),
+            token_endpoint_auth_methods_supported=list(AUTH_METHODS),
+            registration_endpoint=f"{self.issuer}/v1/register",
+            acr_values_supported=list(ACR_VALUES_SUPPORTED),
             end_session_endpoint=f"{self.issuer}/v1/logout",
             dpop_signing_alg_values_supported=sorted(DPOP_ALGORITHMS),  # RFC 9449 section 5.1
             claims_supported=[
-                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+                "iss", "sub", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash",
                 "name", "preferred_username", "email", "email_verified",
             ],
         )  # fmt: skip

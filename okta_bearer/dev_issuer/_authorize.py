@@ -14,6 +14,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ._context import (
+    acr_after_sign_in,
+    needs_sign_in,
+    parse_acr_values,
+    parse_max_age,
+    parse_resource,
+)
 from ._core import IssuerCore
 from ._models import AuthError, AuthRequest, CodeGrant, DevClient, DevUser, Pending, Session
 from ._pages import error_page, page, read_form, redirect, sign_in_page
@@ -63,11 +70,15 @@ class AuthorizeEndpoints(IssuerCore):
             auth = self._check(client, redirect_uri, params)
             mode = auth.response_mode
             session = self._session(request)
-            if "none" in auth.prompt and session is None:
-                raise AuthError("login_required", "The user is not signed in.")
-            if session is None or "login" in auth.prompt:
+            # max_age and acr_values (OIDC Core 3.1.2.1) can force a new sign-in.
+            sign_in = needs_sign_in(session, auth, self.local.clock())
+            if "none" in auth.prompt and sign_in:
+                raise AuthError("login_required", "The user must sign in again.")
+            if session is None or sign_in:
                 return sign_in_page(self.base_path, self._remember(auth), auth)
-            return self._complete(auth, session.user, session.auth_time, status=302)
+            return self._complete(
+                auth, session.user, session.auth_time, status=302, acr=session.acr
+            )
         except AuthError as error:
             return redirect(
                 redirect_uri,
@@ -141,6 +152,9 @@ class AuthorizeEndpoints(IssuerCore):
             code_challenge=challenge_value,
             prompt=prompt,
             login_hint=one.get("login_hint", ""),
+            resource=parse_resource(one.get("resource")),
+            acr_values=parse_acr_values(one),
+            max_age=parse_max_age(one),
         )
 
     def _session(self, request: Request) -> Session | None:
@@ -194,8 +208,9 @@ class AuthorizeEndpoints(IssuerCore):
         del self._store.pending[txn]
         now = self.local.clock()
         sid = secrets.token_urlsafe(32)
-        self._store.sessions[sid] = Session(user, int(now), now + self.session_lifetime)
-        response = self._complete(auth, user, int(now), status=303)
+        acr = acr_after_sign_in(auth)
+        self._store.sessions[sid] = Session(user, int(now), now + self.session_lifetime, acr)
+        response = self._complete(auth, user, int(now), status=303, acr=acr)
         response.set_cookie(
             self.cookie_name,
             sid,
@@ -208,7 +223,13 @@ class AuthorizeEndpoints(IssuerCore):
         return response
 
     def _complete(
-        self, auth: AuthRequest, user: DevUser, auth_time: int, *, status: int
+        self,
+        auth: AuthRequest,
+        user: DevUser,
+        auth_time: int,
+        *,
+        status: int,
+        acr: str | None = None,
     ) -> Response:
         """Answer a signed-in authorization request with tokens or a code."""
         params: dict[str, str | None] = {}
@@ -216,19 +237,26 @@ class AuthorizeEndpoints(IssuerCore):
             now = self.local.clock()
             self._store.prune(now)
             code = secrets.token_urlsafe(32)
-            self._store.codes[code] = CodeGrant(auth, user, auth_time, now + self.code_lifetime)
+            self._store.codes[code] = CodeGrant(
+                auth, user, auth_time, now + self.code_lifetime, acr
+            )
             params["code"] = code
         access_token = None
         if "token" in auth.response_types:
             access_token = self.issue_access_token(
-                user, auth.client.client_id, auth.scopes, auth_time=auth_time
+                user,
+                auth.client.client_id,
+                auth.scopes,
+                auth_time=auth_time,
+                audience=auth.resource,
+                acr=acr,
             )
             params["access_token"] = access_token
             params["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type, not a secret
             params["expires_in"] = str(self.token_lifetime)
             params["scope"] = " ".join(auth.scopes)
         if "id_token" in auth.response_types:
-            params["id_token"] = self._id_token(auth, user, auth_time, access_token)
+            params["id_token"] = self._id_token(auth, user, auth_time, access_token, acr=acr)
         params["state"] = auth.state
         return redirect(auth.redirect_uri, auth.response_mode, params, status=status)
 

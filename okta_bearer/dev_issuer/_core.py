@@ -59,11 +59,15 @@ class IssuerCore:
         auth_time: int | None = None,
         lifetime: int | None = None,
         jkt: str | None = None,
+        audience: str | None = None,
+        acr: str | None = None,
     ) -> str:
         """Mint an Okta-shaped access token for ``user`` (or the client itself when ``None``).
 
         ``lifetime`` (seconds) defaults to the issuer's ``token_lifetime``;
         ``jkt`` binds the token to a DPoP key (``cnf.jkt``, RFC 9449 section 6.1).
+        ``audience`` (an RFC 8707 resource) replaces the issuer's default
+        ``aud``; ``acr`` records how the user signed in (RFC 9470 section 4).
         """
         now = int(self.local.clock())
         claims: dict[str, Any] = {
@@ -77,12 +81,22 @@ class IssuerCore:
             claims.update(sub=client_id, uid=OMIT, auth_time=OMIT)
         else:
             claims.update(sub=user.login, uid=user.uid, auth_time=auth_time or now)
+            if acr is not None:
+                claims["acr"] = acr
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}
+        if audience is not None:
+            claims["aud"] = audience
         return self.local.mint(**claims)
 
     def _id_token(
-        self, auth: AuthRequest, user: DevUser, auth_time: int, access_token: str | None
+        self,
+        auth: AuthRequest,
+        user: DevUser,
+        auth_time: int,
+        access_token: str | None,
+        *,
+        acr: str | None = None,
     ) -> str:
         now = int(self.local.clock())
         claims: dict[str, Any] = {
@@ -92,6 +106,8 @@ class IssuerCore:
             "exp": now + self.token_lifetime,
             "auth_time": auth_time,
         }
+        if acr is not None:
+            claims["acr"] = acr
         if "profile" in auth.scopes:
             claims.update(name=user.name, preferred_username=user.login)
         if "email" in auth.scopes:

@@ -24,6 +24,9 @@ class DevClient:
 
     client_id: str
     redirect_uris: tuple[str, ...]
+    #: A confidential client's secret (``client_secret_basic`` or ``_post``);
+    #: empty for a public client, which cannot use ``client_credentials``.
+    client_secret: str = ""
 
     @property
     def origins(self) -> tuple[str, ...]:
@@ -66,6 +69,7 @@ class Session:
     user: DevUser
     auth_time: int
     expires_at: float
+    acr: str = "urn:okta:loa:1fa:pwd"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,10 @@ class AuthRequest:
     code_challenge: str | None
     prompt: frozenset[str]
     login_hint: str
+    # RFC 8707 resource (the token's aud) and OIDC acr_values / max_age.
+    resource: str | None = None
+    acr_values: tuple[str, ...] = ()
+    max_age: int | None = None
 
 
 @dataclass
@@ -92,6 +100,7 @@ class CodeGrant:
     user: DevUser
     auth_time: int
     expires_at: float
+    acr: str | None = None
 
 
 @dataclass(frozen=True)
