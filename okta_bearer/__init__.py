@@ -12,6 +12,14 @@ from ._errors import (
     KeysUnavailable,
     MissingToken,
 )
+from ._introspection import IntrospectionUnavailable, IntrospectionVerifier
+from ._issuers import (
+    OKTA_PROFILE,
+    RFC9068_PROFILE,
+    MultiIssuerVerifier,
+    TokenProfile,
+    TokenShapeVerifier,
+)
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
@@ -24,10 +32,17 @@ __all__ = [
     "Claims",
     "ConfigurationError",
     "InsufficientScope",
+    "IntrospectionUnavailable",
+    "IntrospectionVerifier",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
     "MissingToken",
+    "MultiIssuerVerifier",
+    "OKTA_PROFILE",
+    "RFC9068_PROFILE",
+    "TokenProfile",
+    "TokenShapeVerifier",
     "TokenVerifier",
     "__version__",
 ]
