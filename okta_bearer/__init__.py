@@ -26,6 +26,8 @@ from .middleware import BearerAuthMiddleware, BearerUser
 __version__ = "0.1.0"
 
 __all__ = [
+    "OKTA_PROFILE",
+    "RFC9068_PROFILE",
     "BearerAuthMiddleware",
     "BearerError",
     "BearerUser",
@@ -39,8 +41,6 @@ __all__ = [
     "KeysUnavailable",
     "MissingToken",
     "MultiIssuerVerifier",
-    "OKTA_PROFILE",
-    "RFC9068_PROFILE",
     "TokenProfile",
     "TokenShapeVerifier",
     "TokenVerifier",

@@ -81,10 +81,11 @@ class ClientAuth:
             if private_key is None:
                 raise ConfigurationError("private_key is required for auth_method private_key_jwt")
             if private_key_algorithm not in _ASSERTION_ALGORITHMS:
-                raise ConfigurationError(
-                    f"private_key_algorithm must be one of {', '.join(sorted(_ASSERTION_ALGORITHMS))}"
-                )
-            if private_key_id is not None and (not isinstance(private_key_id, str) or not private_key_id):
+                names = ", ".join(sorted(_ASSERTION_ALGORITHMS))
+                raise ConfigurationError(f"private_key_algorithm must be one of {names}")
+            if private_key_id is not None and (
+                not isinstance(private_key_id, str) or not private_key_id
+            ):
                 raise ConfigurationError("private_key_id must be a non-empty string")
             self._key = _load_key(private_key)
             try:  # fail now, not on the first request, when key and algorithm do not fit

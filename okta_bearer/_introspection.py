@@ -160,8 +160,7 @@ class IntrospectionVerifier:
             private_key=private_key,
             private_key_id=private_key_id,
             private_key_algorithm=private_key_algorithm,
-            clock=clock,
-        )
+        )  # assertions carry wall-clock time: the server judges them by its own
         if store is not None and not isinstance(store, Store):
             raise ConfigurationError("store must implement okta_bearer Store")
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
@@ -182,7 +181,8 @@ class IntrospectionVerifier:
         self._timeout = _number("timeout", timeout, 0.01, 120)
         self._retry_after = int(_number("retry_after", retry_after, 1, 3600))
         _number("local_cache_size", local_cache_size, 0, 10_000_000)
-        self._store: Store = store if store is not None else MemoryStore()
+        # The default store runs on the verifier's clock, so a test clock expires it too.
+        self._store: Store = store if store is not None else MemoryStore(clock=clock)
         self._owns_store = store is None
         self._events = events
         self._clock = clock
@@ -387,7 +387,9 @@ class IntrospectionVerifier:
             f"{base}/.well-known/openid-configuration",
         ]
         if parts.path:  # RFC 8414 section 3.1: well-known segment before the path
-            urls.append(f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path}")
+            urls.append(
+                f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path}"
+            )
         last = "no metadata URL answered"
         for url in urls:
             self.fetch_counts["discovery"] += 1

@@ -15,6 +15,7 @@ for discovery and JWKS documents (see :func:`shared_fetch`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -104,7 +105,5 @@ async def _fetch_and_share(
         return document
     finally:
         if lease_key is not None:
-            try:
+            with contextlib.suppress(StoreUnavailable):  # it expires on its own
                 await store.delete(lease_key)
-            except StoreUnavailable:
-                pass  # it expires on its own
