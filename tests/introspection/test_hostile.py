@@ -89,7 +89,7 @@ async def test_metadata_naming_another_issuer_is_503(server: IntrospectionServer
 
 
 async def test_failure_fails_fast_then_recovers(server: IntrospectionServer, clock: Clock) -> None:
-    """After a failure, lookups fail fast for retry_after seconds, then the endpoint is asked again."""
+    """After a failure lookups fail fast for retry_after seconds, then the endpoint is asked."""
     server.answer_override = httpx.Response(503)
     token = server.mint_opaque()
     async with server.verifier(retry_after=5) as verifier:

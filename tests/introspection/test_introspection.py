@@ -75,7 +75,7 @@ async def test_client_secret_post_sends_credentials_in_the_form(
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
 async def test_private_key_jwt_assertion_is_accepted(local: LocalIssuer, algorithm: str) -> None:
-    """private_key_jwt signs an RFC 7523 assertion (aud the endpoint, fresh jti) the server accepts."""
+    """private_key_jwt sends an RFC 7523 assertion (aud the endpoint, fresh jti) that verifies."""
     key = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if algorithm == "RS256"
