@@ -13,21 +13,14 @@ from ._errors import (
     MissingToken,
 )
 from ._introspection import IntrospectionUnavailable, IntrospectionVerifier
-from ._issuers import (
-    OKTA_PROFILE,
-    RFC9068_PROFILE,
-    MultiIssuerVerifier,
-    TokenProfile,
-    TokenShapeVerifier,
-)
+from ._issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
+from ._protocols import Verifier
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "OKTA_PROFILE",
-    "RFC9068_PROFILE",
     "BearerAuthMiddleware",
     "BearerError",
     "BearerUser",
@@ -44,5 +37,6 @@ __all__ = [
     "TokenProfile",
     "TokenShapeVerifier",
     "TokenVerifier",
+    "Verifier",
     "__version__",
 ]

@@ -10,7 +10,8 @@
   other token (or every token, by configuration) to introspection.
 * :class:`TokenProfile` says which claims carry scopes, client id and
   subject: Okta (``scp``/``cid``), RFC 9068 (``scope``/``client_id``), or
-  any mapping.
+  any mapping (``TokenProfile.okta()``, ``TokenProfile.rfc9068()``,
+  ``TokenProfile(scope_claim=...)``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from ._protocols import Verifier
 from ._validation import check_scopes
 
 __all__ = [
-    "OKTA_PROFILE",
-    "RFC9068_PROFILE",
     "MultiIssuerVerifier",
     "TokenProfile",
     "TokenShapeVerifier",
@@ -102,6 +101,16 @@ class TokenProfile:
             if not isinstance(value, str) or not value:
                 raise ConfigurationError(f"TokenProfile.{name} must be a non-empty string")
 
+    @classmethod
+    def okta(cls) -> TokenProfile:
+        """Okta access tokens: ``scp`` (a list of strings) and ``cid``."""
+        return cls("scp", "cid")
+
+    @classmethod
+    def rfc9068(cls) -> TokenProfile:
+        """RFC 9068 JWT access tokens and RFC 7662 answers: ``scope`` and ``client_id``."""
+        return cls("scope", "client_id")
+
     def apply(self, claims: Claims) -> Claims:
         """``claims`` with scopes, client id and subject read from this profile's claims."""
         raw = claims.raw
@@ -113,12 +122,6 @@ class TokenProfile:
             client_id=cid if isinstance(cid, str) else None,
             sub=sub if isinstance(sub, str) else None,
         )
-
-
-#: Okta access tokens: ``scp`` (a list) and ``cid``.
-OKTA_PROFILE = TokenProfile("scp", "cid")
-#: RFC 9068 JWT access tokens (and RFC 7662 answers): ``scope`` and ``client_id``.
-RFC9068_PROFILE = TokenProfile("scope", "client_id")
 
 
 def _issuer_of(verifier: object) -> str:

@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from okta_bearer import (
-    OKTA_PROFILE,
-    RFC9068_PROFILE,
     ConfigurationError,
     InsufficientScope,
     InvalidToken,
@@ -135,7 +133,7 @@ async def test_required_scopes_reach_the_chosen_verifier(
 async def test_rfc9068_profile_reads_scope_and_client_id_only(issuer_a: LocalIssuer) -> None:
     """With the RFC 9068 profile, scopes come from 'scope' and the client from 'client_id'."""
     async with MultiIssuerVerifier(
-        [issuer_a.verifier()], profiles={A: RFC9068_PROFILE}
+        [issuer_a.verifier()], profiles={A: TokenProfile.rfc9068()}
     ) as verifier:
         token = issuer_a.mint(scope="items:read", client_id="svc", scp=["admin"], cid="other")
         claims = await verifier.verify(token, ["items:read"])
@@ -147,7 +145,9 @@ async def test_rfc9068_profile_reads_scope_and_client_id_only(issuer_a: LocalIss
 
 async def test_okta_profile_ignores_scope(issuer_a: LocalIssuer) -> None:
     """With the Okta profile, a 'scope' claim grants nothing."""
-    async with MultiIssuerVerifier([issuer_a.verifier()], profiles={A: OKTA_PROFILE}) as verifier:
+    async with MultiIssuerVerifier(
+        [issuer_a.verifier()], profiles={A: TokenProfile.okta()}
+    ) as verifier:
         claims = await verifier.verify(issuer_a.mint(scp=OMIT, scope="admin"))
     assert claims.scopes == frozenset()
 
@@ -189,7 +189,10 @@ async def test_an_issuer_can_be_introspected(issuer_a: LocalIssuer, issuer_b: Lo
     [
         (lambda a, b: MultiIssuerVerifier([]), "at least one"),
         (lambda a, b: MultiIssuerVerifier([a.verifier(), a.verifier()]), "two verifiers"),
-        (lambda a, b: MultiIssuerVerifier([a.verifier()], profiles={B: OKTA_PROFILE}), "profiles"),
+        (
+            lambda a, b: MultiIssuerVerifier([a.verifier()], profiles={B: TokenProfile.okta()}),
+            "profiles",
+        ),
         (lambda a, b: MultiIssuerVerifier([object()]), "Verifier"),  # type: ignore[list-item]
         (lambda a, b: TokenProfile(scope_claim=""), "scope_claim"),
     ],
