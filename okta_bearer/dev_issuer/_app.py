@@ -13,9 +13,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._testing_opaque import TokenRegistry
 from ..testing import LocalIssuer
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
+from ._introspect import AUTH_METHODS, IntrospectEndpoints
 from ._models import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, DEFAULT_USERS, DevClient, DevUser, Store
 from ._pages import home_page
 from ._token import TokenEndpoints
@@ -23,7 +25,7 @@ from ._token import TokenEndpoints
 _OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
-class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
+class DevIssuer(AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEndpoints):
     """An Okta-shaped authorization server for one machine, as an ASGI app.
 
     Args:
@@ -83,6 +85,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         self.session_lifetime = session_lifetime
         self.cookie_name = cookie_name
         self._store = Store()
+        self.tokens = TokenRegistry(issuer)
         self.base_path = urlsplit(issuer.issuer).path.rstrip("/")
         base = self.base_path
         routes = [
@@ -95,6 +98,8 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
             Route(f"{base}/v1/token", self._token, methods=["POST"]),
             Route(f"{base}/v1/userinfo", self._userinfo, methods=["GET", "POST"]),
             Route(f"{base}/v1/logout", self._logout, methods=["GET"]),
+            Route(f"{base}/v1/introspect", self._introspect, methods=["POST"]),
+            Route(f"{base}/v1/revoke", self._revoke, methods=["POST"]),
             Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
             Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
         ]
@@ -120,6 +125,10 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
             response_modes_supported=["query", "fragment"],
             token_endpoint_auth_methods_supported=["none"],
             end_session_endpoint=f"{self.issuer}/v1/logout",
+            introspection_endpoint=f"{self.issuer}/v1/introspect",
+            introspection_endpoint_auth_methods_supported=AUTH_METHODS,
+            revocation_endpoint=f"{self.issuer}/v1/revoke",
+            revocation_endpoint_auth_methods_supported=AUTH_METHODS,
             claims_supported=[
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
                 "name", "preferred_username", "email", "email_verified",
