@@ -25,7 +25,9 @@ before it expires.  Policy, in one place:
   SHA-256 of the token, never the token: an active answer no longer than
   ``cache_ttl`` nor past ``exp``, ``active: false`` for ``inactive_ttl``.  A
   revoked token is therefore refused at most ``cache_ttl`` seconds after its
-  revocation (RFC 7662 section 4 discusses this trade-off).
+  revocation (RFC 7662 section 4 discusses this trade-off).  In front of the
+  store, an in-process LRU of built claims (like ``TokenVerifier``'s cache,
+  same bounds) makes a cached answer cost what a cached JWT costs.
 * One introspection per token at a time in a process (single-flight); with a
   shared store, one across the fleet (a lease, see ``_lease.py``).
 """
@@ -193,7 +195,7 @@ class IntrospectionVerifier:
         # or client asking about the same token must not read our answers.
         ident = f"{self.issuer}\n{client_id}".encode()
         self._namespace = "okta_bearer:introspection:" + hashlib.sha256(ident).hexdigest()[:16]
-        # Claims (or None for inactive) by token digest, with their deadline.
+        # Claims (or None for inactive) by token, with their deadline.
         self._local: LRUCache[str, tuple[Claims | None, float]] | None = (
             LRUCache(maxsize=local_cache_size) if local_cache_size else None
         )
@@ -217,32 +219,35 @@ class IntrospectionVerifier:
             InsufficientScope: a required scope is missing (403).
             IntrospectionUnavailable: the issuer cannot answer (503).
         """
-        if not isinstance(token, str) or not token or not token.isascii():
+        if not isinstance(token, str):
             raise InvalidToken("malformed", "Token is malformed")
-        if len(token) > self._max_size:
-            raise InvalidToken("too_large", "Token is too large")
-        digest = hashlib.sha256(token.encode("ascii")).hexdigest()
         now = self._clock()
         local = self._local
-        hit = None if local is None else local.get(digest)
+        # In-process memory only (as TokenVerifier's cache); the shared store sees a hash.
+        hit = None if local is None else local.get(token)
         if hit is not None and now < hit[1]:
             self._events.cache("introspection", True)
             claims = hit[0]
         else:
+            if not token or not token.isascii():
+                raise InvalidToken("malformed", "Token is malformed")
+            if len(token) > self._max_size:
+                raise InvalidToken("too_large", "Token is too large")
             self._events.cache("introspection", False)
+            digest = hashlib.sha256(token.encode("ascii")).hexdigest()
             answer = await self._answer(digest, token, now)
-            claims = self._judge(digest, answer, self._clock())
+            claims = self._judge(token, answer, self._clock())
         if claims is None:
             raise InvalidToken("inactive", "Token is not active")
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
 
-    def _judge(self, digest: str, answer: dict[str, Any], now: float) -> Claims | None:
+    def _judge(self, token: str, answer: dict[str, Any], now: float) -> Claims | None:
         local = self._local
         if answer["active"] is not True:
             if local is not None:
-                local[digest] = (None, now + self._inactive_ttl)
+                local[token] = (None, now + self._inactive_ttl)
             return None
         payload = {k: v for k, v in answer.items() if k != "active"}
         # RFC 7662 section 2.2: iss is optional; the endpoint speaks for our issuer.
@@ -256,7 +261,7 @@ class IntrospectionVerifier:
         claims = validate_claims(payload, self._policy, now)
         if local is not None:
             deadline = min(payload["exp"] + self._policy.leeway, now + self._cache_ttl)
-            local[digest] = (claims, deadline)
+            local[token] = (claims, deadline)
         return claims
 
     async def _answer(self, digest: str, token: str, now: float) -> dict[str, Any]:
