@@ -21,14 +21,16 @@ import base64
 import binascii
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus
 
 import httpx
 import jwt
 
 from ._introspection import IntrospectionVerifier
-from .testing import LocalIssuer
+
+if TYPE_CHECKING:  # testing.py re-exports this module: no import cycle at run time
+    from .testing import LocalIssuer
 
 __all__ = ["IntrospectionServer", "TokenRegistry"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from okta_bearer import IntrospectionUnavailable
 from okta_bearer._lease import shared_fetch
-from okta_bearer._store import MemoryStore
+from okta_bearer._store import MemoryStore, StoreUnavailable
 from okta_bearer._testing_opaque import IntrospectionServer
 
 pytestmark = pytest.mark.anyio
@@ -141,3 +141,27 @@ async def test_expired_lease_lets_a_waiter_fetch() -> None:
     document, fetched = await shared_fetch(store, "k", fetch, lease_ttl=0.05, poll=0.01)
     assert (document, fetched) == (b"fresh", True)
     assert await store.get("k") == b"fresh"
+
+
+class DownStore(MemoryStore):
+    """A store whose backend is unreachable."""
+
+    async def get(self, key: str) -> bytes | None:
+        raise StoreUnavailable("down")
+
+    async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        raise StoreUnavailable("down")
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        raise StoreUnavailable("down")
+
+    async def delete(self, key: str) -> None:
+        raise StoreUnavailable("down")
+
+
+async def test_unreachable_store_does_not_stop_verification(server: IntrospectionServer) -> None:
+    """With the shared store down, tokens are still introspected directly (it is only a cache)."""
+    async with server.verifier(store=DownStore()) as verifier:
+        claims = await verifier.verify(server.mint_opaque())
+    assert claims.client_id == server.local.client_id
+    assert server.count("/v1/introspect") == 1
