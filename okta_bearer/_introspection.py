@@ -189,7 +189,7 @@ class IntrospectionVerifier:
         self._events = events
         self._clock = clock
         self._client = httpx.AsyncClient(
-            transport=transport, timeout=self._timeout, follow_redirects=False, trust_env=False
+            transport=transport, timeout=self._timeout, follow_redirects=False
         )
         # Namespace of this verifier's answers in a shared store: another issuer
         # or client asking about the same token must not read our answers.
