@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from ._claims import Claims
+from ._config import KeyPolicy
 from ._errors import (
     BearerError,
     ConfigurationError,
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
     MissingToken,
+    ReplayCacheUnavailable,
+    UseDPoPNonce,
 )
 from ._introspection import IntrospectionUnavailable, IntrospectionVerifier
 from ._issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
@@ -29,14 +33,18 @@ __all__ = [
     "InsufficientScope",
     "IntrospectionUnavailable",
     "IntrospectionVerifier",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
+    "KeyPolicy",
     "KeysUnavailable",
     "MissingToken",
     "MultiIssuerVerifier",
+    "ReplayCacheUnavailable",
     "TokenProfile",
     "TokenShapeVerifier",
     "TokenVerifier",
+    "UseDPoPNonce",
     "Verifier",
     "__version__",
 ]

@@ -51,13 +51,13 @@ from cachetools import LRUCache
 
 from ._claims import Claims
 from ._client_auth import ClientAuth
-from ._errors import ConfigurationError, InvalidToken, KeysUnavailable
+from ._config import check_int, check_number, check_strings, check_url
+from ._errors import BearerError, ConfigurationError, InvalidToken
 from ._events import NO_EVENTS, Events
 from ._lease import Fetched, shared_fetch
 from ._rfc6750 import is_scope_token
 from ._store import MemoryStore, Store, StoreUnavailable
 from ._validation import Policy, check_scopes, validate_claims
-from ._verifier import _check_url, _number, _strings
 
 __all__ = ["IntrospectionUnavailable", "IntrospectionVerifier"]
 
@@ -68,12 +68,22 @@ _FORM = "application/x-www-form-urlencoded"
 _TOKEN_TYPES = frozenset({"bearer", "dpop"})
 
 
-class IntrospectionUnavailable(KeysUnavailable):
+class IntrospectionUnavailable(BearerError):
     """The introspection endpoint cannot answer right now (503 + ``Retry-After``).
 
-    A subclass of :class:`~okta_bearer.KeysUnavailable` so that everything
-    that answers 503 for missing keys answers 503 here too.
+    A valid token must never be told it is invalid because the issuer is
+    down, so this is a server-side condition, like ``KeysUnavailable``.
+
+    Attributes:
+        retry_after: seconds the client should wait before retrying.
     """
+
+    status = 503
+    error = "temporarily_unavailable"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("introspection_unavailable", "Token introspection is unavailable")
+        self.retry_after = retry_after
 
 
 class _BadAnswer(Exception):
@@ -139,21 +149,21 @@ class IntrospectionVerifier:
         events: Events = NO_EVENTS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.issuer = _check_url("issuer", issuer)
+        self.issuer = check_url("issuer", issuer)
         self._endpoint = (
             None
             if introspection_endpoint is None
-            else _check_url("introspection_endpoint", introspection_endpoint)
+            else check_url("introspection_endpoint", introspection_endpoint)
         )
-        audiences = _strings("audience", audience, allow_empty=False)
-        self.required_scopes = _strings("required_scopes", required_scopes, allow_empty=True)
+        audiences = check_strings("audience", audience, allow_empty=False)
+        self.required_scopes = check_strings("required_scopes", required_scopes, allow_empty=True)
         for scope in self.required_scopes:
             if not is_scope_token(scope):
                 raise ConfigurationError(f"required_scopes: {scope!r} is not a valid scope name")
         ids = (
             None
             if client_ids is None
-            else frozenset(_strings("client_ids", client_ids, allow_empty=False))
+            else frozenset(check_strings("client_ids", client_ids, allow_empty=False))
         )
         self._auth = ClientAuth(
             client_id,
@@ -167,22 +177,18 @@ class IntrospectionVerifier:
             raise ConfigurationError("store must implement okta_bearer Store")
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise ConfigurationError("transport must be an httpx.AsyncBaseTransport")
-        if isinstance(retry_after, bool) or not isinstance(retry_after, int):
-            raise ConfigurationError("retry_after must be an integer")
-        if isinstance(local_cache_size, bool) or not isinstance(local_cache_size, int):
-            raise ConfigurationError("local_cache_size must be an integer")
         self._policy = Policy(
             issuer=self.issuer,
             audiences=frozenset(audiences),
-            leeway=_number("leeway", leeway, 0, 300),
+            leeway=check_number("leeway", leeway, 0, 300),
             client_ids=ids,
         )
-        self._max_size = int(_number("max_token_size", max_token_size, 512, 1024 * 1024))
-        self._cache_ttl = _number("cache_ttl", cache_ttl, 0.001, 86400)
-        self._inactive_ttl = _number("inactive_ttl", inactive_ttl, 0.001, 3600)
-        self._timeout = _number("timeout", timeout, 0.01, 120)
-        self._retry_after = int(_number("retry_after", retry_after, 1, 3600))
-        _number("local_cache_size", local_cache_size, 0, 10_000_000)
+        self._max_size = check_int("max_token_size", max_token_size, 512, 1024 * 1024)
+        self._cache_ttl = check_number("cache_ttl", cache_ttl, 0.001, 86400)
+        self._inactive_ttl = check_number("inactive_ttl", inactive_ttl, 0.001, 3600)
+        self._timeout = check_number("timeout", timeout, 0.01, 120)
+        self._retry_after = check_int("retry_after", retry_after, 1, 3600)
+        check_int("local_cache_size", local_cache_size, 0, 10_000_000)
         # The default store runs on the verifier's clock, so a test clock expires it too.
         self._store: Store = store if store is not None else MemoryStore(clock=clock)
         self._owns_store = store is None
@@ -304,9 +310,7 @@ class IntrospectionVerifier:
 
     def _unavailable(self, now: float) -> IntrospectionUnavailable:
         retry = max(1, math.ceil(self._failed_until - now))
-        return IntrospectionUnavailable(
-            "introspection_unavailable", "Token introspection is unavailable", retry
-        )
+        return IntrospectionUnavailable(retry)
 
     async def _introspect(self, token: str) -> dict[str, Any]:
         endpoint = await self._discovered()
@@ -413,7 +417,7 @@ class IntrospectionVerifier:
                 raise _BadAnswer(f"metadata at {url} does not name the configured issuer")
             endpoint = meta.get("introspection_endpoint")
             try:
-                return _check_url("introspection_endpoint", endpoint)
+                return check_url("introspection_endpoint", endpoint)
             except ConfigurationError as exc:
                 raise _BadAnswer(f"metadata at {url} has no usable introspection_endpoint") from exc
         raise _BadAnswer(last)

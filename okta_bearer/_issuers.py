@@ -112,9 +112,17 @@ class TokenProfile:
         return cls("scope", "client_id")
 
     def apply(self, claims: Claims) -> Claims:
-        """``claims`` with scopes, client id and subject read from this profile's claims."""
+        """``claims`` with scopes, client id and subject read from this profile's claims.
+
+        Raises:
+            InvalidToken: the scope claim is neither a string nor a list of strings.
+        """
         raw = claims.raw
-        scopes = scopes_of({"scope": _listed(raw.get(self.scope_claim))})
+        value = _listed(raw.get(self.scope_claim))
+        # A string or a list of strings, as Okta's scp; anything else is malformed (401).
+        scopes = scopes_of({"scp": value}) if value is not None else frozenset()
+        if scopes is None:
+            raise InvalidToken("bad_claim", f"Token '{self.scope_claim}' claim is malformed")
         cid, sub = raw.get(self.client_id_claim), raw.get(self.subject_claim)
         return dataclasses.replace(
             claims,

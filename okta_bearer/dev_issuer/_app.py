@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._dpop import DPOP_ALGORITHMS
 from .._testing_opaque import TokenRegistry
 from ..testing import LocalIssuer
 from ._admin import AdminEndpoints
@@ -108,7 +109,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEn
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "DPoP"],
         )
         self.app = Starlette(routes=routes, middleware=[cors])
 
@@ -129,6 +130,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEn
             introspection_endpoint_auth_methods_supported=AUTH_METHODS,
             revocation_endpoint=f"{self.issuer}/v1/revoke",
             revocation_endpoint_auth_methods_supported=AUTH_METHODS,
+            dpop_signing_alg_values_supported=sorted(DPOP_ALGORITHMS),  # RFC 9449 section 5.1
             claims_supported=[
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
                 "name", "preferred_username", "email", "email_verified",

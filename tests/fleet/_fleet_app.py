@@ -1,7 +1,7 @@
 """The API each uvicorn worker runs in the fleet test: introspection with a Redis store.
 
 Configured from the environment (``FLEET_ISSUER``, ``FLEET_AUDIENCE``,
-``FLEET_REDIS_SOCKET``); answers ``{"pid": ..., "client_id": ...}`` for a good
+``FLEET_REDIS_URL``); answers ``{"pid": ..., "client_id": ...}`` for a good
 token so the test can see which worker served it.
 """
 
@@ -17,8 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from okta_bearer import BearerError, IntrospectionVerifier
-
-from ._redis_store import RedisTestStore
+from okta_bearer.redis_store import RedisStore
 
 
 def create_app() -> Starlette:
@@ -28,7 +27,7 @@ def create_app() -> Starlette:
         os.environ["FLEET_AUDIENCE"],
         client_id="0oaresourceserver",
         client_secret="fleet-secret",
-        store=RedisTestStore(os.environ["FLEET_REDIS_SOCKET"]),
+        store=RedisStore(os.environ["FLEET_REDIS_URL"]),
     )
 
     async def whoami(request: Request) -> JSONResponse:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from ..dev_issuer.helpers import free_socket, serve_in_thread
+from ..store._server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -67,26 +67,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def redis_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server listening only on a Unix socket (no TCP port)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("the fleet tests need redis-server: apt-get install redis-server")
-    folder = tmp_path_factory.mktemp("redis")
-    sock = folder / "redis.sock"
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line
-        [
-            *(server, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"),
-            *("--save", "", "--appendonly", "no", "--dir", str(folder)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
     try:
-        _wait_for(sock, process, "redis-server")
-        yield str(sock)
+        yield server.url
     finally:
-        _stop(process)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +94,7 @@ def issuer() -> Iterator[tuple[DevIssuer, CountingSlowIntrospection]]:
 @pytest.fixture(scope="module")
 def fleet(
     tmp_path_factory: pytest.TempPathFactory,
-    redis_socket: str,
+    redis_url: str,
     issuer: tuple[DevIssuer, CountingSlowIntrospection],
 ) -> Iterator[str]:
     """uvicorn --workers 4 on a Unix socket; yields the socket path."""
@@ -115,7 +103,7 @@ def fleet(
         **os.environ,
         "FLEET_ISSUER": issuer[0].issuer,
         "FLEET_AUDIENCE": issuer[0].local.audience,
-        "FLEET_REDIS_SOCKET": redis_socket,
+        "FLEET_REDIS_URL": redis_url,
     }
     process = subprocess.Popen(  # noqa: S603 - our own app under this interpreter's uvicorn
         [

@@ -253,3 +253,12 @@ def test_jwt_shape(token: str, shaped: bool) -> None:
 def test_unverified_issuer_reads_only_the_payload() -> None:
     """The unverified iss comes from the payload segment, whatever the signature."""
     assert unverified_issuer(_unsigned({"iss": A})) == A
+
+
+async def test_malformed_mapped_scope_claim_is_401(issuer_a: LocalIssuer) -> None:
+    """A profile's scope claim holding a non-string is 401 invalid_token, not a 403."""
+    profile = TokenProfile(scope_claim="roles")
+    async with MultiIssuerVerifier([issuer_a.verifier()], profiles={A: profile}) as verifier:
+        with pytest.raises(InvalidToken) as caught:
+            await verifier.verify(issuer_a.mint(roles=["reader", 7]))
+    assert caught.value.reason == "bad_claim"

@@ -14,6 +14,8 @@
 // servers below: interop-rs (client_secret_basic), interop-rs-post
 // (client_secret_post) and interop-rs-jwt (private_key_jwt; its private JWK is
 // printed as "rs_private_jwk" on the first line, for the tests to sign with).
+// DPoP (RFC 9449) is on: a token request with a DPoP proof gets token_type DPoP
+// and an access token bound to the proof key (cnf.jkt); without one, Bearer.
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
@@ -82,12 +84,15 @@ server.listen(0, '127.0.0.1', () => {
     },
     scopes: ['openid', ...SCOPES.split(' ')],
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+    // Every proof algorithm the npm dpop package can make (the default is ES256 and EdDSA).
+    enabledJWA: { dPoPSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'] },
     ttl: { ClientCredentials: 600 },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
