@@ -8,8 +8,10 @@ waiter fetches for itself: at most one fetch per worker, never a stampede
 per request.  The store is a cache, not a dependency: when it cannot be
 reached the caller fetches directly (and the answer is still correct).
 
-Used for introspection answers here; the key store can use the same helper
-for discovery and JWKS documents (see :func:`shared_fetch`).
+Used for introspection answers.  Key sets have their own policy in
+``_fleet.py`` (kid-aware adoption; when the lease holder fails, waiters fail
+that refresh and keep their keys): a request waiting on an introspection
+answer has nothing to fall back on, so here a waiter fetches for itself.
 """
 
 from __future__ import annotations
