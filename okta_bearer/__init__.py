@@ -16,6 +16,8 @@ from ._errors import (
     ReplayCacheUnavailable,
     UseDPoPNonce,
 )
+from ._introspection import IntrospectionUnavailable, IntrospectionVerifier
+from ._issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
 from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._require import check_auth, require_auth
@@ -33,14 +35,19 @@ __all__ = [
     "ConfigurationError",
     "InsufficientScope",
     "InsufficientUserAuthentication",
+    "IntrospectionUnavailable",
+    "IntrospectionVerifier",
     "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeyPolicy",
     "KeysUnavailable",
     "MissingToken",
+    "MultiIssuerVerifier",
     "ProtectedResource",
     "ReplayCacheUnavailable",
+    "TokenProfile",
+    "TokenShapeVerifier",
     "TokenVerifier",
     "UseDPoPNonce",
     "Verifier",

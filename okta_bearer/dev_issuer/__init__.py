@@ -18,6 +18,8 @@ custom authorization server at ``{issuer}`` (``.../oauth2/default``):
 ``/v1/register``                         dynamic client registration (RFC 7591)
 ``/v1/userinfo``                         OpenID Connect UserInfo
 ``/v1/logout``                           ends the sign-in session
+``/v1/introspect``, ``/v1/revoke``       RFC 7662 / RFC 7009 for resource servers
+                                         (opaque tokens: ``/dev/mint`` ``opaque``)
 ``/dev/mint``, ``/dev/rotate``           loopback-only admin: a token for curl,
                                          key rotation (JSON POST)
 =======================================  =========================================

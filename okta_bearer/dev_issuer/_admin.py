@@ -54,6 +54,7 @@ class AdminEndpoints(IssuerCore):
         client_id = body.get("client_id", next(iter(self.clients)))
         login = body.get("user", next(iter(self.users.values())).login if self.users else None)
         lifetime = body.get("expires_in", self.token_lifetime)
+        opaque = body.get("opaque", False)
         problems = []
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             problems.append("scopes must be a list of strings")
@@ -69,12 +70,15 @@ class AdminEndpoints(IssuerCore):
             or not 1 <= lifetime <= 86400
         ):
             problems.append("expires_in must be an integer between 1 and 86400")
+        if not isinstance(opaque, bool):
+            problems.append("opaque must be a boolean")
         if problems:
             return JSONResponse(
                 {"error": "invalid_request", "error_description": "; ".join(problems)}, 400
             )
         user = self.users[login.lower()] if isinstance(login, str) else None
-        token = self.issue_access_token(user, client_id, scopes, lifetime=lifetime)
+        issue = self.issue_opaque_token if opaque else self.issue_access_token
+        token = issue(user, client_id, scopes, lifetime=lifetime)
         return JSONResponse(
             {
                 "access_token": token,

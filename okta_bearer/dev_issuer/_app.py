@@ -14,10 +14,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._dpop import DPOP_ALGORITHMS
+from .._testing_opaque import TokenRegistry
 from ..testing import LocalIssuer
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
 from ._context import ACR_VALUES_SUPPORTED
+from ._introspect import AUTH_METHODS as INTROSPECT_AUTH_METHODS
+from ._introspect import IntrospectEndpoints
 from ._models import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, DEFAULT_USERS, DevClient, DevUser, Store
 from ._pages import home_page
 from ._register import AUTH_METHODS, GRANT_TYPES, RegistrationEndpoint
@@ -26,7 +29,9 @@ from ._token import TokenEndpoints
 _OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
-class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints, RegistrationEndpoint):
+class DevIssuer(
+    AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEndpoints, RegistrationEndpoint
+):
     """An Okta-shaped authorization server for one machine, as an ASGI app.
 
     Args:
@@ -87,6 +92,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints, Registration
         self.cookie_name = cookie_name
         self._store = Store()
         self._registered = []
+        self.tokens = TokenRegistry(issuer)
         self.base_path = urlsplit(issuer.issuer).path.rstrip("/")
         base = self.base_path
         routes = [
@@ -102,6 +108,8 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints, Registration
             Route(f"{base}/v1/token", self._token, methods=["POST"]),
             Route(f"{base}/v1/userinfo", self._userinfo, methods=["GET", "POST"]),
             Route(f"{base}/v1/logout", self._logout, methods=["GET"]),
+            Route(f"{base}/v1/introspect", self._introspect, methods=["POST"]),
+            Route(f"{base}/v1/revoke", self._revoke, methods=["POST"]),
             Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
             Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
         ]
@@ -130,6 +138,10 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints, Registration
             registration_endpoint=f"{self.issuer}/v1/register",
             acr_values_supported=list(ACR_VALUES_SUPPORTED),
             end_session_endpoint=f"{self.issuer}/v1/logout",
+            introspection_endpoint=f"{self.issuer}/v1/introspect",
+            introspection_endpoint_auth_methods_supported=INTROSPECT_AUTH_METHODS,
+            revocation_endpoint=f"{self.issuer}/v1/revoke",
+            revocation_endpoint_auth_methods_supported=INTROSPECT_AUTH_METHODS,
             dpop_signing_alg_values_supported=sorted(DPOP_ALGORITHMS),  # RFC 9449 section 5.1
             claims_supported=[
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from .._testing_opaque import TokenRegistry
 from ..testing import OMIT, LocalIssuer
 from ._models import AuthRequest, DevClient, DevUser, Store
 
@@ -34,6 +37,7 @@ class IssuerCore:
     cookie_name: str
     base_path: str
     _store: Store
+    tokens: TokenRegistry
 
     @property
     def issuer(self) -> str:
@@ -88,6 +92,18 @@ class IssuerCore:
         if audience is not None:
             claims["aud"] = audience
         return self.local.mint(**claims)
+
+    def issue_opaque_token(
+        self, user: DevUser | None, client_id: str, scopes: Iterable[str], *, lifetime: int
+    ) -> str:
+        """An opaque access token (for ``/v1/introspect``) with the claims of
+        :meth:`issue_access_token`; it is remembered in ``tokens``."""
+        signed = self.issue_access_token(user, client_id, scopes, lifetime=lifetime)
+        segment = signed.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        token = secrets.token_urlsafe(32)
+        self.tokens.opaque[token] = claims
+        return token
 
     def _id_token(
         self,

@@ -16,7 +16,7 @@ DEFAULT_USERS: tuple[tuple[str, str], ...] = (("alice@example.com", "wonderland"
 
 @dataclass(frozen=True)
 class DevClient:
-    """A registered OAuth client: its id and the exact redirect URIs it may use.
+    """A registered OAuth client: its id, the exact redirect URIs it may use, its secret.
 
     The dev issuer redirects only to a URI listed here, compared as a whole
     string (RFC 6749 section 3.1.2.3); any other is answered with an error page.
@@ -24,9 +24,10 @@ class DevClient:
 
     client_id: str
     redirect_uris: tuple[str, ...]
-    #: A confidential client's secret (``client_secret_basic`` or ``_post``);
-    #: empty for a public client, which cannot use ``client_credentials``.
-    client_secret: str = ""
+    #: A confidential client's secret (``client_secret_basic`` or ``_post``, also
+    #: for ``/v1/introspect`` and ``/v1/revoke``); ``None`` for a public client,
+    #: which cannot use ``client_credentials``.
+    client_secret: str | None = field(default=None, repr=False)
 
     @property
     def origins(self) -> tuple[str, ...]:

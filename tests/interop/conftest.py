@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,8 @@ class OidcProvider:
     """A running oidc-provider: its issuer URL and how to get tokens from it."""
 
     issuer: str
+    #: The resource server's private JWK for private_key_jwt (see provider/server.mjs).
+    rs_private_jwk: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def token_endpoint(self) -> str:
@@ -103,10 +105,11 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
             [node, "server.mjs"], cwd=PROVIDER_DIR, stdout=stdout, stderr=stderr
         )
     try:
-        issuer = json.loads(_first_line(out, process, err))["issuer"]
+        announced = json.loads(_first_line(out, process, err))
+        issuer = announced["issuer"]
         assert issuer.startswith("http://127.0.0.1:")
         _wait_for_discovery(issuer, process, err)
-        yield OidcProvider(issuer)
+        yield OidcProvider(issuer, announced.get("rs_private_jwk", {}))
     finally:
         process.terminate()
         try:
