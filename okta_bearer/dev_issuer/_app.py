@@ -42,7 +42,10 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         token_lifetime: seconds an access or ID token lives (``expires_in``).
         code_lifetime: seconds an authorization code can be redeemed.
         session_lifetime: seconds a sign-in session lasts.
-        cookie_name: the session cookie's name.
+        cookie_name: the session cookie's name (the sign-in form's browser
+            binding uses it with a ``_browser`` suffix).
+        show_credentials: list the users and their passwords on the sign-in
+            page (the demo does; off by default).
 
     Raises:
         ValueError: a ``default_scopes`` entry is not among the offered scopes.
@@ -63,6 +66,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         code_lifetime: int = 300,
         session_lifetime: int = 8 * 3600,
         cookie_name: str = "okta_bearer_dev_sid",
+        show_credentials: bool = False,
     ) -> None:
         self.local = issuer
         clients = tuple(clients) or (DevClient(DEFAULT_CLIENT_ID, ()),)
@@ -82,6 +86,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         self.code_lifetime = code_lifetime
         self.session_lifetime = session_lifetime
         self.cookie_name = cookie_name
+        self.show_credentials = show_credentials
         self._store = Store()
         self.base_path = urlsplit(issuer.issuer).path.rstrip("/")
         base = self.base_path
@@ -95,9 +100,14 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
             Route(f"{base}/v1/token", self._token, methods=["POST"]),
             Route(f"{base}/v1/userinfo", self._userinfo, methods=["GET", "POST"]),
             Route(f"{base}/v1/logout", self._logout, methods=["GET"]),
-            Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
-            Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
         ]
+        self._admin_prefix = f"{base}/dev/"
+        self._admin = Starlette(
+            routes=[
+                Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
+                Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
+            ]
+        )
         origins = sorted({o for c in self.clients.values() for o in c.origins})
         cors = Middleware(
             CORSMiddleware,
@@ -108,7 +118,13 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         self.app = Starlette(routes=routes, middleware=[cors])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        # The admin routes live outside the CORS middleware: no origin, not even
+        # a registered client's, is ever allowed to call them from a page.
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(self._admin_prefix):
+            await self._admin(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     async def _home(self, request: Request) -> Response:
         return home_page(self.issuer, self.clients.values())
