@@ -1,4 +1,4 @@
-"""No web page can drive the dev issuer: admin routes refuse pages, sign-in is bound to a browser."""
+"""No web page can drive the dev issuer: admin refuses pages, sign-in is bound to a browser."""
 
 from __future__ import annotations
 
