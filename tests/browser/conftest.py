@@ -1,8 +1,9 @@
 """Browser fixtures: Debian's Chromium through Playwright's sync API, the demo, screenshots.
 
-Playwright never downloads a browser here: it launches ``/usr/bin/chromium``
-(installed by ``.ci/install-browser.sh``).  A failing test leaves a screenshot
-of every open page in ``test-artifacts/``.
+Playwright never downloads a browser here: it launches ``/usr/bin/chromium``,
+which a session fixture installs with ``.ci/install-browser.sh`` when it is
+missing.  Each journey step is kept as a screenshot in
+``test-artifacts/browser/<test>/``, and a failing test adds one of every open page.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
 
+from ..bootstrap import CI_DIR, ensure
 from .demo import Demo, run_demo
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,11 +44,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"report_{report.when}", report)
 
 
+@pytest.fixture(scope="session")
+def chromium_installed() -> None:
+    """Debian's Chromium, installed by .ci/install-browser.sh if missing."""
+    ensure(
+        f"Debian's chromium ({CHROMIUM})",
+        lambda: os.access(CHROMIUM, os.X_OK),
+        CI_DIR / "install-browser.sh",
+    )
+
+
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
+def playwright(chromium_installed: None) -> Iterator[Playwright]:
     """Playwright's sync API (its own event loop; the tests using it are plain functions)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run .ci/install-browser.sh (Debian's chromium)")
     with sync_playwright() as pw:
         expect.set_options(timeout=TIMEOUT_MS)
         yield pw

@@ -1,7 +1,8 @@
 """Start panva's oidc-provider (Node.js) on loopback for the interoperability tests.
 
 The provider is installed by ``.ci/install-interop.sh`` (``npm ci`` in
-``tests/interop/provider``); only ``provider/server.mjs``, its configuration, is ours.
+``tests/interop/provider``), which the session fixture below runs when it is
+missing; only ``provider/server.mjs``, its configuration, is ours.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ..bootstrap import CI_DIR, ensure
 
 PROVIDER_DIR = Path(__file__).parent / "provider"
 CLIENT_ID = "interop-client"
@@ -87,14 +90,26 @@ def _wait_for_discovery(issuer: str, process: subprocess.Popen[bytes], errors: P
     pytest.fail(f"oidc-provider discovery did not answer within {START_TIMEOUT} s")
 
 
+def _provider_installed() -> bool:
+    return (
+        shutil.which("node") is not None
+        and (PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json").is_file()
+    )
+
+
+@pytest.fixture(scope="session")
+def oidc_provider_installed() -> None:
+    """Node.js and oidc-provider, installed by .ci/install-interop.sh if missing."""
+    ensure("Node.js with oidc-provider", _provider_installed, CI_DIR / "install-interop.sh")
+
+
 @pytest.fixture(scope="module")
-def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+def oidc_provider(
+    oidc_provider_installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OidcProvider]:
     """oidc-provider serving on 127.0.0.1 on a port the OS picked; stopped after the module."""
     node = shutil.which("node")
-    if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail(
-            "the interop tests need Node.js and oidc-provider installed: run .ci/install-interop.sh"
-        )
+    assert node is not None
     logs = tmp_path_factory.mktemp("oidc-provider")
     out, err = logs / "stdout.log", logs / "stderr.log"
     with out.open("wb") as stdout, err.open("wb") as stderr:
