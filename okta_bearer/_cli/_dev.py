@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import importlib
 import socket
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -128,29 +128,23 @@ def _with_localhost(*urls: str) -> list[str]:
 
 
 def examples_dir() -> Path:
-    """The repository's ``examples/`` folder (the demo runs from a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "examples"
+    """Where the example apps are: ``examples/`` in a checkout, package data in a wheel."""
+    # Imported by name: in a checkout setuptools maps it onto examples/.
+    package = importlib.import_module("okta_bearer._examples")
+    assert package.__file__ is not None
+    return Path(package.__file__).resolve().parent
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/{name}.py`` (they are scripts, not a package)."""
-    path = examples_dir() / f"{name}.py"
-    if not path.is_file():
-        raise CLIError(
-            f"{path} not found: `okta-bearer demo` runs from a source checkout "
-            "(git clone, then pip install -e '.[demo]')"
-        )
-    spec = importlib.util.spec_from_file_location(f"okta_bearer_example_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    """Import the example ``name`` (``api``, ``spa_server``, ``starlette_app``)."""
     try:
-        spec.loader.exec_module(module)
+        return importlib.import_module(f"okta_bearer._examples.{name}")
     except ImportError as exc:
+        if exc.name and exc.name.startswith("okta_bearer"):
+            raise
         raise CLIError(
-            f"examples/{name}.py needs {exc.name or 'a package'}: pip install -e '.[demo]'"
+            f"the demo needs {exc.name or 'a package'}: pip install 'okta-bearer[demo]'"
         ) from exc
-    return module
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
