@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import socket
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -73,6 +74,7 @@ def _build_issuer(
             users=_parse_users(args.user),
             scopes=scopes,
             default_scopes=tuple(args.default_scope),
+            show_credentials=True,  # a local dev tool: its start-up banner prints them too
         )
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
@@ -147,6 +149,15 @@ def load_example(name: str) -> ModuleType:
         ) from exc
 
 
+def _show_refusals(out: TextIO) -> None:
+    """Print the ``okta_bearer`` logger's INFO records (one per refused request) to ``out``."""
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log = logging.getLogger("okta_bearer")
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Serve the dev issuer, the example API and the SPA together until Ctrl-C."""
     api_module = load_example("api")
@@ -195,9 +206,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"  API docs: {api_base}/docs",
             f"  Issuer:   {dev.issuer}",
             f"  Sign in as {user.login} / {user.password}",
+            "The API's refusals are shown below as they happen.",
             "Press Ctrl-C to stop.",
         ]
         print("\n".join(lines), file=out, flush=True)
+        _show_refusals(out)
 
     return run_servers(
         [

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from ..bootstrap import CI_DIR, ensure
 from .demo import Demo, run_demo
@@ -77,6 +85,30 @@ def demo() -> Iterator[Demo]:
     """`okta-bearer demo` running on free loopback ports for this module."""
     with run_demo() as running:
         yield running
+
+
+class Shots:
+    """Numbered full-page screenshots of one test's steps, kept as test artifacts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def __call__(self, page: Page, step: str) -> Path:
+        """Save ``page`` as ``NN-step.png`` and return the file."""
+        self.count += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.count:02d}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Shots:
+    """Screenshots of each step in ``test-artifacts/browser/<test>/`` (replaced on every run)."""
+    folder = ARTIFACTS / "browser" / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    return Shots(folder)
 
 
 @pytest.fixture
