@@ -3,7 +3,7 @@
 SPA: open it, get sent to the sign-in page (code + PKCE), sign in, see the
 API's 200 with the token's claims, the 403 for a scope the SPA lacks and the
 401 for a tampered token; sign in again asking for items:write and see the 403
-become 201.  The seed's implicit flow, one click away, brings the token back in
+become 201.  The implicit flow of Okta's guide, one click away, brings the token back in
 the fragment, which the page removes.  Then the API through Swagger UI at /docs.
 Each step is kept as a screenshot (see ``shots`` in conftest.py).
 """
