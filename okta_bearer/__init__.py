@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._claims import Claims
+from ._config import KeyPolicy
 from ._errors import (
     BearerError,
     ConfigurationError,
@@ -12,6 +13,7 @@ from ._errors import (
     KeysUnavailable,
     MissingToken,
 )
+from ._protocols import Verifier
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
@@ -26,8 +28,10 @@ __all__ = [
     "InsufficientScope",
     "InvalidRequest",
     "InvalidToken",
+    "KeyPolicy",
     "KeysUnavailable",
     "MissingToken",
     "TokenVerifier",
+    "Verifier",
     "__version__",
 ]

@@ -271,6 +271,6 @@ class LocalIssuer:
     def verifier(self, **options: Any) -> TokenVerifier:
         """A :class:`TokenVerifier` for this issuer that fetches through :meth:`transport`."""
         options.setdefault("audience", self.audience)
-        options.setdefault("http_client", httpx.AsyncClient(transport=self.transport()))
+        options.setdefault("transport", self.transport())
         options.setdefault("algorithms", (self.algorithm,))
         return TokenVerifier(self.issuer, **options)

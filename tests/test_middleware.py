@@ -252,11 +252,11 @@ async def test_lifespan_passes_through(okta_issuer: LocalIssuer) -> None:
 
 async def test_keys_unavailable_503_with_retry_after(okta_issuer: LocalIssuer) -> None:
     """When no keys can be had, the answer is 503 with Retry-After, not 401."""
-    down = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    down = httpx.MockTransport(lambda r: httpx.Response(500))
     app = Starlette(
         routes=[Route("/me", whoami)],
         middleware=[
-            Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier(http_client=down))
+            Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier(transport=down))
         ],
     )
     async with (

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from .._config import KeyPolicy
 from .._errors import BearerError, ConfigurationError, KeysUnavailable
 from .._verifier import TokenVerifier
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
@@ -39,7 +40,7 @@ def _jsonable(value: object) -> object:
 
 def make_verifier(args: argparse.Namespace) -> TokenVerifier:
     """The TokenVerifier that ``verify`` and ``check`` options describe."""
-    options: dict[str, Any] = {"leeway": args.leeway, "timeout": args.timeout}
+    options: dict[str, Any] = {"leeway": args.leeway, "keys": KeyPolicy(timeout=args.timeout)}
     if args.jwks_uri:
         options["jwks_uri"] = args.jwks_uri
     if args.algorithm:

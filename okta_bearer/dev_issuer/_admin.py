@@ -11,47 +11,43 @@ wraps these routes (see :class:`~okta_bearer.dev_issuer.DevIssuer`).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._config import is_loopback_host
 from ._core import IssuerCore
 from ._models import DEFAULT_SCOPES
 from ._pages import NO_STORE
 
 
-def _is_loopback_ip(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text).is_loopback
-    except ValueError:
-        return False
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether a ``Host`` header value names loopback: ``localhost``, 127.0.0.0/8 or ``::1``.
+def host_header_is_loopback(value: str) -> bool:
+    """Whether a ``Host`` header (``host[:port]``) names loopback: ``localhost``, 127/8, ``::1``.
 
     Only IP literals and ``localhost`` count: a name such as
     ``127.0.0.1.evil.example`` resolves wherever its owner wants.
     """
-    host = host.strip().lower()
-    if host.startswith("["):  # an IPv6 literal, "[::1]:9400"
-        literal, _, rest = host[1:].partition("]")
-        return (not rest or rest[:1] == ":") and _is_loopback_ip(literal)
-    name, _, port = host.partition(":")
+    value = value.strip()
+    if value.startswith("["):  # an IPv6 literal, "[::1]:9400"
+        name, _, rest = value[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+    else:
+        name, _, port = value.partition(":")
     if port and not port.isdigit():
         return False
-    return name == "localhost" or _is_loopback_ip(name)
+    return bool(name) and is_loopback_host(name)
 
 
 def _refusal(request: Request) -> str | None:
     """Why an admin request is refused, or ``None`` when it may proceed."""
-    if not _is_loopback_ip(request.client.host if request.client else ""):
+    if not is_loopback_host(request.client.host if request.client else ""):
         return "Loopback clients only."
     hosts = [v for k, v in request.scope["headers"] if k == b"host"]
-    if len(hosts) != 1 or not is_loopback_host(hosts[0].decode("latin-1")):
+    if len(hosts) != 1 or not host_header_is_loopback(hosts[0].decode("latin-1")):
         return "The Host header must name loopback (127.0.0.1, ::1 or localhost)."
     if "origin" in request.headers:
         return "Requests from web pages (with an Origin header) are refused."

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from okta_bearer.dev_issuer import DevIssuer
-from okta_bearer.dev_issuer._admin import is_loopback_host
+from okta_bearer.dev_issuer._admin import host_header_is_loopback
 
 from .helpers import BASE, SPA, authorize_params, sign_in, txn_of
 
@@ -38,7 +38,7 @@ ADMIN_PATHS = ["/dev/mint", "/dev/rotate"]
 )
 def test_loopback_host_names(host: str, loopback: bool) -> None:
     """Only loopback IP literals and localhost, with an optional port, count as loopback."""
-    assert is_loopback_host(host) is loopback
+    assert host_header_is_loopback(host) is loopback
 
 
 @pytest.mark.parametrize("path", ADMIN_PATHS)
