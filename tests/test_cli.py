@@ -124,15 +124,39 @@ def test_verify_failure_names_the_reason(
     assert token not in captured.err
 
 
-def test_verify_prints_the_refusal_context(
-    running: DevIssuer, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("claims", "extra", "context"),
+    [
+        (
+            {"scp": ["items:read"]},
+            ["--scope", "items:read", "--scope", "items:write"],
+            ["  required: items:read items:write", "  missing: items:write"],
+        ),
+        ({"aud": "api://other"}, [], ["  expected: api://default", "  got: api://other"]),
+        (
+            {"iss": "https://dev-1.okta.com"},
+            [],
+            ["  expected: {issuer}", "  got: https://dev-1.okta.com"],
+        ),
+        (
+            {"cid": "0oaother"},
+            ["--client-id", "0oaokta"],
+            ["  expected: 0oaokta", "  got: 0oaother"],
+        ),
+    ],
+)
+def test_verify_prints_expected_and_got(
+    running: DevIssuer,
+    capsys: pytest.CaptureFixture[str],
+    claims: dict[str, Any],
+    extra: list[str],
+    context: list[str],
 ) -> None:
-    """A refusal is followed by its operator context, one 'name: value' line each."""
-    token = running.local.mint(scp=["items:read"])
-    argv = verify_args(running, token, "--scope", "items:read", "--scope", "items:write")
-    assert main(argv) == 1
+    """A refusal is followed by its context (expected vs got, missing scopes), one per line."""
+    token = running.local.mint(**claims)
+    assert main(verify_args(running, token, *extra)) == 1
     lines = capsys.readouterr().err.splitlines()
-    assert lines[1:] == ["  required: items:read items:write", "  missing: items:write"]
+    assert lines[1:] == [line.format(issuer=running.issuer) for line in context]
 
 
 def test_verify_tampered_token(running: DevIssuer, capsys: pytest.CaptureFixture[str]) -> None:
