@@ -22,13 +22,15 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import httpx
-import jwt
 
+from .._config import is_loopback_url
 from .._errors import BearerError, ConfigurationError, KeysUnavailable
+from .._jwk import JWKError, SignatureCheck, build_keys
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
 from ._tokens import describe_refusal, make_verifier, read_token
 
 OK, FAIL, NA = "ok", "FAIL", "--"
+Keys = dict[str, dict[str, SignatureCheck]]
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,12 @@ async def _discover(http: httpx.AsyncClient, issuer: str, report: _Report) -> st
             )
             return None
         jwks_uri = doc.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            report.add(Line(FAIL, "discovery", f"{url}: no jwks_uri"))
+        if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme not in ("https", "http"):
+            report.add(Line(FAIL, "discovery", f"{url}: expected a jwks_uri, got {jwks_uri!r}"))
+            return None
+        if urlsplit(jwks_uri).scheme == "http" and not is_loopback_url(jwks_uri):
+            detail = f"{url}: expected an https jwks_uri (http only on loopback), got {jwks_uri}"
+            report.add(Line(FAIL, "discovery", detail))
             return None
         report.add(Line(OK, "discovery", f"{url}: issuer matches, jwks_uri {jwks_uri}"))
         return jwks_uri
@@ -224,37 +230,28 @@ async def _discover(http: httpx.AsyncClient, issuer: str, report: _Report) -> st
 
 async def _keys(
     http: httpx.AsyncClient, jwks_uri: str, algorithms: Sequence[str], report: _Report
-) -> dict[str, jwt.PyJWK]:
+) -> Keys:
     status, doc = await _get(http, jwks_uri)
-    members = doc.get("keys") if isinstance(doc, dict) else None
-    if status != 200 or not isinstance(members, list):
-        report.add(Line(FAIL, "keys", f"{jwks_uri}: HTTP {status}, expected a JWK Set"))
+    try:
+        if status != 200:
+            raise JWKError(f"HTTP {status}")
+        usable = build_keys(doc, algorithms)  # exactly what TokenVerifier would use
+    except JWKError as exc:
+        report.add(Line(FAIL, "keys", f"{jwks_uri}: expected a JWK Set, got {exc}"))
         return {}
-    usable: dict[str, jwt.PyJWK] = {}
-    skipped: list[str] = []
-    for member in members:
-        kid = member.get("kid") if isinstance(member, dict) else None
-        try:
-            key = jwt.PyJWK(member)
-        except (jwt.PyJWTError, TypeError, ValueError, KeyError):
-            skipped.append(f"{kid!r} (unusable)")
-            continue
-        alg = key.algorithm_name
-        if isinstance(kid, str) and alg in algorithms and member.get("use", "sig") == "sig":
-            usable[kid] = key
-        else:
-            skipped.append(f"{kid!r} ({alg}, not accepted)")
-    shown = ", ".join(f"{kid} {key.algorithm_name}" for kid, key in usable.items())
-    note = f"; skipped {', '.join(skipped)}" if skipped else ""
-    status_word = OK if usable else FAIL
-    detail = f"{jwks_uri}: {len(usable)} signing key(s) {shown}{note}".replace("  ", " ")
-    report.add(Line(status_word, "keys", detail))
+    members = doc.get("keys", []) if isinstance(doc, dict) else []
+    listed = [m.get("kid") for m in members if isinstance(m, dict)]
+    skipped = [repr(kid) for kid in listed if kid not in usable]
+    shown = ", ".join(f"{kid} ({' '.join(checks)})" for kid, checks in usable.items())
+    detail = f"{jwks_uri}: {len(usable)} usable signing key(s)"
+    detail += f": {shown}" if shown else f" for {' '.join(algorithms)}"
+    if skipped:
+        detail += f"; not usable here: {', '.join(skipped)}"
+    report.add(Line(OK if usable else FAIL, "keys", detail))
     return usable
 
 
-def _token_lines(
-    token: str, keys: dict[str, jwt.PyJWK], args: argparse.Namespace, report: _Report
-) -> None:
+def _token_lines(token: str, keys: Keys, args: argparse.Namespace, report: _Report) -> None:
     algorithms = tuple(args.algorithm or ("RS256",))
     parts = token.split(".")
     try:
@@ -271,18 +268,21 @@ def _token_lines(
         report.add(Line(OK, "alg", repr(alg)))
     else:
         report.add(Line(FAIL, "alg", f"expected {' or '.join(algorithms)}, got {alg!r}"))
-    key = keys.get(kid) if isinstance(kid, str) else None
-    if key is None:
+    checks = keys.get(kid) if isinstance(kid, str) else None
+    if checks is None:
         published = ", ".join(keys) or "none"
         report.add(Line(FAIL, "kid", f"expected one of {published}, got {kid!r}"))
+        report.add(Line(NA, "signature", "no key to check it with"))
+    elif not isinstance(alg, str) or alg not in checks:
+        report.add(Line(FAIL, "kid", f"{kid!r} is published for {' '.join(checks)}, not {alg!r}"))
         report.add(Line(NA, "signature", "no key to check it with"))
     else:
         report.add(Line(OK, "kid", repr(kid)))
         signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", "replace")
         try:
             signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
-            valid = key.Algorithm.verify(signing_input, key.key, signature)
-        except (ValueError, binascii.Error, jwt.PyJWTError):
+            valid = checks[alg](signing_input, signature)
+        except (ValueError, binascii.Error):
             valid = False
         report.add(Line(OK, "signature", "valid") if valid else Line(FAIL, "signature", "invalid"))
     for line in claim_lines(
@@ -320,7 +320,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CLIError(f"configuration error: {exc}") from exc
     report = _Report(out)
 
-    async def fetch() -> dict[str, jwt.PyJWK] | None:
+    async def fetch() -> Keys:
         async with httpx.AsyncClient(timeout=args.timeout, follow_redirects=False) as http:
             jwks_uri = args.jwks_uri
             if jwks_uri is None:
@@ -336,7 +336,6 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except httpx.HTTPError as exc:
         report.add(Line(FAIL, "fetch", f"cannot reach the issuer: {type(exc).__name__} {exc}"))
         return EXIT_UNREACHABLE
-    assert keys is not None
     if token is None:
         return EXIT_REJECTED if report.failed else EXIT_OK
     _token_lines(token, keys, args, report)
