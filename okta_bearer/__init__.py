@@ -8,10 +8,13 @@ from ._errors import (
     BearerError,
     ConfigurationError,
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
     MissingToken,
+    ReplayCacheUnavailable,
+    UseDPoPNonce,
 )
 from ._protocols import Verifier
 from ._verifier import TokenVerifier
@@ -26,12 +29,15 @@ __all__ = [
     "Claims",
     "ConfigurationError",
     "InsufficientScope",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeyPolicy",
     "KeysUnavailable",
     "MissingToken",
+    "ReplayCacheUnavailable",
     "TokenVerifier",
+    "UseDPoPNonce",
     "Verifier",
     "__version__",
 ]

@@ -122,6 +122,13 @@ class Claims:
     jti: str | None
     raw: Mapping[str, Any]
 
+    @property
+    def jkt(self) -> str | None:
+        """The DPoP key thumbprint the token is bound to (``cnf.jkt``, RFC 9449 section 6)."""
+        cnf = self.raw.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        return jkt if isinstance(jkt, str) else None
+
     @classmethod
     def from_payload(cls, payload: dict[str, Any], scopes: frozenset[str] | None = None) -> Claims:
         """Build claims from an already validated payload.

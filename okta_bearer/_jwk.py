@@ -145,6 +145,8 @@ def signature_check(jwk: Mapping[str, Any], alg: str) -> SignatureCheck:
     if kty == "RSA":
         if getattr(key, "key_size", 0) < 2048:
             raise JWKError("RSA key is shorter than 2048 bits")
+        if key.key_size > 8192:  # a huge modulus only makes every check slower for us
+            raise JWKError("RSA key is longer than 8192 bits")
         if alg.startswith("RS"):
             return _rsa_pkcs1(key, _HASHES[alg[2:]]())
     elif kty == "EC":

@@ -123,7 +123,7 @@ def parse_token(
             outside ``algorithms``, a ``crit`` member, a disallowed ``typ`` or
             no usable ``kid``.
     """
-    # Size cap before any parsing or crypto (behaviour catalog A.15).
+    # Size cap before any parsing or crypto: an oversized token costs nothing.
     if len(token) > max_size:
         raise InvalidToken("too_large", "Token is too large")
     try:

@@ -45,7 +45,9 @@ import httpx
 
 from ._config import KeyPolicy, is_loopback_url
 from ._errors import InvalidToken, KeysUnavailable
+from ._fleet import Fleet, FleetError
 from ._jwk import SignatureCheck, build_keys
+from ._store import Store
 
 __all__ = ["REFRESH_AHEAD", "FetchError", "KeyStore"]
 
@@ -98,6 +100,7 @@ def issuer_mismatch_hint(expected: str, got: object) -> str:
 @dataclass(frozen=True, slots=True)
 class _KeySet:
     checks: Mapping[str, Mapping[str, SignatureCheck]]
+    fetched_at: float
     expires_at: float
     stale_until: float
 
@@ -116,6 +119,8 @@ class KeyStore:
         transport: the httpx transport to fetch over (the store owns the client).
         clock: seconds since the epoch.
         on_withdrawn: called with the kids a refresh no longer lists.
+        store: a store shared by every process of the fleet; key sets are
+            then fetched once for all of them (see :mod:`okta_bearer._fleet`).
     """
 
     def __init__(
@@ -128,6 +133,7 @@ class KeyStore:
         transport: httpx.AsyncBaseTransport | None,
         clock: Callable[[], float],
         on_withdrawn: Callable[[frozenset[str]], None] | None = None,
+        store: Store | None = None,
     ) -> None:
         self._issuer = issuer
         self._jwks_uri = jwks_uri
@@ -141,6 +147,19 @@ class KeyStore:
         self._task: asyncio.Task[None] | None = None
         self._failed_at = -math.inf  # last failed attempt; -inf once one succeeds
         self._last_kid_refetch = -math.inf
+        self._fleet = (
+            None
+            if store is None
+            else Fleet(
+                store,
+                issuer=issuer,
+                clock=clock,
+                timeout=policy.timeout,
+                interval=policy.unknown_kid_interval,
+                refresh_ahead=REFRESH_AHEAD,
+                max_stale=policy.max_stale,
+            )
+        )
         #: HTTP requests made, by kind ("discovery", "jwks"); for tests and metrics.
         self.fetch_counts: dict[str, int] = {"discovery": 0, "jwks": 0}
 
@@ -189,7 +208,7 @@ class KeyStore:
             # The issuer is down: the token may be signed by a key we could not
             # load, so this is a server condition, not the token's fault.
             if now - self._failed_at >= self._policy.retry_backoff:
-                keyset = await self._refresh_now(now)
+                keyset = await self._refresh_now(now, kid)
                 entry = keyset.checks.get(kid)
                 if entry is not None:
                     return entry
@@ -199,7 +218,7 @@ class KeyStore:
         if now - self._last_kid_refetch < self._policy.unknown_kid_interval:
             raise InvalidToken("unknown_kid", "Token signing key is not known")
         self._last_kid_refetch = now
-        keyset = await self._refresh_now(now)
+        keyset = await self._refresh_now(now, kid)
         entry = keyset.checks.get(kid)
         if entry is None:
             if self._failing():
@@ -218,12 +237,12 @@ class KeyStore:
         if self._task is None and now - self._failed_at >= self._policy.retry_backoff:
             self._start()
 
-    async def _refresh_now(self, now: float) -> _KeySet:
+    async def _refresh_now(self, now: float, kid: str | None = None) -> _KeySet:
         task = self._task
         if task is None:
             if now - self._failed_at < self._policy.retry_backoff:
                 return self._usable_or_raise(now)
-            task = self._start()
+            task = self._start(kid)
         # shield: a cancelled request must not cancel the fetch others wait for.
         await asyncio.wait([asyncio.shield(task)])
         return self._usable_or_raise(self._clock())
@@ -234,14 +253,14 @@ class KeyStore:
             return keyset
         raise self._unavailable(now)
 
-    def _start(self) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(self._refresh())
+    def _start(self, kid: str | None = None) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(self._refresh(kid))
         self._task = task
         return task
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, kid: str | None) -> None:
         try:
-            await asyncio.wait_for(self._fetch_and_store(), self._policy.timeout)
+            await asyncio.wait_for(self._fetch_and_store(kid), self._policy.timeout)
         except asyncio.CancelledError:
             self._failed_at = self._clock()
             logger.info("okta_bearer: key refresh for %s cancelled", self._issuer)
@@ -249,7 +268,7 @@ class KeyStore:
         except Exception as exc:  # any failure is a refresh failure
             self._failed_at = self._clock()
             kept = "keeping the last good keys" if self._keys else "no keys yet"
-            if isinstance(exc, (FetchError, httpx.HTTPError, OSError)):
+            if isinstance(exc, (FetchError, FleetError, httpx.HTTPError, OSError)):
                 reason = str(exc) or type(exc).__name__
             elif isinstance(exc, asyncio.TimeoutError):
                 reason = f"timed out after {self._policy.timeout:g} s"
@@ -265,18 +284,36 @@ class KeyStore:
         finally:
             self._task = None
 
-    async def _fetch_and_store(self) -> None:
+    async def _download(self) -> tuple[str, object, float]:
+        # From the issuer: (jwks_uri, JWKS document, freshness in seconds).
         if self._jwks_uri is None:
             self._jwks_uri = await self._discover()
         self.fetch_counts["jwks"] += 1
         document, cache_control = await self._get_json(self._jwks_uri)
+        return self._jwks_uri, document, _ttl(cache_control, self._policy)
+
+    async def _download_checked(self) -> tuple[str, object, float]:
+        # What a fleet publishes must be usable by every process.
+        jwks_uri, document, ttl = await self._download()
+        if not build_keys(document, self._algorithms):
+            raise FetchError("JWKS holds no usable signing key")
+        return jwks_uri, document, ttl
+
+    async def _fetch_and_store(self, kid: str | None) -> None:
+        if self._fleet is None:
+            _, document, ttl = await self._download()
+            fetched_at = self._clock()
+        else:
+            ours = self._keys.fetched_at if self._keys else -math.inf
+            shared = await self._fleet.obtain(self._download_checked, kid=kid, ours_fetched_at=ours)
+            self._jwks_uri = shared.jwks_uri
+            document, ttl, fetched_at = shared.document, shared.ttl, shared.fetched_at
         checks = build_keys(document, self._algorithms)
         if not checks:
             raise FetchError("JWKS holds no usable signing key")
-        now = self._clock()
-        ttl = _ttl(cache_control, self._policy)
         previous = self._keys
-        self._keys = _KeySet(checks, now + ttl, now + ttl + self._policy.max_stale)
+        expires_at = fetched_at + ttl
+        self._keys = _KeySet(checks, fetched_at, expires_at, expires_at + self._policy.max_stale)
         self._failed_at = -math.inf
         if previous is not None and self._on_withdrawn is not None:
             withdrawn = frozenset(previous.checks).difference(checks)

@@ -34,7 +34,7 @@ _MAX_NUMERIC_DATE = 253_402_300_799
 
 def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | None:
     # RFC 7519 section 2: NumericDate is a JSON number.  Strings and booleans are
-    # rejected rather than coerced (behaviour catalog D.55); NaN and infinities too.
+    # rejected rather than coerced; NaN and infinities too.
     value = payload.get(name)
     if value is None:
         if required:

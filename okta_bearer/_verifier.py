@@ -29,6 +29,7 @@ from ._jwk import SUPPORTED_ALGORITHMS
 from ._jws import decode_payload, parse_token
 from ._keys import KeyStore
 from ._rfc6750 import is_scope_token
+from ._store import Store
 from ._validation import Policy, check_scopes, validate_claims
 
 __all__ = ["TokenVerifier"]
@@ -66,6 +67,10 @@ class TokenVerifier:
             it and :meth:`aclose` closes it.  Redirects are never followed.
         token_cache_size: verified tokens kept in memory (0 turns the cache off).
         token_cache_ttl: seconds a verified token stays cached (never past ``exp``).
+        store: a :class:`~okta_bearer._store.Store` shared by the processes
+            of a fleet (``okta_bearer.redis_store.RedisStore``): key sets are
+            then fetched once for all of them and refetches coordinated by a
+            lease.  Without it each process fetches its own keys.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
@@ -89,6 +94,7 @@ class TokenVerifier:
         transport: httpx.AsyncBaseTransport | None = None,
         token_cache_size: int = 4096,
         token_cache_ttl: float = 300.0,
+        store: Store | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         issuer = check_url("issuer", issuer)
@@ -127,6 +133,10 @@ class TokenVerifier:
             raise ConfigurationError(
                 "transport must be an httpx.AsyncBaseTransport (e.g. LocalIssuer.transport())"
             )
+        if store is not None and not isinstance(store, Store):
+            raise ConfigurationError(
+                "store must implement okta_bearer.Store (set_if_absent, set, get, delete, aclose)"
+            )
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning epoch seconds")
 
@@ -152,6 +162,7 @@ class TokenVerifier:
             transport=transport,
             clock=clock,
             on_withdrawn=self._forget_withdrawn,
+            store=store,
         )
         # Verified tokens: token -> (claims, deadline, kid), least recently used
         # first.  cachetools' LRUCache bounds the size; expiry is one deadline

@@ -249,3 +249,11 @@ def test_refusals_carry_expected_and_got(
         validate_claims(payload(**overrides), POLICY, NOW)
     assert info.value.context["got"] == context["got"]
     assert info.value.context["expected"]
+
+
+def test_claims_expose_the_dpop_key_thumbprint() -> None:
+    """Claims.jkt is the token's cnf.jkt, or None for an unbound or malformed cnf."""
+    assert validate_claims(payload(cnf={"jkt": "abc"}), POLICY, NOW).jkt == "abc"
+    assert validate_claims(payload(), POLICY, NOW).jkt is None
+    assert validate_claims(payload(cnf="abc"), POLICY, NOW).jkt is None
+    assert validate_claims(payload(cnf={"jkt": 5}), POLICY, NOW).jkt is None

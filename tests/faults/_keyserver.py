@@ -40,6 +40,10 @@ class FaultyKeyServer(httpx.AsyncBaseTransport):
         self.clock = clock
         #: kind ("discovery" or "jwks") -> the fault answering it instead of the issuer.
         self.faults: dict[str, Fault] = {}
+        #: path suffix -> fault, for one URL among a kind (one discovery location, say).
+        self.path_faults: dict[str, Fault] = {}
+        #: Every request received, as sent.
+        self.requests: list[httpx.Request] = []
         #: (kind, host, fake time) of every request received.
         self.log: list[tuple[str, str, float]] = []
         #: Set while a request is being held by :func:`gated`.
@@ -71,7 +75,11 @@ class FaultyKeyServer(httpx.AsyncBaseTransport):
         """Answer like the issuer, unless a fault is set for this kind of request."""
         kind = self.kind(request)
         self.log.append((kind, request.url.host, self.clock()))
+        self.requests.append(request)
         fault = self.faults.get(kind)
+        for suffix, path_fault in self.path_faults.items():
+            if request.url.path.endswith(suffix):
+                fault = path_fault
         if fault is not None and request.url.host == httpx.URL(ISSUER).host:
             return await fault(request)
         return self.issuer.handler(request)

@@ -1,7 +1,7 @@
 """With no keys cached, every kind of key-server fault ends in 503 + Retry-After, fast.
 
 A valid token is never told it is invalid because the issuer misbehaves
-(behaviour catalog G.103): the answer is 503 ``temporarily_unavailable`` with
+(RFC 6750 leaves server faults to HTTP: 503): the answer is 503 ``temporarily_unavailable`` with
 a ``Retry-After``, redirects are never followed, and no request waits much
 longer than the configured ``timeout`` (0.2 s here).
 """

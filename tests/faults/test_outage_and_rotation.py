@@ -83,7 +83,7 @@ async def test_503_retry_after_points_past_the_backoff() -> None:
 
 @pytest.mark.anyio
 async def test_garbage_refresh_keeps_the_last_good_keys() -> None:
-    """A refresh that returns garbage never wipes the keys that work (catalog G.110)."""
+    """A refresh that returns garbage never wipes the keys that work."""
     async with world() as w:
         assert (await w.get(w.token())).status_code == 200
         w.server.faults["jwks"] = status(200)  # 200 with a body that is not a JWKS
