@@ -91,16 +91,31 @@ def _wait_for_discovery(issuer: str, process: subprocess.Popen[bytes], errors: P
 
 
 def _provider_installed() -> bool:
-    return (
-        shutil.which("node") is not None
-        and (PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json").is_file()
+    """Node.js is there and node_modules holds every package of the lock file, at its version."""
+    if shutil.which("node") is None:
+        return False
+    try:
+        want = json.loads((PROVIDER_DIR / "package-lock.json").read_text())["packages"]
+        have = json.loads((PROVIDER_DIR / "node_modules" / ".package-lock.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return False
+    installed = have.get("packages", {})
+    return all(
+        path in installed and installed[path].get("version") == meta.get("version")
+        for path, meta in want.items()
+        if path  # "" is the project itself
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def oidc_provider_installed() -> None:
-    """Node.js and oidc-provider, installed by .ci/install-interop.sh if missing."""
-    ensure("Node.js with oidc-provider", _provider_installed, CI_DIR / "install-interop.sh")
+    """Node.js and the lock file's npm packages, installed by .ci/install-interop.sh if missing.
+
+    Autouse: every interop test, whichever npm package it runs, finds them installed.
+    """
+    ensure(
+        "Node.js with the interop npm packages", _provider_installed, CI_DIR / "install-interop.sh"
+    )
 
 
 @pytest.fixture(scope="module")
