@@ -50,7 +50,10 @@ class DevIssuer(
         token_lifetime: seconds an access or ID token lives (``expires_in``).
         code_lifetime: seconds an authorization code can be redeemed.
         session_lifetime: seconds a sign-in session lasts.
-        cookie_name: the session cookie's name.
+        cookie_name: the session cookie's name (the sign-in form's browser
+            binding uses it with a ``_browser`` suffix).
+        show_credentials: list the users and their passwords on the sign-in
+            page (the demo does; off by default).
 
     Raises:
         ValueError: a ``default_scopes`` entry is not among the offered scopes.
@@ -71,6 +74,7 @@ class DevIssuer(
         code_lifetime: int = 300,
         session_lifetime: int = 8 * 3600,
         cookie_name: str = "okta_bearer_dev_sid",
+        show_credentials: bool = False,
     ) -> None:
         self.local = issuer
         clients = tuple(clients) or (DevClient(DEFAULT_CLIENT_ID, ()),)
@@ -90,6 +94,7 @@ class DevIssuer(
         self.code_lifetime = code_lifetime
         self.session_lifetime = session_lifetime
         self.cookie_name = cookie_name
+        self.show_credentials = show_credentials
         self._store = Store()
         self._registered = []
         self.tokens = TokenRegistry(issuer)
@@ -110,9 +115,14 @@ class DevIssuer(
             Route(f"{base}/v1/logout", self._logout, methods=["GET"]),
             Route(f"{base}/v1/introspect", self._introspect, methods=["POST"]),
             Route(f"{base}/v1/revoke", self._revoke, methods=["POST"]),
-            Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
-            Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
         ]
+        self._admin_prefix = f"{base}/dev/"
+        self._admin = Starlette(
+            routes=[
+                Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
+                Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
+            ]
+        )
         origins = sorted({o for c in self.clients.values() for o in c.origins})
         cors = Middleware(
             CORSMiddleware,
@@ -123,7 +133,13 @@ class DevIssuer(
         self.app = Starlette(routes=routes, middleware=[cors])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        # The admin routes live outside the CORS middleware: no origin, not even
+        # a registered client's, is ever allowed to call them from a page.
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(self._admin_prefix):
+            await self._admin(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     async def _home(self, request: Request) -> Response:
         return home_page(self.issuer, self.clients.values())

@@ -75,7 +75,7 @@ class AuthorizeEndpoints(IssuerCore):
             if "none" in auth.prompt and sign_in:
                 raise AuthError("login_required", "The user must sign in again.")
             if session is None or sign_in:
-                return sign_in_page(self.base_path, self._remember(auth), auth)
+                return self._sign_in_form(request, auth)
             return self._complete(
                 auth, session.user, session.auth_time, status=302, acr=session.acr
             )
@@ -166,14 +166,29 @@ class AuthorizeEndpoints(IssuerCore):
             return None
         return session
 
-    def _remember(self, auth: AuthRequest) -> str:
+    @property
+    def _browser_cookie(self) -> str:
+        return f"{self.cookie_name}_browser"
+
+    def _sign_in_form(self, request: Request, auth: AuthRequest) -> Response:
+        """Show the sign-in form for a new transaction bound to this browser's cookie."""
+        browser = request.cookies.get(self._browser_cookie) or secrets.token_urlsafe(24)
         now = self.local.clock()
         self._store.prune(now)
         if len(self._store.pending) >= _MAX_PENDING:
             self._store.pending.pop(next(iter(self._store.pending)))
         txn = secrets.token_urlsafe(24)
-        self._store.pending[txn] = Pending(auth, now + 600)
-        return txn
+        self._store.pending[txn] = Pending(auth, now + 600, browser)
+        response = sign_in_page(self.base_path, txn, auth, users=self._shown_users)
+        response.set_cookie(
+            self._browser_cookie,
+            browser,
+            path=f"{self.base_path}/v1/",
+            httponly=True,
+            samesite="lax",
+            secure=urlsplit(self.issuer).scheme == "https",
+        )
+        return response
 
     async def _login(self, request: Request) -> Response:
         form = await read_form(request)
@@ -185,6 +200,13 @@ class AuthorizeEndpoints(IssuerCore):
             return error_page(
                 "invalid_request",
                 "This sign-in attempt has expired or is unknown. Start again from the app.",
+            )
+        browser = request.cookies.get(self._browser_cookie, "")
+        if not secrets.compare_digest(browser.encode(), pending.browser.encode()):
+            return error_page(
+                "invalid_request",
+                "This sign-in form was not opened in this browser (or its cookie is gone). "
+                "Start again from the app.",
             )
         auth = pending.request
         if form.get("action") == "cancel":
@@ -204,7 +226,9 @@ class AuthorizeEndpoints(IssuerCore):
         password = form.get("password", "")
         if user is None or not secrets.compare_digest(user.password.encode(), password.encode()):
             error = "Sign-in failed: wrong username or password."
-            return sign_in_page(self.base_path, txn, auth, error=error, username=username)
+            return sign_in_page(
+                self.base_path, txn, auth, error=error, username=username, users=self._shown_users
+            )
         del self._store.pending[txn]
         now = self.local.clock()
         sid = secrets.token_urlsafe(32)

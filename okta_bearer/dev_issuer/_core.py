@@ -35,9 +35,15 @@ class IssuerCore:
     code_lifetime: int
     session_lifetime: int
     cookie_name: str
+    show_credentials: bool
     base_path: str
     _store: Store
     tokens: TokenRegistry
+
+    @property
+    def _shown_users(self) -> tuple[DevUser, ...]:
+        """The users listed on the sign-in page: all of them with ``show_credentials``."""
+        return tuple(self.users.values()) if self.show_credentials else ()
 
     @property
     def issuer(self) -> str:

@@ -106,10 +106,16 @@ class CodeGrant:
 
 @dataclass(frozen=True)
 class Pending:
-    """An authorization request shown as a sign-in form, keyed by its transaction id."""
+    """An authorization request shown as a sign-in form, keyed by its transaction id.
+
+    ``browser`` is the id in the browser cookie of whoever opened the form: the
+    form's POST must carry the same cookie, so a page elsewhere cannot sign the
+    user in as someone else with its own transaction (login CSRF).
+    """
 
     request: AuthRequest
     expires_at: float
+    browser: str
 
 
 class AuthError(Exception):

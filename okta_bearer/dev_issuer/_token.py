@@ -11,14 +11,12 @@ import hashlib
 import secrets
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._dpop import InvalidDPoPProof, check_proof
 from .._errors import BearerError, InvalidRequest, MissingToken
 from .._rfc6750 import challenge, parse_authorization
-from .._verifier import TokenVerifier
 from ._client_credentials import ClientCredentialsGrant
 from ._clientauth import authenticate_client
 from ._context import parse_resource
@@ -123,17 +121,9 @@ class TokenEndpoints(ClientCredentialsGrant):
             token = parse_authorization(raw)
             if token is None:
                 raise MissingToken()
-            jwks = self.local.jwks()
-            transport = httpx.MockTransport(lambda _: httpx.Response(200, json=jwks))
-            async with TokenVerifier(
-                self.issuer,
-                self.local.audience,
-                jwks_uri=f"{self.issuer}/v1/keys",
-                algorithms=(self.local.algorithm,),
-                transport=transport,
-                token_cache_size=0,
-                clock=self.local.clock,
-            ) as verifier:
+            # The issuer's own keys, in memory; a fresh verifier each time, so a
+            # rotation is seen at once and nothing is cached between requests.
+            async with self.local.verifier(token_cache_size=0, clock=self.local.clock) as verifier:
                 claims = await verifier.verify(token, ("openid",))
         except BearerError as error:
             status = error.status if error.status != 503 else 401
