@@ -29,7 +29,14 @@ from jwt.algorithms import get_default_algorithms
 
 from ._verifier import TokenVerifier
 
-__all__ = ["OMIT", "DPoPKey", "LocalIssuer", "SigningKey"]
+__all__ = [
+    "OMIT",
+    "DPoPKey",
+    "IntrospectionServer",
+    "LocalIssuer",
+    "SigningKey",
+    "TokenRegistry",
+]
 
 _EC_CURVES: dict[str, ec.EllipticCurve] = {
     "ES256": ec.SECP256R1(),
@@ -276,5 +283,6 @@ class LocalIssuer:
         return TokenVerifier(self.issuer, **options)
 
 
-# DPoP client keys build on SigningKey and OMIT above, so they are imported last.
+# DPoP client keys and opaque tokens build on the names above, so they are imported last.
 from ._testing_dpop import DPoPKey  # noqa: E402
+from ._testing_opaque import IntrospectionServer, TokenRegistry  # noqa: E402

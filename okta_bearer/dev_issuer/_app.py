@@ -14,8 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._dpop import DPOP_ALGORITHMS
-from .._testing_opaque import TokenRegistry
-from ..testing import LocalIssuer
+from ..testing import LocalIssuer, TokenRegistry
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
 from ._context import ACR_VALUES_SUPPORTED

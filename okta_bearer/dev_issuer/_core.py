@@ -9,8 +9,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from .._testing_opaque import TokenRegistry
-from ..testing import OMIT, LocalIssuer
+from ..testing import OMIT, LocalIssuer, TokenRegistry
 from ._models import AuthRequest, DevClient, DevUser, Store
 
 
