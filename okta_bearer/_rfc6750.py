@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from ._errors import BearerError, InsufficientScope, InvalidRequest
 
-__all__ = ["challenge", "is_scope_token", "parse_authorization"]
+__all__ = ["challenge", "is_quotable", "is_scope_token", "parse_authorization"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 # Checked on every request: trailing '=' stripped, deleting these characters
@@ -60,6 +60,11 @@ def is_scope_token(scope: str) -> bool:
     return _SCOPE_TOKEN.fullmatch(scope) is not None
 
 
+def is_quotable(text: str) -> bool:
+    """Whether ``text`` fits inside an RFC 6750 quoted ``realm`` or ``error_description`` as is."""
+    return _UNSAFE_TEXT.search(text) is None
+
+
 def _quote(text: str) -> str:
     return _UNSAFE_TEXT.sub("'", text)
 
@@ -69,7 +74,8 @@ def challenge(error: BearerError | None, *, realm: str | None, details: bool = T
 
     With ``error`` of ``None`` (or an error without an RFC 6750 code, such as a
     missing token) the challenge is bare: ``Bearer realm="..."``.  With
-    ``details=False`` error attributes are left out entirely (behaviour catalog J.148).
+    ``details=False`` error attributes are left out entirely: RFC 6750 section 3
+    makes them optional, and some deployments prefer to reveal nothing.
     """
     parts: list[str] = []
     if realm:
@@ -85,5 +91,6 @@ def challenge(error: BearerError | None, *, realm: str | None, details: bool = T
 
 
 def _scope_list(scopes: Iterable[str]) -> str:
-    # Names that cannot be written inside scope="..." are left out (catalog E.81).
+    # RFC 6750 section 3: scope values use the RFC 6749 scope-token characters;
+    # a name that cannot be written inside scope="..." is left out, never escaped.
     return " ".join(s for s in scopes if is_scope_token(s))
