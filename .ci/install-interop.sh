@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the independent OpenID Connect provider (panva's oidc-provider, pinned
-# in tests/interop/provider/package-lock.json) that tests/interop runs on loopback.
+# Install the independent OpenID Connect provider (panva's oidc-provider) that
+# tests/interop runs on loopback, and panva's dpop client library, both pinned in
+# tests/interop/provider/package-lock.json.
 # Idempotent: npm ci only when node_modules does not match the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/interop/provider"
@@ -17,6 +18,7 @@ echo "install-interop: using node $(node --version), npm $(npm --version)"
 # npm ci records the lock file it installed from in node_modules/.package-lock.json;
 # skip the reinstall when that copy still matches (same resolved tree).
 if [ -f node_modules/.package-lock.json ] && [ -d node_modules/oidc-provider ] \
+    && [ -d node_modules/dpop ] \
     && node -e '
         const fs = require("fs");
         const want = JSON.parse(fs.readFileSync("package-lock.json")).packages;
@@ -29,3 +31,4 @@ else
     npm ci --no-audit --no-fund --loglevel=error
 fi
 node -e 'import("oidc-provider").then(() => console.log("install-interop: oidc-provider loads"))'
+node -e 'import("dpop").then(() => console.log("install-interop: dpop loads"))'

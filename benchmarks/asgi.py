@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from okta_bearer.testing import LocalIssuer
 
 from ._common import Batch, Contender, clock, interleave, ratio, table, verdict
@@ -83,10 +81,9 @@ async def run(*, rounds: int, calls: int) -> str:
     fresh = [_headers(t) for t in tokens]
     anonymous = [_headers(tokens[0])[:3]] * calls
 
-    clients = [httpx.AsyncClient(transport=issuer.transport()) for _ in range(3)]
-    cached = issuer.verifier(http_client=clients[0])
-    uncached = issuer.verifier(http_client=clients[1], token_cache_size=0)
-    scoped = issuer.verifier(http_client=clients[2])
+    cached = issuer.verifier()
+    uncached = issuer.verifier(token_cache_size=0)
+    scoped = issuer.verifier()
     try:
         for verifier in (cached, uncached, scoped):
             await verifier.verify(tokens[0])  # keys fetched before timing
@@ -127,8 +124,6 @@ async def run(*, rounds: int, calls: int) -> str:
     finally:
         for verifier in (cached, uncached, scoped):
             await verifier.aclose()
-        for client in clients:
-            await client.aclose()
 
     base = rows[0].median
     body = [

@@ -100,8 +100,8 @@ def child(mode: str, fixture: str, calls: int) -> None:
     tokens: list[str] = spec["tokens"]
 
     async def prepare() -> tuple[Callable[[str], object], httpx.AsyncClient]:
-        client = httpx.AsyncClient(transport=issuer.transport())
-        verifier = issuer.verifier(http_client=client, token_cache_size=0 if mode == "off" else 64)
+        client = httpx.AsyncClient(transport=issuer.transport())  # closed by the caller
+        verifier = issuer.verifier(token_cache_size=0 if mode == "off" else 64)
         await verifier.verify(tokens[-1])  # keys fetched, outside the count
         if mode.startswith("asgi-"):
             return _asgi_call(mode[5:], verifier, tokens[0]), client

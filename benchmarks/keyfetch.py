@@ -16,7 +16,7 @@ import time
 
 import httpx
 
-from okta_bearer import InvalidToken, KeysUnavailable
+from okta_bearer import InvalidToken, KeyPolicy, KeysUnavailable
 from okta_bearer.testing import LocalIssuer
 
 from ._common import table, verdict
@@ -25,12 +25,12 @@ from .verify import AUDIENCE, ISSUER
 FETCH_DELAY = 0.05
 
 
-def _slow_client(issuer: LocalIssuer) -> httpx.AsyncClient:
+def _slow_transport(issuer: LocalIssuer) -> httpx.MockTransport:
     async def handler(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(FETCH_DELAY)
         return issuer.handler(request)
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return httpx.MockTransport(handler)
 
 
 def _with_kid(token: str, kid: str) -> str:
@@ -51,8 +51,7 @@ async def _loop_lag(stop: asyncio.Event, gaps: list[tuple[float, float]]) -> Non
 
 async def _cold_start(issuer: LocalIssuer, concurrent: int) -> list[str]:
     tokens = [issuer.mint() for _ in range(concurrent)]
-    async with _slow_client(issuer) as client:
-        verifier = issuer.verifier(http_client=client)
+    async with issuer.verifier(transport=_slow_transport(issuer)) as verifier:
         stop = asyncio.Event()
         gaps: list[tuple[float, float]] = []
         first_done: list[float] = []
@@ -98,10 +97,12 @@ async def _flood(issuer: LocalIssuer, flood: int, cooldown: float = 30.0) -> lis
     def clock() -> float:
         return time.time() + offset[0]
 
-    async with _slow_client(issuer) as client:
-        verifier = issuer.verifier(
-            http_client=client, token_cache_size=0, clock=clock, unknown_kid_cooldown=cooldown
-        )
+    async with issuer.verifier(
+        transport=_slow_transport(issuer),
+        token_cache_size=0,
+        clock=clock,
+        keys=KeyPolicy(unknown_kid_interval=cooldown),
+    ) as verifier:
         await verifier.verify(base_token)  # warm: keys known
         before = dict(verifier.keys.fetch_counts)
         done = asyncio.Event()

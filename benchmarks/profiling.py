@@ -6,8 +6,6 @@ import cProfile
 import io
 import pstats
 
-import httpx
-
 from okta_bearer.testing import LocalIssuer
 
 from .verify import AUDIENCE, ISSUER
@@ -17,8 +15,7 @@ async def run(calls: int = 2000) -> None:
     """Profile ``calls`` fresh-token RS256 verifications with the token cache off."""
     issuer = LocalIssuer(ISSUER, AUDIENCE)
     tokens = [issuer.mint() for _ in range(calls)]
-    async with httpx.AsyncClient(transport=issuer.transport()) as client:
-        verifier = issuer.verifier(http_client=client, token_cache_size=0)
+    async with issuer.verifier(token_cache_size=0) as verifier:
         await verifier.verify(tokens[0])
 
         profile = cProfile.Profile()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from okta_bearer import TokenVerifier
+from okta_bearer import KeyPolicy, TokenVerifier
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "api.py"
 
@@ -38,8 +38,11 @@ def build() -> FastAPI:
         audience,
         # Honour the key server's short max-age, so refreshes (and failed
         # refreshes while it is down) happen within a one-minute run.
-        keys_min_ttl=float(os.environ.get("LOADTEST_KEYS_MIN_TTL", "1")),
-        timeout=float(os.environ.get("LOADTEST_TIMEOUT", "2")),
+        keys=KeyPolicy(
+            min_ttl=float(os.environ.get("LOADTEST_KEYS_MIN_TTL", "1")),
+            default_ttl=max(3600.0, float(os.environ.get("LOADTEST_KEYS_MIN_TTL", "1"))),
+            timeout=float(os.environ.get("LOADTEST_TIMEOUT", "2")),
+        ),
         token_cache_size=int(os.environ.get("LOADTEST_TOKEN_CACHE_SIZE", "4096")),
     )
     return _example_factory()(issuer=issuer, audience=audience, verifier=verifier)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from ._claims import Claims
+from ._config import KeyPolicy
 from ._errors import (
     BearerError,
     ConfigurationError,
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
     MissingToken,
+    ReplayCacheUnavailable,
+    UseDPoPNonce,
 )
+from ._protocols import Verifier
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
@@ -24,10 +29,15 @@ __all__ = [
     "Claims",
     "ConfigurationError",
     "InsufficientScope",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
+    "KeyPolicy",
     "KeysUnavailable",
     "MissingToken",
+    "ReplayCacheUnavailable",
     "TokenVerifier",
+    "UseDPoPNonce",
+    "Verifier",
     "__version__",
 ]

@@ -16,28 +16,74 @@ _UTC = timezone.utc
 _from_timestamp = datetime.fromtimestamp
 
 
-def scopes_of(payload: Mapping[str, Any]) -> frozenset[str]:
-    """Return the scopes a token grants.
+def _split(scope: str) -> frozenset[str]:
+    # RFC 6749 section 3.3: scope tokens are separated by the space character
+    # (%x20) only; a tab or newline is part of a (then unmatchable) token.
+    return frozenset(scope.split(" ")).difference(("",))
+
+
+def scopes_of(payload: Mapping[str, Any]) -> frozenset[str] | None:
+    """Return the scopes a token grants, or ``None`` when the claim is malformed.
 
     Okta puts them in ``scp`` as a list of strings; RFC 9068 puts them in
     ``scope`` as one space-separated string.  Precedence: ``scp`` when present
-    (Okta's form, also tolerated as a string), else ``scope`` (also tolerated
-    as a list of strings).  A value of any other type grants nothing, so a
-    route that requires a scope answers 403 rather than failing (behaviour
-    catalog E.78).
+    (a string is tolerated there and split like ``scope``), else ``scope``.
+    No scope claim grants nothing.  A list with a non-string member, or a
+    ``scope`` that is not a string, is malformed: validation refuses such a
+    token as ``invalid_token`` (401), not as a missing scope (403).
     """
     value = payload.get("scp")
     if value is None:
         value = payload.get("scope")
+        if value is None:
+            return _NO_SCOPES
+        return _split(value) if isinstance(value, str) else None
     if isinstance(value, str):
-        return frozenset(value.split())
+        return _split(value)
     # Decoded JSON holds exact str objects: checking their types at C speed comes
     # first, and anything else (a str subclass, say) gets the full check.
     if isinstance(value, list) and (
         set(map(type, value)) <= _STR_TYPE or all(isinstance(item, str) for item in value)
     ):
         return frozenset(value)
-    return _NO_SCOPES
+    return None
+
+
+class FrozenDict(dict[str, Any]):
+    """A ``dict`` that refuses changes: nested JSON objects inside :attr:`Claims.raw`.
+
+    It stays a ``dict`` so that ``json.dumps`` and FastAPI serialise it as is.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("token claims are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        import copy
+
+        return {k: copy.deepcopy(v, memo) for k, v in self.items()}
+
+
+def _freeze(value: Any) -> Any:
+    # Nested containers become immutable, so claims shared through the
+    # verified-token cache cannot be changed by one request for the next.
+    kind = type(value)
+    if kind is list:
+        return tuple(_freeze(item) for item in value)
+    if kind is dict:
+        return FrozenDict({k: _freeze(v) for k, v in value.items()})
+    return value
+
+
+_MUTABLE = (list, dict)
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -61,7 +107,8 @@ class Claims:
         expires_at: ``exp`` as an aware UTC datetime.
         issued_at: ``iat`` as an aware UTC datetime, if present.
         jti: token id, if present.
-        raw: every claim of the token, read-only.
+        raw: every claim of the token, read-only all the way down (JSON arrays
+            are tuples, nested objects read-only dicts).
     """
 
     sub: str | None
@@ -75,12 +122,20 @@ class Claims:
     jti: str | None
     raw: Mapping[str, Any]
 
+    @property
+    def jkt(self) -> str | None:
+        """The DPoP key thumbprint the token is bound to (``cnf.jkt``, RFC 9449 section 6)."""
+        cnf = self.raw.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        return jkt if isinstance(jkt, str) else None
+
     @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Claims:
+    def from_payload(cls, payload: dict[str, Any], scopes: frozenset[str] | None = None) -> Claims:
         """Build claims from an already validated payload.
 
         The caller guarantees ``iss`` is a string, ``aud`` a string or list of
-        strings and ``exp`` a number; other claims are read leniently.
+        strings, ``exp`` a number and the scope claims well-formed; other
+        claims are read leniently.  ``payload`` is frozen in place.
         """
         # On every fresh token's path: string claims are checked inline and the
         # construction is positional (no keyword parsing).
@@ -91,9 +146,15 @@ class Claims:
         sub, cid, uid, jti, iat = get("sub"), get("cid"), get("uid"), get("jti"), get("iat")
         if not (isinstance(cid, str) and cid):
             cid = get("client_id")
+        if scopes is None:
+            scopes = scopes_of(payload)
+            assert scopes is not None  # guaranteed by validation
+        for name, value in payload.items():
+            if isinstance(value, _MUTABLE):
+                payload[name] = _freeze(value)
         return cls(
             sub if isinstance(sub, str) else None,
-            scopes_of(payload),
+            scopes,
             cid if isinstance(cid, str) else None,
             uid if isinstance(uid, str) else None,
             payload["iss"],

@@ -7,7 +7,10 @@ The tree is shallow on purpose; each class carries what the HTTP layer needs::
     ├── InvalidRequest          400  invalid_request
     ├── InvalidToken            401  invalid_token
     ├── InsufficientScope       403  insufficient_scope (+ the scopes required)
-    └── KeysUnavailable         503  no signing key could be obtained (+ retry_after)
+    ├── InvalidDPoPProof        401  invalid_dpop_proof (RFC 9449 section 7.1)
+    ├── UseDPoPNonce            401  use_dpop_nonce (+ the nonce to send, RFC 9449 section 9)
+    ├── KeysUnavailable         503  no signing key could be obtained (+ retry_after)
+    └── ReplayCacheUnavailable  503  the DPoP replay store cannot answer (+ retry_after)
 
     ConfigurationError          a ValueError raised by constructors, naming the option
 
@@ -27,10 +30,13 @@ __all__ = [
     "BearerError",
     "ConfigurationError",
     "InsufficientScope",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
     "MissingToken",
+    "ReplayCacheUnavailable",
+    "UseDPoPNonce",
 ]
 
 
@@ -125,4 +131,44 @@ class KeysUnavailable(BearerError):
 
     def __init__(self, reason: str, description: str, retry_after: int = 5) -> None:
         super().__init__(reason, description)
+        self.retry_after = retry_after
+
+
+class InvalidDPoPProof(BearerError):
+    """The ``DPoP`` proof is missing a part, malformed, or does not fit the request (401)."""
+
+    status = 401
+    error = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(BearerError):
+    """The proof lacks the server nonce or carries a stale one (401, RFC 9449 section 9).
+
+    Attributes:
+        nonce: the value to send in the ``DPoP-Nonce`` response header.
+    """
+
+    status = 401
+    error = "use_dpop_nonce"
+
+    def __init__(self, nonce: str, reason: str = "nonce_required") -> None:
+        super().__init__(reason, "Authorization server requires nonce in DPoP proof")
+        self.nonce = nonce
+
+
+class ReplayCacheUnavailable(BearerError):
+    """The DPoP replay store cannot be reached, and the policy is to fail closed (503).
+
+    A proof whose ``jti`` cannot be recorded might be a replay; refusing it
+    with ``Retry-After`` is the safe answer.  Bearer requests are unaffected.
+
+    Attributes:
+        retry_after: seconds the client should wait before retrying.
+    """
+
+    status = 503
+    error = "temporarily_unavailable"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("replay_store_unavailable", "DPoP replay check is unavailable")
         self.retry_after = retry_after

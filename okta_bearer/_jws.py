@@ -34,9 +34,23 @@ _MAX_KID = 256
 _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
+# RFC 4648 section 3.5: in canonical encoding the bits after the last full
+# byte are zero.  With 2 characters left over (4 spare bits) the last one
+# must be one of these; with 3 left over (2 spare bits), one of the second set.
+_CANONICAL_LAST = {
+    2: frozenset(b"AQgw"),
+    3: frozenset(b"AEIMQUYcgkosw048"),
+}
+
+
 def _b64decode_ascii(segment: bytes) -> bytes:
     # A length of 1 mod 4 can never be valid base64url.
-    if len(segment) % 4 == 1:
+    rest = len(segment) % 4
+    if rest == 1:
+        raise InvalidToken("malformed", "Token is not a valid JWS")
+    # Non-canonical encodings (non-zero spare bits) decode to the same bytes as
+    # the canonical one, so a token would have several spellings: refuse them.
+    if rest and segment[-1] not in _CANONICAL_LAST[rest]:
         raise InvalidToken("malformed", "Token is not a valid JWS")
     # The segment holds only the base64url alphabet, where this decodes exactly
     # as base64.urlsafe_b64decode does (surplus '=' padding is ignored), minus
@@ -109,7 +123,7 @@ def parse_token(
             outside ``algorithms``, a ``crit`` member, a disallowed ``typ`` or
             no usable ``kid``.
     """
-    # Size cap before any parsing or crypto (behaviour catalog A.15).
+    # Size cap before any parsing or crypto: an oversized token costs nothing.
     if len(token) > max_size:
         raise InvalidToken("too_large", "Token is too large")
     try:

@@ -1,29 +1,33 @@
 """Signing keys: issuer discovery and the JWKS cache (the I/O edge).
 
-Policy, in one place:
+Policy, in one place (the numbers live in :class:`~okta_bearer.KeyPolicy`):
 
-* Keys are fetched over an ``httpx.AsyncClient`` (injected, or owned and closed
-  by :meth:`KeyStore.aclose`), with a total time budget, no redirects, a body
-  size cap and ``Accept: application/json, application/jwk-set+json``.
+* Keys are fetched over an ``httpx.AsyncClient`` the store owns (built on an
+  optional injected transport), with a total time budget, no redirects, a
+  body size cap and ``Accept: application/json, application/jwk-set+json``.
 * One fetch at a time (single-flight): concurrent callers on a cold cache all
   await the same task, so N requests cause one discovery and one JWKS fetch.
 * Freshness comes from ``Cache-Control: max-age``, clamped to
   ``[min_ttl, max_ttl]``; without it ``default_ttl`` applies.  From
   ``REFRESH_AHEAD`` seconds before expiry a refresh runs in the background
   while requests keep using the current keys.
-* A failed refresh keeps the last good keys, logs a warning, and they keep
-  serving for ``max_stale`` seconds past their expiry; only after that, or on a
-  cold start, do requests fail with :class:`KeysUnavailable` (503).
-* An unknown ``kid`` triggers at most one refetch per ``cooldown`` seconds, so a
-  flood of random kids cannot become a flood of fetches.  One that arrives
-  while a refresh is in flight waits for that refresh first (it may be the
-  one that publishes the kid).
-* After a failed fetch, no new fetch starts for ``min(cooldown, 5)`` seconds;
-  failures are remembered only that long.
-* Keys are turned into ``cryptography`` key objects once per fetch; RSA keys
-  under 2048 bits, private or symmetric keys and keys not meant for
-  signatures (``use`` other than ``sig``, ``key_ops`` without ``verify``) are
-  never used.
+* Rotation is picked up at once: a token naming an unknown ``kid`` triggers a
+  refetch immediately, however recently a scheduled or start-up fetch ran.
+  Only refetches *caused by unknown kids* are rate-limited, to one per
+  ``unknown_kid_interval``, so a flood of random kids costs a bounded number
+  of fetches while a genuine new key is seen within one interval.  A request
+  that arrives while a refresh is in flight waits for that refresh first.
+* A key that a refresh no longer lists is withdrawn: the store tells its
+  listener (the verifier drops cached tokens signed by it).
+* Any failure while fetching or parsing discovery or the JWKS (HTTP error,
+  timeout, bad JSON, a member of the wrong type, cancellation) keeps the last
+  good keys and logs a warning; they keep serving for ``max_stale`` seconds
+  past their expiry.  A cold start, a stale set past that, or an unknown
+  ``kid`` while the issuer is failing is :class:`KeysUnavailable` (503), never
+  blamed on the token.  After a failure no fetch starts for
+  ``KeyPolicy.retry_backoff`` seconds.
+* Keys become bound signature checks once per fetch (:mod:`okta_bearer._jwk`);
+  weak, private, symmetric and encryption keys are never used.
 """
 
 from __future__ import annotations
@@ -34,17 +38,18 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-from jwt.algorithms import Algorithm, get_default_algorithms
-from jwt.exceptions import PyJWTError
 
+from ._config import KeyPolicy, is_loopback_url
 from ._errors import InvalidToken, KeysUnavailable
+from ._fleet import Fleet, FleetError
+from ._jwk import SignatureCheck, build_keys
+from ._store import Store
 
-__all__ = ["SUPPORTED_ALGORITHMS", "KeyStore", "build_keys"]
+__all__ = ["REFRESH_AHEAD", "FetchError", "KeyStore"]
 
 logger = logging.getLogger("okta_bearer")
 
@@ -53,114 +58,69 @@ _MAX_BODY = 256 * 1024
 _ACCEPT = "application/json, application/jwk-set+json"
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)")
 _NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s])")
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-
-# Algorithm -> (kty, crv) a key must have to be used with it (RFC 7518 section 3).
-_KEY_SHAPE: dict[str, tuple[str, frozenset[str] | None]] = {
-    "RS256": ("RSA", None),
-    "RS384": ("RSA", None),
-    "RS512": ("RSA", None),
-    "PS256": ("RSA", None),
-    "PS384": ("RSA", None),
-    "PS512": ("RSA", None),
-    "ES256": ("EC", frozenset({"P-256"})),
-    "ES384": ("EC", frozenset({"P-384"})),
-    "ES512": ("EC", frozenset({"P-521"})),
-    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
-}
-SUPPORTED_ALGORITHMS = frozenset(_KEY_SHAPE)
-_ALGORITHMS: dict[str, Algorithm] = {
-    name: algo for name, algo in get_default_algorithms().items() if name in _KEY_SHAPE
-}
-
-#: alg -> (PyJWT algorithm object, prepared public key)
-Verifier = tuple[Algorithm, Any]
 
 
 class FetchError(Exception):
     """A discovery or JWKS fetch failed; the message is safe to log."""
 
 
-def build_keys(jwks: object, algorithms: Iterable[str]) -> dict[str, dict[str, Verifier]]:
-    """Turn a JWKS document into ``{kid: {alg: (algorithm, key)}}``.
-
-    Unusable members are skipped with a log line, never fatal; a document that
-    is not ``{"keys": [...]}`` raises :class:`FetchError`.
-    """
-    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
-        raise FetchError("JWKS is not an object with a 'keys' list")
-    allowed = [alg for alg in algorithms if alg in _KEY_SHAPE]
-    result: dict[str, dict[str, Verifier]] = {}
-    for jwk in jwks["keys"]:
-        if not isinstance(jwk, dict):
-            continue
-        kid = jwk.get("kid")
-        if not isinstance(kid, str) or not kid:
-            logger.info("okta_bearer: skipping a JWK without 'kid'")
-            continue
-        usable = _usable_verifiers(jwk, allowed)
-        if usable and kid not in result:
-            result[kid] = usable
-    return result
+class _NotFound(FetchError):
+    """A 4xx answer: for discovery, the next candidate URL is tried."""
 
 
-def _usable_verifiers(jwk: dict[str, Any], allowed: list[str]) -> dict[str, Verifier]:
-    kid = jwk["kid"]
-    use = jwk.get("use")
-    key_ops = jwk.get("key_ops")
-    if use is not None and use != "sig":
-        return {}
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        return {}
-    if _PRIVATE_MEMBERS.intersection(jwk):
-        logger.warning("okta_bearer: JWK %r holds private or symmetric material; ignored", kid)
-        return {}
-    kty, crv, key_alg = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
-    verifiers: dict[str, Verifier] = {}
-    for alg in allowed:
-        shape_kty, curves = _KEY_SHAPE[alg]
-        if kty != shape_kty or (curves is not None and crv not in curves):
-            continue
-        if key_alg is not None and key_alg != alg:
-            continue  # a JWK's 'alg' pins the one algorithm it may be used with
-        algorithm = _ALGORITHMS[alg]
-        try:
-            key = algorithm.from_jwk(jwk)
-        except (PyJWTError, ValueError, TypeError, KeyError):
-            logger.warning("okta_bearer: JWK %r could not be parsed; ignored", kid)
-            return {}
-        key_size = getattr(key, "key_size", None)
-        if kty == "RSA" and (key_size is None or key_size < 2048):
-            logger.warning("okta_bearer: RSA JWK %r is shorter than 2048 bits; ignored", kid)
-            return {}
-        verifiers[alg] = (algorithm, key)
-    return verifiers
-
-
-def _ttl(cache_control: str | None, default: float, low: float, high: float) -> float:
-    ttl = default
+def _ttl(cache_control: str | None, policy: KeyPolicy) -> float:
+    ttl = policy.default_ttl
     if cache_control:
         directives = cache_control.lower()
         match = _MAX_AGE.search(directives)
         if match:
             ttl = float(match.group(1))
         elif _NO_CACHE.search(directives):
-            ttl = low
-    return min(max(ttl, low), high)
+            ttl = policy.min_ttl
+    return min(max(ttl, policy.min_ttl), policy.max_ttl)
+
+
+def issuer_mismatch_hint(expected: str, got: object) -> str:
+    """A short hint explaining why two issuer strings differ (for the error log)."""
+    if not isinstance(got, str):
+        return "the metadata has no string 'issuer'"
+    if got.rstrip("/") == expected.rstrip("/"):
+        return "they differ only by a trailing slash; issuers are compared exactly"
+    if got.lower() == expected.lower():
+        return "they differ only in letter case; issuers are compared exactly"
+    if ("/oauth2/" in expected) != ("/oauth2/" in got):
+        return (
+            "one is an Okta org authorization server (https://{org}.okta.com) and the other "
+            "a custom authorization server (https://{org}.okta.com/oauth2/{id}); use the one "
+            "that issues your access tokens"
+        )
+    return "copy the 'issuer' value of the authorization server's metadata exactly"
 
 
 @dataclass(frozen=True, slots=True)
 class _KeySet:
-    keys: Mapping[str, Mapping[str, Verifier]]
+    checks: Mapping[str, Mapping[str, SignatureCheck]]
     fetched_at: float
     expires_at: float
-    stale_until: float = field(default=0.0)
+    stale_until: float
 
 
 class KeyStore:
-    """The keys of one issuer, discovered, fetched and cached.
+    """The signing keys of one issuer, discovered, fetched and cached.
 
-    Use :meth:`get`; everything else is policy described in the module docstring.
+    Use :meth:`get`; everything else is policy described in the module
+    docstring.
+
+    Args:
+        issuer: the configured issuer (already validated).
+        jwks_uri: the JWKS URI, or ``None`` to discover it.
+        algorithms: the algorithms keys are prepared for.
+        policy: timeouts, TTLs, outage tolerance and the unknown-kid interval.
+        transport: the httpx transport to fetch over (the store owns the client).
+        clock: seconds since the epoch.
+        on_withdrawn: called with the kids a refresh no longer lists.
+        store: a store shared by every process of the fleet; key sets are
+            then fetched once for all of them (see :mod:`okta_bearer._fleet`).
     """
 
     def __init__(
@@ -169,31 +129,38 @@ class KeyStore:
         issuer: str,
         jwks_uri: str | None,
         algorithms: Iterable[str],
-        http_client: httpx.AsyncClient | None,
-        timeout: float,
-        min_ttl: float,
-        max_ttl: float,
-        default_ttl: float,
-        max_stale: float,
-        cooldown: float,
+        policy: KeyPolicy,
+        transport: httpx.AsyncBaseTransport | None,
         clock: Callable[[], float],
+        on_withdrawn: Callable[[frozenset[str]], None] | None = None,
+        store: Store | None = None,
     ) -> None:
         self._issuer = issuer
         self._jwks_uri = jwks_uri
         self._algorithms = tuple(algorithms)
-        self._client = http_client
-        self._owns_client = http_client is None
-        self._timeout = timeout
-        self._min_ttl, self._max_ttl, self._default_ttl = min_ttl, max_ttl, default_ttl
-        self._max_stale = max_stale
-        self._cooldown = cooldown
-        self._backoff = min(cooldown, 5.0)
+        self._policy = policy
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
         self._clock = clock
+        self._on_withdrawn = on_withdrawn
         self._keys: _KeySet | None = None
         self._task: asyncio.Task[None] | None = None
-        self._last_attempt = -math.inf
-        self._failed_at = -math.inf
-        #: Number of HTTP requests made, by kind ("discovery", "jwks"); for tests and metrics.
+        self._failed_at = -math.inf  # last failed attempt; -inf once one succeeds
+        self._last_kid_refetch = -math.inf
+        self._fleet = (
+            None
+            if store is None
+            else Fleet(
+                store,
+                issuer=issuer,
+                clock=clock,
+                timeout=policy.timeout,
+                interval=policy.unknown_kid_interval,
+                refresh_ahead=REFRESH_AHEAD,
+                max_stale=policy.max_stale,
+            )
+        )
+        #: HTTP requests made, by kind ("discovery", "jwks"); for tests and metrics.
         self.fetch_counts: dict[str, int] = {"discovery": 0, "jwks": 0}
 
     @property
@@ -201,13 +168,19 @@ class KeyStore:
         """The JWKS URI, configured or discovered (``None`` until discovered)."""
         return self._jwks_uri
 
-    async def get(self, kid: str, alg: str) -> Verifier:
-        """Return the verifier for ``kid`` and ``alg``.
+    @property
+    def kids(self) -> frozenset[str]:
+        """The kids of the current key set (empty before the first fetch)."""
+        return frozenset(self._keys.checks) if self._keys else frozenset()
+
+    async def get(self, kid: str, alg: str) -> SignatureCheck:
+        """Return the signature check of key ``kid`` for algorithm ``alg``.
 
         Raises:
-            InvalidToken: the kid is unknown (after at most one refetch per
-                cooldown) or its key does not fit ``alg``.
-            KeysUnavailable: no keys can be had.
+            InvalidToken: the kid is unknown (after the refetch it may cause)
+                or its key does not fit ``alg``.
+            KeysUnavailable: no keys can be had, or the issuer is failing and
+                the kid may be one we could not load.
         """
         now = self._clock()
         keyset = self._keys
@@ -218,42 +191,58 @@ class KeyStore:
                 self._refresh_in_background(now)
             else:
                 keyset = await self._refresh_now(now)
-        entry = keyset.keys.get(kid)
+        entry = keyset.checks.get(kid)
         if entry is None and self._task is not None:
-            # A refresh is in flight, perhaps the one that publishes this kid:
-            # wait for it (it is bounded by the timeout) rather than refuse.
+            # A refresh is in flight, perhaps the one that publishes this kid.
             keyset = await self._refresh_now(now)
-            entry = keyset.keys.get(kid)
+            entry = keyset.checks.get(kid)
         if entry is None:
-            # Unknown kid: maybe a rotation we have not seen.  Refetch at most
-            # once per cooldown window (an attacker's random kids cost nothing).
-            if now - self._last_attempt < self._cooldown:
-                raise InvalidToken("unknown_kid", "Token signing key is not known")
-            keyset = await self._refresh_now(now)
-            entry = keyset.keys.get(kid)
-            if entry is None:
-                if self._failed_at >= now:
-                    # The refetch failed: the token may be signed by a key we
-                    # could not load, so this is not the token's fault.
-                    raise KeysUnavailable(
-                        "keys_unavailable", "Signing keys are unavailable", math.ceil(self._backoff)
-                    )
-                raise InvalidToken("unknown_kid", "Token signing key is not known")
-        verifier = entry.get(alg)
-        if verifier is None:
+            entry = await self._refetch_for_unknown(kid, now)
+        check = entry.get(alg)
+        if check is None:
             raise InvalidToken("key_mismatch", "Token algorithm does not fit its key")
-        return verifier
+        return check
+
+    async def _refetch_for_unknown(self, kid: str, now: float) -> Mapping[str, SignatureCheck]:
+        if self._failing():
+            # The issuer is down: the token may be signed by a key we could not
+            # load, so this is a server condition, not the token's fault.
+            if now - self._failed_at >= self._policy.retry_backoff:
+                keyset = await self._refresh_now(now, kid)
+                entry = keyset.checks.get(kid)
+                if entry is not None:
+                    return entry
+                if not self._failing():
+                    raise InvalidToken("unknown_kid", "Token signing key is not known")
+            raise self._unavailable(now)
+        if now - self._last_kid_refetch < self._policy.unknown_kid_interval:
+            raise InvalidToken("unknown_kid", "Token signing key is not known")
+        self._last_kid_refetch = now
+        keyset = await self._refresh_now(now, kid)
+        entry = keyset.checks.get(kid)
+        if entry is None:
+            if self._failing():
+                raise self._unavailable(self._clock())
+            raise InvalidToken("unknown_kid", "Token signing key is not known")
+        return entry
+
+    def _failing(self) -> bool:
+        return self._failed_at != -math.inf
+
+    def _unavailable(self, now: float) -> KeysUnavailable:
+        retry = max(1, math.ceil(self._failed_at + self._policy.retry_backoff - now))
+        return KeysUnavailable("keys_unavailable", "Signing keys are unavailable", retry)
 
     def _refresh_in_background(self, now: float) -> None:
-        if self._task is None and now - self._failed_at >= self._backoff:
-            self._start(now)
+        if self._task is None and now - self._failed_at >= self._policy.retry_backoff:
+            self._start()
 
-    async def _refresh_now(self, now: float) -> _KeySet:
+    async def _refresh_now(self, now: float, kid: str | None = None) -> _KeySet:
         task = self._task
         if task is None:
-            if now - self._failed_at < self._backoff:
+            if now - self._failed_at < self._policy.retry_backoff:
                 return self._usable_or_raise(now)
-            task = self._start(now)
+            task = self._start(kid)
         # shield: a cancelled request must not cancel the fetch others wait for.
         await asyncio.wait([asyncio.shield(task)])
         return self._usable_or_raise(self._clock())
@@ -262,40 +251,77 @@ class KeyStore:
         keyset = self._keys
         if keyset is not None and now < keyset.stale_until:
             return keyset
-        retry = max(1, math.ceil(self._failed_at + self._backoff - now))
-        raise KeysUnavailable("keys_unavailable", "Signing keys are unavailable", retry)
+        raise self._unavailable(now)
 
-    def _start(self, now: float) -> asyncio.Task[None]:
-        self._last_attempt = now
-        task = asyncio.get_running_loop().create_task(self._refresh())
+    def _start(self, kid: str | None = None) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(self._refresh(kid))
         self._task = task
         return task
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, kid: str | None) -> None:
         try:
-            await asyncio.wait_for(self._fetch_and_store(), self._timeout)
-        except (FetchError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            await asyncio.wait_for(self._fetch_and_store(kid), self._policy.timeout)
+        except asyncio.CancelledError:
+            self._failed_at = self._clock()
+            logger.info("okta_bearer: key refresh for %s cancelled", self._issuer)
+            raise
+        except Exception as exc:  # any failure is a refresh failure
             self._failed_at = self._clock()
             kept = "keeping the last good keys" if self._keys else "no keys yet"
-            reason = str(exc) or type(exc).__name__
+            if isinstance(exc, (FetchError, FleetError, httpx.HTTPError, OSError)):
+                reason = str(exc) or type(exc).__name__
+            elif isinstance(exc, asyncio.TimeoutError):
+                reason = f"timed out after {self._policy.timeout:g} s"
+            else:
+                reason = f"unexpected {type(exc).__name__}"
             logger.warning(
-                "okta_bearer: key refresh for %s failed (%s); %s", self._issuer, reason, kept
+                "okta_bearer: key refresh for %s failed (%s); %s",
+                self._issuer,
+                reason,
+                kept,
+                extra={"okta_bearer_reason": "keys_refresh_failed", "issuer": self._issuer},
             )
         finally:
             self._task = None
 
-    async def _fetch_and_store(self) -> None:
+    async def _download(self) -> tuple[str, object, float]:
+        # From the issuer: (jwks_uri, JWKS document, freshness in seconds).
         if self._jwks_uri is None:
             self._jwks_uri = await self._discover()
         self.fetch_counts["jwks"] += 1
         document, cache_control = await self._get_json(self._jwks_uri)
-        keys = build_keys(document, self._algorithms)
-        if not keys:
+        return self._jwks_uri, document, _ttl(cache_control, self._policy)
+
+    async def _download_checked(self) -> tuple[str, object, float]:
+        # What a fleet publishes must be usable by every process.
+        jwks_uri, document, ttl = await self._download()
+        if not build_keys(document, self._algorithms):
             raise FetchError("JWKS holds no usable signing key")
-        now = self._clock()
-        ttl = _ttl(cache_control, self._default_ttl, self._min_ttl, self._max_ttl)
-        self._keys = _KeySet(keys, now, now + ttl, now + ttl + self._max_stale)
+        return jwks_uri, document, ttl
+
+    async def _fetch_and_store(self, kid: str | None) -> None:
+        if self._fleet is None:
+            _, document, ttl = await self._download()
+            fetched_at = self._clock()
+        else:
+            ours = self._keys.fetched_at if self._keys else -math.inf
+            shared = await self._fleet.obtain(self._download_checked, kid=kid, ours_fetched_at=ours)
+            self._jwks_uri = shared.jwks_uri
+            document, ttl, fetched_at = shared.document, shared.ttl, shared.fetched_at
+        checks = build_keys(document, self._algorithms)
+        if not checks:
+            raise FetchError("JWKS holds no usable signing key")
+        previous = self._keys
+        expires_at = fetched_at + ttl
+        self._keys = _KeySet(checks, fetched_at, expires_at, expires_at + self._policy.max_stale)
         self._failed_at = -math.inf
+        if previous is not None and self._on_withdrawn is not None:
+            withdrawn = frozenset(previous.checks).difference(checks)
+            if withdrawn:
+                logger.info(
+                    "okta_bearer: %d signing key(s) of %s withdrawn", len(withdrawn), self._issuer
+                )
+                self._on_withdrawn(withdrawn)
 
     def _discovery_urls(self) -> list[str]:
         base = self._issuer.rstrip("/")
@@ -323,27 +349,28 @@ class KeyStore:
             if not isinstance(document, dict):
                 raise FetchError(f"metadata at {url} is not a JSON object")
             # RFC 8414 section 3.3: the metadata must name the configured issuer.
-            if document.get("issuer") != self._issuer:
+            got = document.get("issuer")
+            if got != self._issuer:
                 logger.error(
-                    "okta_bearer: metadata at %s names another issuer; check the 'issuer' option",
+                    "okta_bearer: metadata at %s names another issuer:\n"
+                    "  configured issuer: %r\n  metadata issuer:   %r\n  hint: %s",
                     url,
+                    self._issuer,
+                    got if isinstance(got, str) else None,
+                    issuer_mismatch_hint(self._issuer, got),
+                    extra={"okta_bearer_reason": "issuer_mismatch", "issuer": self._issuer},
                 )
                 raise FetchError("metadata issuer does not match the configured issuer")
-            jwks_uri = document.get("jwks_uri")
-            if not isinstance(jwks_uri, str) or urlsplit(jwks_uri).scheme not in ("https", "http"):
-                raise FetchError(f"metadata at {url} has no usable jwks_uri")
-            if urlsplit(jwks_uri).scheme == "http" and not _is_loopback(jwks_uri):
-                raise FetchError(f"metadata at {url} has a non-https jwks_uri")
-            return jwks_uri
+            return _checked_jwks_uri(document.get("jwks_uri"), url)
         raise FetchError(last)
 
     async def _get_json(self, url: str) -> tuple[object, str | None]:
         client = self._client
         if client is None:
-            client = self._client = httpx.AsyncClient(timeout=self._timeout)
-        request = client.build_request(
-            "GET", url, headers={"Accept": _ACCEPT}, timeout=self._timeout
-        )
+            client = self._client = httpx.AsyncClient(
+                transport=self._transport, timeout=self._policy.timeout, follow_redirects=False
+            )
+        request = client.build_request("GET", url, headers={"Accept": _ACCEPT})
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             if 400 <= response.status_code < 500:
@@ -367,22 +394,28 @@ class KeyStore:
         return document, response.headers.get("cache-control")
 
     async def aclose(self) -> None:
-        """Cancel a refresh in flight and close the HTTP client if we created it."""
+        """Cancel a refresh in flight and close the HTTP client."""
         task = self._task
         if task is not None:
             task.cancel()
-        if self._owns_client and self._client is not None:
+            await asyncio.wait([task])
+        if self._client is not None:
             await self._client.aclose()
             self._client = None
 
 
-class _NotFound(FetchError):
-    """A 4xx answer: for discovery, the next candidate URL is tried."""
-
-
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in _LOOPBACK or host.startswith("127.")
+def _checked_jwks_uri(value: object, source: str) -> str:
+    # A discovered jwks_uri obeys the same rule as a configured one: https, or
+    # plain http only on a real loopback address.
+    if not isinstance(value, str):
+        raise FetchError(f"metadata at {source} has no string jwks_uri")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise FetchError(f"metadata at {source} has an invalid jwks_uri") from exc
+    if not host or parts.scheme not in ("https", "http"):
+        raise FetchError(f"metadata at {source} has no usable jwks_uri")
+    if parts.scheme == "http" and not is_loopback_url(value):
+        raise FetchError(f"metadata at {source} has a non-https jwks_uri")
+    return value

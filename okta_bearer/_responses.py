@@ -90,19 +90,28 @@ def error_body(error: BearerError, settings: ChallengeSettings) -> dict[str, Any
 
 
 def error_response(
-    error: BearerError, settings: ChallengeSettings, body: Mapping[str, Any] | None = None
+    error: BearerError,
+    settings: ChallengeSettings,
+    body: Mapping[str, Any] | None = None,
+    *,
+    challenges: Headers | None = None,
 ) -> ErrorResponse:
     """The complete answer to ``error``.
 
     ``body`` replaces the default JSON body (an ``on_error`` hook's result);
     the status, the challenge, ``Retry-After`` and ``Cache-Control`` are never
     the caller's to change, so a custom body cannot weaken the protocol.
+    ``challenges`` replaces the single Bearer challenge of a 4xx with ready
+    header fields, for a deployment that accepts several schemes (RFC 9449
+    section 7.1: ``WWW-Authenticate: Bearer`` and ``DPoP``, plus ``DPoP-Nonce``).
     """
     encoded = json.dumps(error_body(error, settings) if body is None else body).encode()
     headers: Headers = [_JSON, (b"content-length", str(len(encoded)).encode()), _NO_STORE]
     if error.status == 503:
         retry_after = getattr(error, "retry_after", 5)
         headers.append((b"retry-after", str(retry_after).encode()))
+    elif challenges is not None:
+        headers.extend(challenges)
     elif error.error is None or not settings.details:
         headers.append((b"www-authenticate", settings.bare_challenge))
     else:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._claims import Claims
+from ._claims import Claims, scopes_of
 from ._errors import InsufficientScope, InvalidToken
 
 __all__ = ["Policy", "check_scopes", "validate_claims"]
@@ -34,7 +34,7 @@ _MAX_NUMERIC_DATE = 253_402_300_799
 
 def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | None:
     # RFC 7519 section 2: NumericDate is a JSON number.  Strings and booleans are
-    # rejected rather than coerced (behaviour catalog D.55); NaN and infinities too.
+    # rejected rather than coerced; NaN and infinities too.
     value = payload.get(name)
     if value is None:
         if required:
@@ -51,6 +51,13 @@ def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | No
     return value
 
 
+def _shown(value: object) -> str:
+    # For logs only: a claim of a signature-verified token, shortened, so an
+    # operator can compare it with the configuration (never the token itself).
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Claims:
     """Check a signature-verified payload against ``policy`` at time ``now``.
 
@@ -65,7 +72,11 @@ def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Clai
     if iss is None:
         raise InvalidToken("missing_claim", "Token has no 'iss' claim")
     if iss != policy.issuer:
-        raise InvalidToken("bad_issuer", "Token issuer is not trusted")
+        raise InvalidToken(
+            "bad_issuer",
+            "Token issuer is not trusted",
+            {"expected": policy.issuer, "got": _shown(iss)},
+        )
 
     # RFC 9068 section 4 / RFC 9700 section 2.3: the audience must name this API.
     aud = payload.get("aud")
@@ -78,7 +89,11 @@ def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Clai
     else:
         raise InvalidToken("bad_claim", "Token 'aud' claim is malformed")
     if not matched:
-        raise InvalidToken("bad_audience", "Token audience is not accepted")
+        raise InvalidToken(
+            "bad_audience",
+            "Token audience is not accepted",
+            {"expected": " ".join(sorted(policy.audiences)), "got": _shown(aud)},
+        )
 
     # RFC 9068 section 2.2 makes exp mandatory; RFC 7519 section 4.1.4: the
     # current time must be *before* exp, so exp == now is already expired.
@@ -102,13 +117,23 @@ def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Clai
         if policy.max_token_age is not None and now - iat > policy.max_token_age + leeway:
             raise InvalidToken("too_old", "Token is too old")
 
+    # A scope claim of the wrong shape is a malformed token (401), not a token
+    # that lacks a scope (403): RFC 9068 section 2.2.3, Okta's 'scp' list.
+    scopes = scopes_of(payload)
+    if scopes is None:
+        raise InvalidToken("bad_claim", "Token scope claim is malformed")
+
     # Okta puts the client in 'cid'; RFC 9068 in 'client_id'.
     if policy.client_ids is not None:
         cid = payload.get("cid", payload.get("client_id"))
         if not isinstance(cid, str) or cid not in policy.client_ids:
-            raise InvalidToken("bad_client", "Token client is not accepted")
+            raise InvalidToken(
+                "bad_client",
+                "Token client is not accepted",
+                {"expected": " ".join(sorted(policy.client_ids)), "got": _shown(cid)},
+            )
 
-    return Claims.from_payload(payload)
+    return Claims.from_payload(payload, scopes)
 
 
 def check_scopes(claims: Claims, required: Iterable[str]) -> None:

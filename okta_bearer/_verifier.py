@@ -1,126 +1,38 @@
-"""TokenVerifier: the one place where a token is judged."""
+"""TokenVerifier: the one place where a JWT access token is judged.
+
+``verify()`` reads top to bottom: cache, parse, key, check, decode, validate.
+Configuration is checked by :mod:`okta_bearer._config`, keys and signature
+checks come from :mod:`okta_bearer._keys`, claims rules from
+:mod:`okta_bearer._validation`.
+"""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from cachetools import LRUCache
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwt.exceptions import PyJWTError
 
 from ._claims import Claims
+from ._config import (
+    KeyPolicy,
+    check_bool,
+    check_int,
+    check_number,
+    check_strings,
+    check_url,
+)
 from ._errors import ConfigurationError, InvalidToken
+from ._jwk import SUPPORTED_ALGORITHMS
 from ._jws import decode_payload, parse_token
-from ._keys import SUPPORTED_ALGORITHMS, KeyStore
+from ._keys import KeyStore
 from ._rfc6750 import is_scope_token
+from ._store import Store
 from ._validation import Policy, check_scopes, validate_claims
 
 __all__ = ["TokenVerifier"]
-
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-# Signature checks for the common algorithms, with their padding and hash objects
-# built once.  They do what PyJWT's RSAAlgorithm/ECAlgorithm.verify do (False on
-# a bad signature, including an ECDSA signature of the wrong length) without
-# building those objects on every call; other algorithms use PyJWT's.
-SignatureCheck = Callable[[Any, bytes, bytes], bool]
-
-
-def _pkcs1_check(digest: hashes.HashAlgorithm) -> SignatureCheck:
-    pkcs1 = padding.PKCS1v15()
-
-    def check(key: Any, data: bytes, signature: bytes) -> bool:
-        try:
-            key.verify(signature, data, pkcs1, digest)
-        except InvalidSignature:
-            return False
-        return True
-
-    return check
-
-
-def _ecdsa_check(digest: hashes.HashAlgorithm) -> SignatureCheck:
-    ecdsa = ec.ECDSA(digest)
-
-    def check(key: Any, data: bytes, signature: bytes) -> bool:
-        # RFC 7518 section 3.4: the signature is R || S, each as long as the curve order.
-        size = (key.curve.key_size + 7) // 8
-        if len(signature) != 2 * size:
-            return False
-        der = encode_dss_signature(
-            int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-        )
-        try:
-            key.verify(der, data, ecdsa)
-        except InvalidSignature:
-            return False
-        return True
-
-    return check
-
-
-_SIGNATURE_CHECKS: dict[str, SignatureCheck] = {
-    "RS256": _pkcs1_check(hashes.SHA256()),
-    "RS384": _pkcs1_check(hashes.SHA384()),
-    "RS512": _pkcs1_check(hashes.SHA512()),
-    "ES256": _ecdsa_check(hashes.SHA256()),
-    "ES384": _ecdsa_check(hashes.SHA384()),
-    "ES512": _ecdsa_check(hashes.SHA512()),
-}
-
-
-def _check_url(option: str, url: object) -> str:
-    if not isinstance(url, str) or not url:
-        raise ConfigurationError(f"{option} must be a non-empty URL string")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(f"{option} must be an absolute https:// URL, got {url!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(f"{option} must not contain user information")
-    if parts.query or parts.fragment or "#" in url:
-        raise ConfigurationError(f"{option} must not contain a query or fragment")
-    if parts.scheme == "http" and not (host in _LOOPBACK_HOSTS or host.startswith("127.")):
-        raise ConfigurationError(
-            f"{option} must use https:// (plain http is allowed only on loopback), got {url!r}"
-        )
-    if "{" in url or "yourokta" in url.lower():
-        raise ConfigurationError(f"{option} still holds a placeholder: {url!r}")
-    if "-admin." in host:
-        raise ConfigurationError(
-            f"{option} points at an Okta admin domain; use the org domain instead: {url!r}"
-        )
-    return url
-
-
-def _number(option: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigurationError(f"{option} must be a finite number, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigurationError(f"{option} must be between {low} and {high}, got {value!r}")
-    return float(value)
-
-
-def _strings(option: str, value: object, *, allow_empty: bool) -> tuple[str, ...]:
-    items = (value,) if isinstance(value, str) else value
-    if not isinstance(items, Iterable):
-        raise ConfigurationError(f"{option} must be a string or a list of strings")
-    result = tuple(items)
-    if not all(isinstance(item, str) and item for item in result):
-        raise ConfigurationError(f"{option} must hold only non-empty strings")
-    if not result and not allow_empty:
-        raise ConfigurationError(f"{option} must not be empty")
-    return result
 
 
 class TokenVerifier:
@@ -129,7 +41,7 @@ class TokenVerifier:
     Checks, in order: size, compact JWS form, header (``alg`` allow-list,
     ``crit``, ``typ``, ``kid``), the signature with the issuer's published key,
     then ``iss``, ``aud``, ``exp``, ``nbf``, ``iat``, optional maximum age,
-    optional ``cid`` allow-list, and finally scopes.
+    optional ``cid`` allow-list, the scope claims' shape, and finally scopes.
 
     Args:
         issuer: the authorization server's issuer, e.g.
@@ -149,18 +61,16 @@ class TokenVerifier:
             Okta access tokens carry no ``typ``.
         max_token_size: tokens longer than this many characters are refused
             before parsing (default 16 KiB).
-        http_client: an ``httpx.AsyncClient`` to fetch metadata and keys with;
-            when omitted one is created and closed by :meth:`aclose`.
-        timeout: total seconds allowed for one key refresh (discovery plus JWKS).
-        keys_min_ttl, keys_max_ttl: bounds on how long keys are fresh, applied
-            to the JWKS response's ``Cache-Control: max-age``.
-        keys_default_ttl: freshness when the response has no ``max-age``.
-        keys_max_stale: how long past their expiry known-good keys keep serving
-            while the issuer cannot be reached.
-        unknown_kid_cooldown: minimum seconds between refetches caused by an
-            unknown ``kid``.
+        keys: how keys are fetched and cached (:class:`KeyPolicy`).
+        transport: an httpx transport for discovery and keys (tests pass
+            ``LocalIssuer.transport()``); the verifier owns the client built on
+            it and :meth:`aclose` closes it.  Redirects are never followed.
         token_cache_size: verified tokens kept in memory (0 turns the cache off).
         token_cache_ttl: seconds a verified token stays cached (never past ``exp``).
+        store: a :class:`~okta_bearer._store.Store` shared by the processes
+            of a fleet (``okta_bearer.redis_store.RedisStore``): key sets are
+            then fetched once for all of them and refetches coordinated by a
+            lease.  Without it each process fetches its own keys.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
@@ -180,22 +90,18 @@ class TokenVerifier:
         required_scopes: Iterable[str] = (),
         require_at_jwt: bool = False,
         max_token_size: int = 16 * 1024,
-        http_client: httpx.AsyncClient | None = None,
-        timeout: float = 5.0,
-        keys_min_ttl: float = 300.0,
-        keys_max_ttl: float = 86400.0,
-        keys_default_ttl: float = 3600.0,
-        keys_max_stale: float = 86400.0,
-        unknown_kid_cooldown: float = 30.0,
+        keys: KeyPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         token_cache_size: int = 4096,
         token_cache_ttl: float = 300.0,
+        store: Store | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        issuer = _check_url("issuer", issuer)
+        issuer = check_url("issuer", issuer)
         if jwks_uri is not None:
-            jwks_uri = _check_url("jwks_uri", jwks_uri)
-        audiences = _strings("audience", audience, allow_empty=False)
-        algs = _strings("algorithms", algorithms, allow_empty=False)
+            jwks_uri = check_url("jwks_uri", jwks_uri)
+        audiences = check_strings("audience", audience, allow_empty=False)
+        algs = check_strings("algorithms", algorithms, allow_empty=False)
         for alg in algs:
             if alg.lower() == "none" or alg.upper().startswith("HS"):
                 raise ConfigurationError(
@@ -208,27 +114,31 @@ class TokenVerifier:
         ids = (
             None
             if client_ids is None
-            else frozenset(_strings("client_ids", client_ids, allow_empty=False))
+            else frozenset(check_strings("client_ids", client_ids, allow_empty=False))
         )
-        scopes = _strings("required_scopes", required_scopes, allow_empty=True)
+        scopes = check_strings("required_scopes", required_scopes, allow_empty=True)
         for scope in scopes:
             if not is_scope_token(scope):
                 raise ConfigurationError(f"required_scopes: {scope!r} is not a valid scope name")
         max_age = (
             None
             if max_token_age is None
-            else _number("max_token_age", max_token_age, 1, 365 * 86400)
+            else check_number("max_token_age", max_token_age, 1, 365 * 86400)
         )
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError("http_client must be an httpx.AsyncClient")
-        if isinstance(max_token_size, bool) or not isinstance(max_token_size, int):
-            raise ConfigurationError("max_token_size must be an integer")
-        _number("max_token_size", max_token_size, 512, 1024 * 1024)
-        if isinstance(token_cache_size, bool) or not isinstance(token_cache_size, int):
-            raise ConfigurationError("token_cache_size must be an integer")
-        _number("token_cache_size", token_cache_size, 0, 10_000_000)
-        min_ttl = _number("keys_min_ttl", keys_min_ttl, 1, 7 * 86400)
-        max_ttl = _number("keys_max_ttl", keys_max_ttl, min_ttl, 30 * 86400)
+        if keys is None:
+            keys = KeyPolicy()
+        elif not isinstance(keys, KeyPolicy):
+            raise ConfigurationError("keys must be a KeyPolicy")
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise ConfigurationError(
+                "transport must be an httpx.AsyncBaseTransport (e.g. LocalIssuer.transport())"
+            )
+        if store is not None and not isinstance(store, Store):
+            raise ConfigurationError(
+                "store must implement okta_bearer.Store (set_if_absent, set, get, delete, aclose)"
+            )
+        if not callable(clock):
+            raise ConfigurationError("clock must be a callable returning epoch seconds")
 
         self.issuer = issuer
         self.audiences = audiences
@@ -237,36 +147,32 @@ class TokenVerifier:
         self._policy = Policy(
             issuer=issuer,
             audiences=frozenset(audiences),
-            leeway=_number("leeway", leeway, 0, 300),
+            leeway=check_number("leeway", leeway, 0, 300),
             max_token_age=max_age,
             client_ids=ids,
         )
-        self._require_at_jwt = bool(require_at_jwt)
-        self._max_size = max_token_size
+        self._require_at_jwt = check_bool("require_at_jwt", require_at_jwt)
+        self._max_size = check_int("max_token_size", max_token_size, 512, 1024 * 1024)
         self._clock = clock
         self._keys = KeyStore(
             issuer=issuer,
             jwks_uri=jwks_uri,
             algorithms=algs,
-            http_client=http_client,
-            timeout=_number("timeout", timeout, 0.01, 120),
-            min_ttl=min_ttl,
-            max_ttl=max_ttl,
-            default_ttl=min(
-                max(_number("keys_default_ttl", keys_default_ttl, 1, 30 * 86400), min_ttl), max_ttl
-            ),
-            max_stale=_number("keys_max_stale", keys_max_stale, 0, 30 * 86400),
-            cooldown=_number("unknown_kid_cooldown", unknown_kid_cooldown, 0, 86400),
+            policy=keys,
+            transport=transport,
             clock=clock,
+            on_withdrawn=self._forget_withdrawn,
+            store=store,
         )
-        # Verified tokens: token -> (claims, deadline), least recently used first.
-        # cachetools' LRUCache bounds the size; expiry is one deadline per entry
-        # (checked on every hit) rather than TTLCache's timer, which cost ~5 us
-        # per lookup on the hot path.  The deadline folds the cache TTL and the
-        # token's expiry.
-        self._cache_ttl = _number("token_cache_ttl", token_cache_ttl, 0.001, 86400)
-        self._cache: LRUCache[str, tuple[Claims, float]] | None = (
-            LRUCache(maxsize=token_cache_size) if token_cache_size else None
+        # Verified tokens: token -> (claims, deadline, kid), least recently used
+        # first.  cachetools' LRUCache bounds the size; expiry is one deadline
+        # per entry checked on every hit (TTLCache's timer cost ~5 us per
+        # lookup).  The deadline folds the cache TTL, the token's expiry and
+        # its maximum age; the kid lets a withdrawn key take its tokens along.
+        size = check_int("token_cache_size", token_cache_size, 0, 10_000_000)
+        self._cache_ttl = check_number("token_cache_ttl", token_cache_ttl, 0.001, 86400)
+        self._cache: LRUCache[str, tuple[Claims, float, str]] | None = (
+            LRUCache(maxsize=size) if size else None
         )
 
     @property
@@ -274,12 +180,13 @@ class TokenVerifier:
         """The key store (exposes ``fetch_counts`` and the discovered ``jwks_uri``)."""
         return self._keys
 
-    async def verify(self, token: str, scopes: Iterable[str] = ()) -> Claims:
+    async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Verify ``token`` and return its claims.
 
-        ``scopes`` are required in addition to the verifier's ``required_scopes``.
+        ``required_scopes`` are required in addition to the verifier's own.
         A token seen before is answered from the verified-token cache: its
-        signature is not checked again, but expiry and scopes are.
+        signature is not checked again, but expiry and scopes are, and a
+        refresh that withdraws its key evicts it.
 
         Raises:
             InvalidToken: the token is not acceptable (401).
@@ -293,29 +200,20 @@ class TokenVerifier:
             if hit is not None:
                 if now < hit[1]:
                     claims = hit[0]
-                    if scopes or self.required_scopes:
-                        check_scopes(claims, (*self.required_scopes, *scopes))
+                    if required_scopes or self.required_scopes:
+                        check_scopes(claims, (*self.required_scopes, *required_scopes))
                     return claims
                 del cache[token]
 
-        # A fresh token, checked in one pass (kept inline: this is the hot path).
         parsed = parse_token(
             token,
             algorithms=self.algorithms,
             max_size=self._max_size,
             require_at_jwt=self._require_at_jwt,
         )
-        algorithm, key = await self._keys.get(parsed.kid, parsed.alg)
-        check = _SIGNATURE_CHECKS.get(parsed.alg)
-        try:
-            if check is not None:
-                valid = check(key, parsed.signing_input, parsed.signature)
-            else:
-                valid = algorithm.verify(parsed.signing_input, key, parsed.signature)
-        except (PyJWTError, ValueError, TypeError) as exc:
-            raise InvalidToken("bad_signature", "Token signature is invalid") from exc
-        if not valid:
-            raise InvalidToken("bad_signature", "Token signature is invalid")
+        check = await self._keys.get(parsed.kid, parsed.alg)
+        if not check(parsed.signing_input, parsed.signature):
+            raise InvalidToken("bad_signature", "Token signature is invalid", {"kid": parsed.kid})
         payload = decode_payload(parsed)
         policy = self._policy
         claims = validate_claims(payload, policy, now)
@@ -325,10 +223,17 @@ class TokenVerifier:
             deadline = min(payload["exp"] + policy.leeway, now + self._cache_ttl)
             if policy.max_token_age is not None:
                 deadline = min(deadline, payload["iat"] + policy.max_token_age + policy.leeway)
-            cache[token] = (claims, deadline)
-        if scopes or self.required_scopes:
-            check_scopes(claims, (*self.required_scopes, *scopes))
+            cache[token] = (claims, deadline, parsed.kid)
+        if required_scopes or self.required_scopes:
+            check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
+
+    def _forget_withdrawn(self, kids: frozenset[str]) -> None:
+        # Runs once per refresh that drops a key: tokens it signed go with it.
+        cache = self._cache
+        if cache is not None:
+            for token in [t for t, (_, _, kid) in cache.items() if kid in kids]:
+                del cache[token]
 
     async def aclose(self) -> None:
         """Release the HTTP client (if the verifier created it) and any refresh in flight."""

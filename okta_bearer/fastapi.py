@@ -195,7 +195,7 @@ def protect(
 
     app.add_middleware(install)
     build = app.openapi
-    scheme = get_claims.model.model_dump(by_alias=True, exclude_none=True)
+    scheme = get_claims.model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -29,7 +29,7 @@ from jwt.algorithms import get_default_algorithms
 
 from ._verifier import TokenVerifier
 
-__all__ = ["OMIT", "LocalIssuer", "SigningKey"]
+__all__ = ["OMIT", "DPoPKey", "LocalIssuer", "SigningKey"]
 
 _EC_CURVES: dict[str, ec.EllipticCurve] = {
     "ES256": ec.SECP256R1(),
@@ -271,6 +271,10 @@ class LocalIssuer:
     def verifier(self, **options: Any) -> TokenVerifier:
         """A :class:`TokenVerifier` for this issuer that fetches through :meth:`transport`."""
         options.setdefault("audience", self.audience)
-        options.setdefault("http_client", httpx.AsyncClient(transport=self.transport()))
+        options.setdefault("transport", self.transport())
         options.setdefault("algorithms", (self.algorithm,))
         return TokenVerifier(self.issuer, **options)
+
+
+# DPoP client keys build on SigningKey and OMIT above, so they are imported last.
+from ._testing_dpop import DPoPKey  # noqa: E402

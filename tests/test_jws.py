@@ -135,3 +135,33 @@ def test_payload_must_be_a_utf8_json_object(issuer: LocalIssuer, payload: bytes)
     parsed = parse_token(issuer.sign(payload), algorithms=ALGS, max_size=16384)
     with pytest.raises(InvalidToken, match="malformed"):
         decode_payload(parsed)
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def non_canonical(segment: str) -> str:
+    """The same bytes spelled with non-zero spare bits in the last character."""
+    assert len(segment) % 4 in (2, 3)
+    return segment[:-1] + _ALPHABET[_ALPHABET.index(segment[-1]) + 1]
+
+
+@pytest.mark.parametrize("part", [0, 1, 2], ids=["header", "payload", "signature"])
+def test_non_canonical_base64url_is_malformed(issuer: LocalIssuer, part: int) -> None:
+    """A segment whose unused low bits are not zero (RFC 4648 3.5) is refused, whatever part."""
+    for extra in range(4):  # vary lengths until the segment has spare bits
+        token = issuer.mint(pad="x" * extra)
+        segments = token.split(".")
+        if len(segments[part]) % 4 in (2, 3):
+            break
+    assert base64.urlsafe_b64decode(segments[part] + "==") == base64.urlsafe_b64decode(
+        non_canonical(segments[part]) + "=="
+    )
+    segments[part] = non_canonical(segments[part])
+
+    def parse_and_decode() -> None:
+        decode_payload(parse_token(".".join(segments), algorithms=ALGS, max_size=16384))
+
+    with pytest.raises(InvalidToken) as info:
+        parse_and_decode()
+    assert info.value.reason == "malformed"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -153,17 +155,38 @@ def test_client_allow_list(overrides: dict[str, Any], accepted: bool) -> None:
     [
         ({"scp": ["a", "b"]}, {"a", "b"}),
         ({"scope": "a b  c"}, {"a", "b", "c"}),
+        ({"scope": "a\tb c\nd"}, {"a\tb", "c\nd"}),
+        ({"scope": " "}, set()),
         ({"scp": "a b"}, {"a", "b"}),
         ({"scp": ["a"], "scope": "b"}, {"a"}),
-        ({"scp": 5}, set()),
-        ({"scope": {"a": 1}}, set()),
-        ({"scp": ["a", 3]}, set()),
+        ({"scp": []}, set()),
         ({}, set()),
     ],
 )
 def test_scopes_from_scp_or_scope(claims: dict[str, Any], scopes: set[str]) -> None:
-    """Scopes come from Okta's scp list, else the RFC 9068 scope string; other types grant none."""
-    assert scopes_of(claims) == scopes
+    """Scopes come from Okta's scp list, else the RFC 9068 scope string split on spaces only."""
+    assert scopes_of(claims) == frozenset(scopes)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"scp": 5},
+        {"scp": ["a", 3]},
+        {"scp": ["a", None]},
+        {"scp": [["a"]]},
+        {"scp": {"a": 1}},
+        {"scp": ..., "scope": ["a", "b"]},
+        {"scp": ..., "scope": {"a": 1}},
+        {"scp": ..., "scope": 7},
+    ],
+)
+def test_malformed_scope_claims_are_invalid_tokens(overrides: dict[str, Any]) -> None:
+    """A scope claim of the wrong shape is 401 invalid_token (bad_claim), not a 403."""
+    with pytest.raises(InvalidToken) as info:
+        validate_claims(payload(**overrides), POLICY, NOW)
+    assert info.value.reason == "bad_claim"
+    assert info.value.status == 401
 
 
 def test_check_scopes_is_exact_and_requires_all() -> None:
@@ -184,3 +207,53 @@ def test_claims_are_immutable() -> None:
         claims.sub = "mallory"  # type: ignore[misc]
     with pytest.raises(TypeError):
         claims.raw["sub"] = "mallory"  # type: ignore[index]
+
+
+def test_nested_claims_cannot_be_changed_through_a_shared_claims_object() -> None:
+    """Nested lists and objects in raw are immutable, so the cache cannot be poisoned."""
+    claims = validate_claims(
+        payload(groups=["staff"], cnf={"jkt": "abc", "x": [1, {"y": 2}]}), POLICY, NOW
+    )
+    groups = claims.raw["groups"]
+    cnf = claims.raw["cnf"]
+    assert groups == ("staff",)
+    with pytest.raises((TypeError, AttributeError)):
+        groups.append("admin")
+    mutations: list[Callable[[], object]] = [
+        lambda: cnf.__setitem__("jkt", "evil"),
+        lambda: cnf.update(jkt="evil"),
+        lambda: cnf.pop("jkt"),
+        lambda: cnf.clear(),
+        lambda: cnf.setdefault("new", 1),
+        lambda: cnf["x"][1].__setitem__("y", 3),
+    ]
+    for mutate in mutations:
+        with pytest.raises(TypeError):
+            mutate()
+    assert cnf == {"jkt": "abc", "x": (1, {"y": 2})}
+    assert json.loads(json.dumps(dict(claims.raw)))["cnf"]["x"] == [1, {"y": 2}]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "context"),
+    [
+        ({"iss": "https://other.example"}, {"got": "https://other.example"}),
+        ({"aud": "api://other"}, {"got": "api://other"}),
+    ],
+)
+def test_refusals_carry_expected_and_got(
+    overrides: dict[str, Any], context: dict[str, str]
+) -> None:
+    """An issuer or audience refusal says what was expected and what the token held."""
+    with pytest.raises(InvalidToken) as info:
+        validate_claims(payload(**overrides), POLICY, NOW)
+    assert info.value.context["got"] == context["got"]
+    assert info.value.context["expected"]
+
+
+def test_claims_expose_the_dpop_key_thumbprint() -> None:
+    """Claims.jkt is the token's cnf.jkt, or None for an unbound or malformed cnf."""
+    assert validate_claims(payload(cnf={"jkt": "abc"}), POLICY, NOW).jkt == "abc"
+    assert validate_claims(payload(), POLICY, NOW).jkt is None
+    assert validate_claims(payload(cnf="abc"), POLICY, NOW).jkt is None
+    assert validate_claims(payload(cnf={"jkt": 5}), POLICY, NOW).jkt is None

@@ -11,6 +11,7 @@ from okta_bearer import (
     ConfigurationError,
     InsufficientScope,
     InvalidToken,
+    KeyPolicy,
     KeysUnavailable,
     TokenVerifier,
 )
@@ -49,11 +50,15 @@ ISS = "https://example.okta.com/oauth2/default"
         ({"max_token_age": 0}, "max_token_age"),
         ({"client_ids": []}, "client_ids"),
         ({"required_scopes": ['a"b']}, "required_scopes"),
-        ({"http_client": object()}, "http_client"),
+        ({"transport": object()}, "transport"),
+        ({"keys": {"timeout": 1}}, "keys"),
+        ({"require_at_jwt": "yes"}, "require_at_jwt"),
         ({"max_token_size": 10}, "max_token_size"),
         ({"token_cache_size": -1}, "token_cache_size"),
-        ({"timeout": 0}, "timeout"),
-        ({"keys_min_ttl": 600, "keys_max_ttl": 60}, "keys_max_ttl"),
+        ({"issuer": "http://127.attacker.example/oauth2/default"}, "issuer"),
+        ({"issuer": "http://localhost.attacker.example/oauth2/default"}, "issuer"),
+        ({"jwks_uri": "http://127.0.0.1.nip.io/keys"}, "jwks_uri"),
+        ({"issuer": "https://[::1/oauth2/default"}, "issuer"),
     ],
 )
 def test_bad_configuration_fails_at_construction(kwargs: dict[str, Any], option: str) -> None:
@@ -64,7 +69,29 @@ def test_bad_configuration_fails_at_construction(kwargs: dict[str, Any], option:
 
 
 @pytest.mark.parametrize(
-    "issuer", ["http://127.0.0.1:8080/oauth2/default", "http://localhost/oauth2/default"]
+    ("kwargs", "option"),
+    [
+        ({"timeout": 0}, "KeyPolicy.timeout"),
+        ({"min_ttl": 600, "max_ttl": 60}, "KeyPolicy.max_ttl"),
+        ({"default_ttl": 10}, "KeyPolicy.default_ttl"),
+        ({"max_stale": -1}, "KeyPolicy.max_stale"),
+        ({"unknown_kid_interval": float("inf")}, "KeyPolicy.unknown_kid_interval"),
+    ],
+)
+def test_bad_key_policy_fails_at_construction(kwargs: dict[str, Any], option: str) -> None:
+    """A KeyPolicy out of range raises ConfigurationError naming the field."""
+    with pytest.raises(ConfigurationError, match=option):
+        KeyPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "http://127.0.0.1:8080/oauth2/default",
+        "http://127.3.4.5/oauth2/default",
+        "http://localhost/oauth2/default",
+        "http://[::1]:9400/oauth2/default",
+    ],
 )
 def test_plain_http_allowed_on_loopback(issuer: str) -> None:
     """A loopback http:// issuer is accepted for local development."""
@@ -74,7 +101,7 @@ def test_plain_http_allowed_on_loopback(issuer: str) -> None:
 async def test_valid_token(okta_issuer: LocalIssuer) -> None:
     """A token signed by the issuer's key verifies and yields its claims."""
     async with okta_issuer.verifier() as verifier:
-        claims = await verifier.verify(okta_issuer.mint(), scopes=["items:read"])
+        claims = await verifier.verify(okta_issuer.mint(), required_scopes=["items:read"])
     assert claims.sub == "alice@example.com"
     assert claims.client_id == okta_issuer.client_id
 
@@ -118,9 +145,9 @@ async def test_required_and_route_scopes(okta_issuer: LocalIssuer) -> None:
     """Verifier-wide and per-call scopes are both required; a valid token lacking one gets 403."""
     token = okta_issuer.mint(scp=["a", "b"])
     async with okta_issuer.verifier(required_scopes=["a"]) as verifier:
-        await verifier.verify(token, scopes=["b"])
+        await verifier.verify(token, required_scopes=["b"])
         with pytest.raises(InsufficientScope) as info:
-            await verifier.verify(token, scopes=["c"])
+            await verifier.verify(token, required_scopes=["c"])
         assert info.value.required == ("a", "c")
 
 
@@ -180,7 +207,7 @@ async def test_cached_token_still_expires() -> None:
     clock = Clock()
     issuer = LocalIssuer(clock=clock)
     token = issuer.mint(exp=int(clock.now) + 60)
-    async with issuer.verifier(clock=clock, leeway=0, keys_max_stale=10**6) as verifier:
+    async with issuer.verifier(clock=clock, leeway=0, keys=KeyPolicy(max_stale=10**6)) as verifier:
         await verifier.verify(token)
         clock.advance(61)
         with pytest.raises(InvalidToken, match="expired"):
@@ -191,9 +218,9 @@ async def test_cached_token_scopes_checked_every_time(okta_issuer: LocalIssuer) 
     """A cache hit still enforces the route's scopes."""
     token = okta_issuer.mint(scp=["a"])
     async with okta_issuer.verifier() as verifier:
-        await verifier.verify(token, scopes=["a"])
+        await verifier.verify(token, required_scopes=["a"])
         with pytest.raises(InsufficientScope):
-            await verifier.verify(token, scopes=["b"])
+            await verifier.verify(token, required_scopes=["b"])
 
 
 async def test_cache_is_bounded(okta_issuer: LocalIssuer) -> None:
@@ -230,11 +257,33 @@ async def test_owned_client_is_closed(okta_issuer: LocalIssuer) -> None:
     assert client.is_closed
 
 
-async def test_injected_client_is_not_closed(okta_issuer: LocalIssuer) -> None:
-    """A client passed in by the user stays open after aclose()."""
-    client = httpx.AsyncClient(transport=okta_issuer.transport())
-    verifier = okta_issuer.verifier(http_client=client)
+async def test_injected_transport_is_used_and_closed(okta_issuer: LocalIssuer) -> None:
+    """The verifier fetches over the transport it is given and closes it with its client."""
+
+    class Recording(httpx.AsyncBaseTransport):
+        closed = False
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return okta_issuer.handler(request)
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    transport = Recording()
+    verifier = okta_issuer.verifier(transport=transport)
     await verifier.verify(okta_issuer.mint())
+    assert okta_issuer.count("/v1/keys") == 1
     await verifier.aclose()
-    assert not client.is_closed
-    await client.aclose()
+    assert transport.closed
+
+
+async def test_rotate_then_mint_verifies_with_the_default_verifier(
+    okta_issuer: LocalIssuer,
+) -> None:
+    """LocalIssuer.rotate() then mint() verifies at once with default options (no cooldown knob)."""
+    async with okta_issuer.verifier() as verifier:
+        await verifier.verify(okta_issuer.mint())
+        okta_issuer.rotate(keep_old=False)
+        claims = await verifier.verify(okta_issuer.mint())
+    assert claims.sub == "alice@example.com"
+    assert okta_issuer.count("/v1/keys") == 2

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from .._config import KeyPolicy
 from .._errors import BearerError, ConfigurationError, KeysUnavailable
 from .._verifier import TokenVerifier
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
@@ -36,7 +37,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             options["jwks_uri"] = args.jwks_uri
         if args.algorithm:
             options["algorithms"] = tuple(args.algorithm)
-        async with TokenVerifier(args.issuer, args.audience, timeout=args.timeout, **options) as v:
+        options["keys"] = KeyPolicy(timeout=args.timeout)
+        async with TokenVerifier(args.issuer, args.audience, **options) as v:
             claims = await v.verify(token, tuple(args.scope))
         return dict(claims.raw)
 

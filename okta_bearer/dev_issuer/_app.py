@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._dpop import DPOP_ALGORITHMS
 from ..testing import LocalIssuer
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
@@ -103,7 +104,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "DPoP"],
         )
         self.app = Starlette(routes=routes, middleware=[cors])
 
@@ -120,6 +121,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
             response_modes_supported=["query", "fragment"],
             token_endpoint_auth_methods_supported=["none"],
             end_session_endpoint=f"{self.issuer}/v1/logout",
+            dpop_signing_alg_values_supported=sorted(DPOP_ALGORITHMS),  # RFC 9449 section 5.1
             claims_supported=[
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
                 "name", "preferred_username", "email", "email_verified",

@@ -58,10 +58,12 @@ class IssuerCore:
         *,
         auth_time: int | None = None,
         lifetime: int | None = None,
+        jkt: str | None = None,
     ) -> str:
         """Mint an Okta-shaped access token for ``user`` (or the client itself when ``None``).
 
-        ``lifetime`` (seconds) defaults to the issuer's ``token_lifetime``.
+        ``lifetime`` (seconds) defaults to the issuer's ``token_lifetime``;
+        ``jkt`` binds the token to a DPoP key (``cnf.jkt``, RFC 9449 section 6.1).
         """
         now = int(self.local.clock())
         claims: dict[str, Any] = {
@@ -75,6 +77,8 @@ class IssuerCore:
             claims.update(sub=client_id, uid=OMIT, auth_time=OMIT)
         else:
             claims.update(sub=user.login, uid=user.uid, auth_time=auth_time or now)
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         return self.local.mint(**claims)
 
     def _id_token(

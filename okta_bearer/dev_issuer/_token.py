@@ -1,4 +1,9 @@
-"""``/v1/token`` (the ``authorization_code`` grant with PKCE) and ``/v1/userinfo``."""
+"""``/v1/token`` (the ``authorization_code`` grant with PKCE) and ``/v1/userinfo``.
+
+A token request with a ``DPoP`` proof (RFC 9449 section 5) gets a DPoP-bound
+access token: ``token_type: DPoP`` and ``cnf.jkt`` set to the proof key's
+thumbprint.  The dev issuer checks the proof but keeps no ``jti`` replay cache.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._dpop import InvalidDPoPProof, check_proof
 from .._errors import BearerError, InvalidRequest, MissingToken
 from .._rfc6750 import challenge, parse_authorization
 from .._verifier import TokenVerifier
@@ -37,6 +43,9 @@ class TokenEndpoints(IssuerCore):
         client = self.clients.get(form["client_id"])
         if client is None:
             return token_error("invalid_client", "The client is not registered.", status=401)
+        jkt = self._dpop_thumbprint(request)
+        if isinstance(jkt, Response):
+            return jkt
         # A code is redeemable once, whatever the outcome (RFC 6749 4.1.2).
         grant = self._store.codes.pop(form["code"], None)
         if grant is None or grant.expires_at <= self.local.clock():
@@ -54,10 +63,10 @@ class TokenEndpoints(IssuerCore):
         ):
             return token_error("invalid_grant", "PKCE verification of the code_verifier failed.")
         access_token = self.issue_access_token(
-            grant.user, client.client_id, auth.scopes, auth_time=grant.auth_time
+            grant.user, client.client_id, auth.scopes, auth_time=grant.auth_time, jkt=jkt
         )
         body: dict[str, Any] = {
-            "token_type": "Bearer",
+            "token_type": "Bearer" if jkt is None else "DPoP",
             "expires_in": self.token_lifetime,
             "access_token": access_token,
             "scope": " ".join(auth.scopes),
@@ -65,6 +74,25 @@ class TokenEndpoints(IssuerCore):
         if "openid" in auth.scopes:
             body["id_token"] = self._id_token(auth, grant.user, grant.auth_time, access_token)
         return JSONResponse(body, headers=NO_STORE)
+
+    def _dpop_thumbprint(self, request: Request) -> str | Response | None:
+        """The proof key's thumbprint, ``None`` without a proof, or the 400 to send."""
+        proofs = [v for k, v in request.scope["headers"] if k == b"dpop"]
+        if not proofs:
+            return None
+        if len(proofs) > 1:
+            return token_error("invalid_dpop_proof", "Only one DPoP proof is allowed.")
+        try:
+            proof = check_proof(
+                proofs[0].decode("ascii"),
+                method="POST",
+                url=f"{self.issuer}/v1/token",
+                now=self.local.clock(),
+                access_token=None,  # no ath at the token endpoint (RFC 9449 section 5)
+            )
+        except (UnicodeDecodeError, InvalidDPoPProof):
+            return token_error("invalid_dpop_proof", "The DPoP proof is invalid.")
+        return proof.jkt
 
     async def _userinfo(self, request: Request) -> Response:
         try:
@@ -74,18 +102,15 @@ class TokenEndpoints(IssuerCore):
                 raise MissingToken()
             jwks = self.local.jwks()
             transport = httpx.MockTransport(lambda _: httpx.Response(200, json=jwks))
-            async with (
-                httpx.AsyncClient(transport=transport) as client,
-                TokenVerifier(
-                    self.issuer,
-                    self.local.audience,
-                    jwks_uri=f"{self.issuer}/v1/keys",
-                    algorithms=(self.local.algorithm,),
-                    http_client=client,
-                    token_cache_size=0,
-                    clock=self.local.clock,
-                ) as verifier,
-            ):
+            async with TokenVerifier(
+                self.issuer,
+                self.local.audience,
+                jwks_uri=f"{self.issuer}/v1/keys",
+                algorithms=(self.local.algorithm,),
+                transport=transport,
+                token_cache_size=0,
+                clock=self.local.clock,
+            ) as verifier:
                 claims = await verifier.verify(token, ("openid",))
         except BearerError as error:
             status = error.status if error.status != 503 else 401

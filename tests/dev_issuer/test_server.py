@@ -73,7 +73,7 @@ async def test_api_verifier_survives_rotation(served: tuple[DevIssuer, str]) -> 
     dev, issuer = served
     async with (
         httpx.AsyncClient() as http,
-        TokenVerifier(issuer, "api://default", unknown_kid_cooldown=0) as verifier,
+        TokenVerifier(issuer, "api://default") as verifier,
     ):
         before = (await http.post(f"{issuer}/dev/mint", json={})).json()["access_token"]
         assert (await verifier.verify(before)).sub == USER

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from okta_bearer import BearerAuthMiddleware, TokenVerifier
+from okta_bearer import BearerAuthMiddleware, KeyPolicy, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import Clock
@@ -40,6 +40,10 @@ class FaultyKeyServer(httpx.AsyncBaseTransport):
         self.clock = clock
         #: kind ("discovery" or "jwks") -> the fault answering it instead of the issuer.
         self.faults: dict[str, Fault] = {}
+        #: path suffix -> fault, for one URL among a kind (one discovery location, say).
+        self.path_faults: dict[str, Fault] = {}
+        #: Every request received, as sent.
+        self.requests: list[httpx.Request] = []
         #: (kind, host, fake time) of every request received.
         self.log: list[tuple[str, str, float]] = []
         #: Set while a request is being held by :func:`gated`.
@@ -71,7 +75,11 @@ class FaultyKeyServer(httpx.AsyncBaseTransport):
         """Answer like the issuer, unless a fault is set for this kind of request."""
         kind = self.kind(request)
         self.log.append((kind, request.url.host, self.clock()))
+        self.requests.append(request)
         fault = self.faults.get(kind)
+        for suffix, path_fault in self.path_faults.items():
+            if request.url.path.endswith(suffix):
+                fault = path_fault
         if fault is not None and request.url.host == httpx.URL(ISSUER).host:
             return await fault(request)
         return self.issuer.handler(request)
@@ -133,11 +141,13 @@ def streamed(size: int) -> Fault:
     return fault
 
 
-def raises(exc_type: type[httpx.TransportError]) -> Fault:
-    """Fail at the transport level (timeout, refused connection...)."""
+def raises(exc_type: type[Exception]) -> Fault:
+    """Fail at the transport level (timeout, refused connection...) or with any exception."""
 
     async def fault(request: httpx.Request) -> httpx.Response:
-        raise exc_type("simulated", request=request)
+        if issubclass(exc_type, httpx.RequestError):
+            raise exc_type("simulated", request=request)
+        raise exc_type("simulated")
 
     return fault
 
@@ -211,6 +221,12 @@ class World:
         return await self.client.get("/", headers=headers)
 
 
+def policy(**fields: Any) -> KeyPolicy:
+    """A KeyPolicy with the harness's short timeout (0.2 s) and ``fields`` changed."""
+    fields.setdefault("timeout", 0.2)
+    return KeyPolicy(**fields)
+
+
 @asynccontextmanager
 async def world(**verifier_options: Any) -> AsyncIterator[World]:
     """A fresh issuer, faulty key server and protected API (small timeout by default)."""
@@ -218,18 +234,15 @@ async def world(**verifier_options: Any) -> AsyncIterator[World]:
     issuer = LocalIssuer(ISSUER, AUDIENCE, clock=clock)
     server = FaultyKeyServer(issuer, clock)
     w = World(clock, issuer, server)
-    verifier_options.setdefault("timeout", 0.2)
-    async with httpx.AsyncClient(transport=server) as key_client:
-        w.verifier = TokenVerifier(
-            ISSUER, AUDIENCE, http_client=key_client, clock=clock, **verifier_options
-        )
-        w.entered = Entered(
-            BearerAuthMiddleware(Starlette(routes=[Route("/", whoami)]), verifier=w.verifier)
-        )
-        transport = httpx.ASGITransport(app=w.entered)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
-            w.client = client
-            try:
-                yield w
-            finally:
-                await w.verifier.aclose()
+    verifier_options.setdefault("keys", policy())
+    w.verifier = TokenVerifier(ISSUER, AUDIENCE, transport=server, clock=clock, **verifier_options)
+    w.entered = Entered(
+        BearerAuthMiddleware(Starlette(routes=[Route("/", whoami)]), verifier=w.verifier)
+    )
+    transport = httpx.ASGITransport(app=w.entered)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        w.client = client
+        try:
+            yield w
+        finally:
+            await w.verifier.aclose()

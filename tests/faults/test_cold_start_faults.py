@@ -1,7 +1,7 @@
 """With no keys cached, every kind of key-server fault ends in 503 + Retry-After, fast.
 
 A valid token is never told it is invalid because the issuer misbehaves
-(behaviour catalog G.103): the answer is 503 ``temporarily_unavailable`` with
+(RFC 6750 leaves server faults to HTTP: 503): the answer is 503 ``temporarily_unavailable`` with
 a ``Retry-After``, redirects are never followed, and no request waits much
 longer than the configured ``timeout`` (0.2 s here).
 """
@@ -51,6 +51,11 @@ def weak_jwks(server: FaultyKeyServer) -> Fault:
     return json_doc({"keys": [weak.public_jwk]})
 
 
+def wrong_types(server: FaultyKeyServer, **changes: object) -> Fault:
+    """The issuer's JWKS with members of the wrong JSON type in every key."""
+    return json_doc({"keys": [{**k, **changes} for k in server.issuer.jwks()["keys"]]})
+
+
 COLD_FAULTS = [
     ColdFault("discovery-500", "discovery", lambda s: status(500)),
     ColdFault("discovery-503", "discovery", lambda s: status(503, **{"retry-after": "3600"})),
@@ -77,6 +82,22 @@ COLD_FAULTS = [
         lambda s: json_doc({**s.issuer.metadata(), "jwks_uri": f"http://{EVIL_HOST}/keys"}),
     ),
     ColdFault("discovery-10mb", "discovery", lambda s: body(b" " * TEN_MB)),
+    ColdFault(
+        "discovery-jwks-uri-invalid",
+        "discovery",
+        lambda s: json_doc({**s.issuer.metadata(), "jwks_uri": "https://[::1/keys"}),
+    ),
+    ColdFault(
+        "discovery-jwks-uri-not-a-string",
+        "discovery",
+        lambda s: json_doc({**s.issuer.metadata(), "jwks_uri": ["https://a.example/keys"]}),
+    ),
+    ColdFault(
+        "discovery-jwks-uri-dns-name-starting-127",
+        "discovery",
+        lambda s: json_doc({**s.issuer.metadata(), "jwks_uri": f"http://127.{EVIL_HOST}/keys"}),
+    ),
+    ColdFault("discovery-unexpected-exception", "discovery", lambda s: raises(RuntimeError)),
     ColdFault("jwks-500", "jwks", lambda s: status(500)),
     ColdFault("jwks-404", "jwks", lambda s: status(404)),
     ColdFault("jwks-302-other-host", "jwks", lambda s: redirect(f"https://{EVIL_HOST}/keys")),
@@ -90,6 +111,10 @@ COLD_FAULTS = [
     ColdFault("jwks-keys-empty", "jwks", lambda s: json_doc({"keys": []})),
     ColdFault("jwks-keys-junk-members", "jwks", lambda s: json_doc({"keys": [1, "a", None]})),
     ColdFault("jwks-only-weak-key", "jwks", weak_jwks),
+    ColdFault("jwks-crv-of-the-wrong-type", "jwks", lambda s: wrong_types(s, kty="EC", crv=[])),
+    ColdFault("jwks-kty-of-the-wrong-type", "jwks", lambda s: wrong_types(s, kty={"a": 1})),
+    ColdFault("jwks-n-of-the-wrong-type", "jwks", lambda s: wrong_types(s, n=12)),
+    ColdFault("jwks-unexpected-exception", "jwks", lambda s: raises(LookupError)),
     ColdFault(
         "jwks-keys-nested-lists", "jwks", lambda s: body(json.dumps({"keys": [[[[]]]]}).encode())
     ),
@@ -111,8 +136,23 @@ async def test_cold_start_fault_is_503_with_retry_after(fault: ColdFault) -> Non
         assert int(response.headers["retry-after"]) >= 1
         assert response.json()["error"] == "temporarily_unavailable"
         assert "www-authenticate" not in response.headers
-        assert EVIL_HOST not in w.server.hosts()
+        assert all(EVIL_HOST not in host for host in w.server.hosts())
         assert w.server.count("other") == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fault", COLD_FAULTS, ids=[f.id for f in COLD_FAULTS])
+async def test_cold_start_fault_honours_the_backoff(fault: ColdFault) -> None:
+    """After a failed cold fetch, requests within the backoff are 503 without another fetch."""
+    async with world() as w:
+        w.server.faults[fault.kind] = fault.make(w.server)
+        with anyio.fail_after(20):
+            assert (await w.get(w.token())).status_code == 503
+            fetched = len(w.server.log)
+            for _ in range(20):
+                w.clock.advance(0.1)
+                assert (await w.get(w.token())).status_code == 503
+        assert len(w.server.log) == fetched
 
 
 @pytest.mark.anyio

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
-from okta_bearer import KeysUnavailable, TokenVerifier
+from okta_bearer import KeyPolicy, KeysUnavailable, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -74,7 +74,7 @@ async def verify_against(port: int) -> None:
     """Verify a well-formed token against an issuer served on ``port``."""
     issuer_url = f"http://127.0.0.1:{port}/oauth2/default"
     issuer = LocalIssuer(issuer_url)
-    async with TokenVerifier(issuer_url, issuer.audience, timeout=0.3) as verifier:
+    async with TokenVerifier(issuer_url, issuer.audience, keys=KeyPolicy(timeout=0.3)) as verifier:
         with anyio.fail_after(20):  # generous; the configured timeout is 0.3 s
             await verifier.verify(issuer.mint())
 

@@ -72,7 +72,14 @@ def oracle(payload: dict[str, Any], policy: Policy, now: float) -> bool:
         cid = payload["cid"] if "cid" in payload else payload.get("client_id")
         if not isinstance(cid, str) or cid not in policy.client_ids:
             return False
-    return True
+    # Okta's scp: a list of strings (a string is tolerated); else RFC 9068's scope string.
+    scp = payload.get("scp")
+    if scp is not None:
+        return isinstance(scp, str) or (
+            isinstance(scp, list) and all(isinstance(s, str) for s in scp)
+        )
+    scope = payload.get("scope")
+    return scope is None or isinstance(scope, str)
 
 
 hostile_values = st.one_of(

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -60,12 +59,11 @@ def harness() -> Iterator[Harness]:
     es256 = SigningKey.generate("ES256", kid="ec-1")
     rs256 = issuer.signing_key
     issuer.keys = [es256, rs256]
-    client = httpx.AsyncClient(transport=issuer.transport())
     verifier = TokenVerifier(
         ISSUER,
         sorted(AUDIENCES),
         algorithms=("RS256", "ES256"),
-        http_client=client,
+        transport=issuer.transport(),
         clock=clock,
         leeway=LEEWAY,
         token_cache_size=0,
@@ -75,7 +73,6 @@ def harness() -> Iterator[Harness]:
         h.verify(issuer.mint(key=key))  # warm the key cache; proves the tokens are valid
     yield h
     loop.run_until_complete(verifier.aclose())
-    loop.run_until_complete(client.aclose())
     loop.close()
 
 

@@ -98,9 +98,7 @@ class Verifiers:
     clients: list[httpx.AsyncClient]
 
     def __call__(self, **options: object) -> TokenVerifier:
-        client = httpx.AsyncClient(transport=self.issuer.transport())
-        self.clients.append(client)
-        return self.issuer.verifier(http_client=client, **options)
+        return self.issuer.verifier(**options)
 
 
 @pytest.fixture(scope="module")

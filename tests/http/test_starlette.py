@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
-from okta_bearer import TokenVerifier
+from okta_bearer import KeyPolicy, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import bearer
@@ -243,14 +243,18 @@ def test_issuer_down_at_cold_start_is_503(serve: Serve) -> None:
         closed.bind(("127.0.0.1", 0))
         issuer_url = f"http://127.0.0.1:{closed.getsockname()[1]}/oauth2/default"
         down = LocalIssuer(issuer_url)
-        keys_client = httpx.AsyncClient(trust_env=False)
-        verifier = TokenVerifier(issuer_url, down.audience, http_client=keys_client, timeout=30)
+        verifier = TokenVerifier(
+            issuer_url,
+            down.audience,
+            transport=httpx.AsyncHTTPTransport(),
+            keys=KeyPolicy(timeout=30),
+        )
         server = serve(starlette_app(verifier))
         token = down.mint()
         with httpx.Client(base_url=server.base_url, trust_env=False, timeout=60) as client:
             response = client.get("/whoami", headers=bearer(token))
         server.stop()
-        asyncio.run(keys_client.aclose())
+        asyncio.run(verifier.aclose())
     assert response.status_code == 503
     assert int(response.headers["retry-after"]) >= 1
     assert "www-authenticate" not in response.headers

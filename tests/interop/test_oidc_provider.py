@@ -44,19 +44,24 @@ def _b64(data: bytes) -> str:
 
 
 @pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
-    """A real httpx client (no proxies from the environment: everything is on loopback)."""
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
+async def verifiers() -> AsyncIterator[list[TokenVerifier]]:
+    """Verifiers made by the test, closed (with their HTTP clients) when it ends."""
+    made: list[TokenVerifier] = []
+    yield made
+    for verifier in made:
+        await verifier.aclose()
 
 
-def _verifier(provider: OidcProvider, client: httpx.AsyncClient, **options: Any) -> TokenVerifier:
+def _verifier(provider: OidcProvider, made: list[TokenVerifier], **options: Any) -> TokenVerifier:
     options.setdefault("audience", AUDIENCE)
-    return TokenVerifier(provider.issuer, http_client=client, **options)
+    # An explicit transport ignores proxy variables: everything here is on loopback.
+    verifier = TokenVerifier(provider.issuer, transport=httpx.AsyncHTTPTransport(), **options)
+    made.append(verifier)
+    return verifier
 
 
 async def test_rs256_token_verifies_through_discovery_fallback(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """An RS256 oidc-provider token verifies; keys found via the openid-configuration fallback."""
     token = await oidc_provider.token(RS256, "items:read items:write")
@@ -64,7 +69,7 @@ async def test_rs256_token_verifies_through_discovery_fallback(
     assert header["typ"] == "at+jwt"
     assert header["alg"] == "RS256"
 
-    verifier = _verifier(oidc_provider, http_client)
+    verifier = _verifier(oidc_provider, verifiers)
     claims = await verifier.verify(token)
 
     assert claims.issuer == oidc_provider.issuer
@@ -82,54 +87,54 @@ async def test_rs256_token_verifies_through_discovery_fallback(
 
 
 async def test_require_at_jwt_accepts_rfc9068_tokens(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """With require_at_jwt=True the provider's ``typ: at+jwt`` tokens are accepted."""
     token = await oidc_provider.token(RS256, "items:read")
-    verifier = _verifier(oidc_provider, http_client, require_at_jwt=True)
-    claims = await verifier.verify(token, scopes=["items:read"])
+    verifier = _verifier(oidc_provider, verifiers, require_at_jwt=True)
+    claims = await verifier.verify(token, required_scopes=["items:read"])
     assert claims.scopes == frozenset({"items:read"})
 
 
 async def test_es256_token_verifies(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """An ES256 (P-256) access token from the provider verifies with ES256 allowed."""
     token = await oidc_provider.token(ES256, "admin")
     assert _segment(token, 0)["alg"] == "ES256"
     verifier = _verifier(
-        oidc_provider, http_client, audience="api://interop-es256", algorithms=("RS256", "ES256")
+        oidc_provider, verifiers, audience="api://interop-es256", algorithms=("RS256", "ES256")
     )
-    claims = await verifier.verify(token, scopes=["admin"])
+    claims = await verifier.verify(token, required_scopes=["admin"])
     assert claims.audience == ("api://interop-es256",)
     assert claims.scopes == frozenset({"admin"})
 
 
 async def test_es256_token_refused_when_only_rs256_allowed(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """The default RS256-only allow-list refuses the provider's ES256 token."""
     token = await oidc_provider.token(ES256, "admin")
-    verifier = _verifier(oidc_provider, http_client, audience="api://interop-es256")
+    verifier = _verifier(oidc_provider, verifiers, audience="api://interop-es256")
     with pytest.raises(InvalidToken) as caught:
         await verifier.verify(token)
     assert caught.value.reason == "bad_alg"
 
 
 async def test_wrong_audience_is_rejected(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """A genuine token issued for another resource server is refused for its audience."""
     token = await oidc_provider.token(OTHER, "items:read")
     assert _segment(token, 1)["aud"] == "api://someone-else"
-    verifier = _verifier(oidc_provider, http_client)
+    verifier = _verifier(oidc_provider, verifiers)
     with pytest.raises(InvalidToken) as caught:
         await verifier.verify(token)
     assert caught.value.reason == "bad_audience"
 
 
 async def test_tampered_token_is_rejected(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """Granting oneself an extra scope in the payload breaks the provider's signature."""
     token = await oidc_provider.token(RS256, "items:read")
@@ -137,7 +142,7 @@ async def test_tampered_token_is_rejected(
     payload = _segment(token, 1)
     payload["scope"] = "items:read admin"
     forged = f"{header}.{_b64(json.dumps(payload).encode())}.{signature}"
-    verifier = _verifier(oidc_provider, http_client)
+    verifier = _verifier(oidc_provider, verifiers)
     with pytest.raises(InvalidToken) as caught:
         await verifier.verify(forged)
     assert caught.value.reason == "bad_signature"
@@ -146,19 +151,19 @@ async def test_tampered_token_is_rejected(
 
 
 async def test_missing_scope_is_insufficient(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """A valid provider token without a required scope raises InsufficientScope (403)."""
     token = await oidc_provider.token(RS256, "items:read")
-    verifier = _verifier(oidc_provider, http_client)
+    verifier = _verifier(oidc_provider, verifiers)
     with pytest.raises(InsufficientScope) as caught:
-        await verifier.verify(token, scopes=["items:write"])
+        await verifier.verify(token, required_scopes=["items:write"])
     assert caught.value.status == 403
     assert tuple(caught.value.required) == ("items:write",)
 
 
 async def test_middleware_with_provider_tokens(
-    oidc_provider: OidcProvider, http_client: httpx.AsyncClient
+    oidc_provider: OidcProvider, verifiers: list[TokenVerifier]
 ) -> None:
     """BearerAuthMiddleware answers 200/401/403 for provider tokens, fetching keys once."""
 
@@ -167,9 +172,9 @@ async def test_middleware_with_provider_tokens(
             {"client_id": request.user.claims.client_id, "scopes": sorted(request.auth.scopes)}
         )
 
-    verifier = _verifier(oidc_provider, http_client)
+    verifier = _verifier(oidc_provider, verifiers)
     app = Starlette(routes=[Route("/whoami", whoami)])
-    app.add_middleware(BearerAuthMiddleware, verifier=verifier, scopes=["items:read"])
+    app.add_middleware(BearerAuthMiddleware, verifier=verifier, required_scopes=["items:read"])
 
     good = await oidc_provider.token(RS256, "items:read items:write")
     narrow = await oidc_provider.token(RS256, "items:write")
@@ -209,9 +214,9 @@ async def test_middleware_with_provider_tokens(
 
 
 async def test_verifier_with_its_own_http_client(oidc_provider: OidcProvider) -> None:
-    """Without http_client, the verifier's own client fetches the provider's keys, then closes."""
+    """Without a transport, the verifier's own client fetches the provider's keys, then closes."""
     token = await oidc_provider.token(RS256, "items:read")
     async with TokenVerifier(oidc_provider.issuer, AUDIENCE) as verifier:
-        claims = await verifier.verify(token, scopes=["items:read"])
+        claims = await verifier.verify(token, required_scopes=["items:read"])
     assert claims.client_id == CLIENT_ID
     assert verifier.keys.fetch_counts["jwks"] == 1

@@ -199,9 +199,9 @@ async def api_client(
     """A client for the protected app, with a fresh verifier (and fresh caches)."""
     verifier_options.setdefault("algorithms", ALGORITHMS)
     verifier_options.setdefault("clock", clock)
-    async with httpx.AsyncClient(transport=world.issuer.transport()) as key_client:
+    if True:
         verifier = TokenVerifier(
-            ISSUER, world.issuer.audience, http_client=key_client, **verifier_options
+            ISSUER, world.issuer.audience, transport=world.issuer.transport(), **verifier_options
         )
         app: Any = protected_app(verifier)
         if wrap is not None:

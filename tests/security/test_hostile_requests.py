@@ -852,6 +852,14 @@ KEY_INJECTION = [
 ]
 
 
+def respell_signature(token: str) -> str:
+    """The token with its signature's last character given non-zero spare bits (same bytes)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    head, _, signature = token.rpartition(".")
+    assert len(signature) % 4 in (2, 3)  # RS256: 342 characters
+    return f"{head}.{signature[:-1]}{alphabet[alphabet.index(signature[-1]) + 1]}"
+
+
 def claim(name: str, value: Any, status: int = UNAUTHORIZED, **options: Any) -> Case:
     """A row for a token signed by the trusted key with one claim set (or ``OMIT``ted)."""
     label = "missing" if value is OMIT else repr(value)[:40]
@@ -913,9 +921,11 @@ CLAIMS = [
     claim("scp", ["items:READ"], FORBIDDEN),
     claim("scp", ["items"], FORBIDDEN),
     claim("scp", ["items:read:all"], FORBIDDEN),
-    claim("scp", 42, FORBIDDEN),
-    claim("scp", {"items:read": True}, FORBIDDEN),
-    claim("scp", ["items:read", 1], FORBIDDEN),
+    claim("scp", 42, UNAUTHORIZED),
+    claim("scp", {"items:read": True}, UNAUTHORIZED),
+    claim("scp", ["items:read", 1], UNAUTHORIZED),
+    claim("scp", ["items:read", None], UNAUTHORIZED),
+    claim("scp", "openid\titems:read", FORBIDDEN),
     claim("scp", "items:read", OK),
     Case(
         "scope-string-without-scp",
@@ -926,10 +936,28 @@ CLAIMS = [
     Case(
         "scope-wrong-type-without-scp",
         lambda w: bearer(w.token(scp=OMIT, scope=42)),
+        UNAUTHORIZED,
+        INVALID_TOKEN,
+    ),
+    Case(
+        "scope-list-without-scp",
+        lambda w: bearer(w.token(scp=OMIT, scope=["openid", "items:read"])),
+        UNAUTHORIZED,
+        INVALID_TOKEN,
+    ),
+    Case(
+        "scope-split-on-newline-is-not-a-scope",
+        lambda w: bearer(w.token(scp=OMIT, scope="openid\nitems:read")),
         FORBIDDEN,
         INSUFFICIENT_SCOPE,
     ),
     Case("id-token-as-access-token", id_token, UNAUTHORIZED, INVALID_TOKEN),
+    Case(
+        "signature-spelled-non-canonically",
+        lambda w: bearer(respell_signature(w.token())),
+        UNAUTHORIZED,
+        INVALID_TOKEN,
+    ),
     Case(
         "id-token-with-scp-as-access-token",
         lambda w: id_token(w, scp=["items:read"]),

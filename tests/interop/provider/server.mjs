@@ -9,6 +9,8 @@
 //   urn:okta-bearer:rs256  -> aud "api://interop",       signed RS256
 //   urn:okta-bearer:es256  -> aud "api://interop-es256", signed ES256
 //   urn:okta-bearer:other  -> aud "api://someone-else",  signed RS256
+// DPoP (RFC 9449) is on: a token request with a DPoP proof gets token_type DPoP
+// and an access token bound to the proof key (cnf.jkt); without one, Bearer.
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
@@ -55,10 +57,13 @@ server.listen(0, '127.0.0.1', () => {
     },
     scopes: ['openid', ...SCOPES.split(' ')],
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+    // Every proof algorithm the npm dpop package can make (the default is ES256 and EdDSA).
+    enabledJWA: { dPoPSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'] },
     ttl: { ClientCredentials: 600 },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,

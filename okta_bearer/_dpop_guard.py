@@ -1,0 +1,222 @@
+"""DPoP for one request: scheme, proof, key binding and replay (the glue over the store).
+
+The middleware asks a :class:`DPoPGuard` three things:
+
+1. :meth:`~DPoPGuard.credentials`: which scheme and token the ``Authorization``
+   header carries, given the configured mode (``None``: no usable credentials,
+   answered with a bare challenge).
+2. after the verifier accepted the token, :meth:`~DPoPGuard.check`: the proof
+   checks of RFC 9449 section 4.3 (pure, ``okta_bearer._dpop``), the token's
+   binding to the proof key (section 6.1), then one atomic set-if-absent of
+   the proof's ``jti`` in the shared store (section 11.1).  The replay mark
+   comes last, so only requests with a valid, bound token write to the store.
+3. on refusal, :meth:`~DPoPGuard.challenge_headers`: ``WWW-Authenticate``
+   challenges placed as section 7.1 says, and ``DPoP-Nonce`` when one is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from ._dpop import (
+    DPoPProof,
+    InvalidDPoPProof,
+    ReplayCacheUnavailable,
+    UseDPoPNonce,
+    bound_thumbprint,
+    check_binding,
+    check_proof,
+)
+from ._dpop_settings import DPoPSettings
+from ._dpop_url import request_url
+from ._errors import BearerError, InvalidRequest, InvalidToken
+from ._rfc6750 import challenge as bearer_challenge
+from ._store import StoreUnavailable
+
+__all__ = ["DPoPGuard", "Scheme"]
+
+logger = logging.getLogger("okta_bearer")
+
+#: The authorization scheme a request used.
+Scheme = Literal["Bearer", "DPoP"]
+
+# RFC 6750 section 2.1 b64token, which RFC 9449 section 7.1 reuses for DPoP.
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_UNSAFE_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+class DPoPGuard:
+    """Apply :class:`~okta_bearer._dpop_settings.DPoPSettings` to requests.
+
+    Args:
+        settings: the DPoP configuration.
+        clock: seconds since the epoch (``time.time``); injectable for tests.
+    """
+
+    def __init__(self, settings: DPoPSettings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._nonces = settings.nonces()
+        self._algs = " ".join(settings.algorithms)
+
+    # -- 1. which scheme ------------------------------------------------------
+
+    def credentials(self, values: list[bytes]) -> tuple[Scheme, str] | None:
+        """The scheme and token of the ``Authorization`` header values.
+
+        Returns ``None`` for no header or a scheme the mode does not accept
+        (``DPoP`` in ``bearer`` mode, ``Bearer`` in ``required`` mode), which
+        RFC 6750 section 3.1 answers with a challenge carrying no error code.
+
+        Raises:
+            InvalidRequest: two headers, an empty token, or bad token characters.
+        """
+        if not values:
+            return None
+        if len(values) > 1:
+            raise InvalidRequest("multiple_headers", "Only one Authorization header is allowed")
+        try:
+            value = values[0].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest("bad_header", "Authorization header is malformed") from exc
+        name, _, rest = value.partition(" ")
+        scheme: Scheme
+        # Auth-scheme names are case-insensitive (RFC 9110 section 11.1).
+        if name.lower() == "bearer" and self.settings.mode != "required":
+            scheme = "Bearer"
+        elif name.lower() == "dpop" and self.settings.mode != "bearer":
+            scheme = "DPoP"
+        else:
+            return None
+        token = rest.strip(" \t")
+        if not token:
+            raise InvalidRequest("empty_token", "The access token is empty")
+        if not _TOKEN68.fullmatch(token):
+            raise InvalidRequest("bad_header", "Authorization header is malformed")
+        return scheme, token
+
+    # -- 2. the proof ---------------------------------------------------------
+
+    async def check(
+        self, scope: dict[str, Any], scheme: Scheme, token: str, claims: Mapping[str, Any]
+    ) -> DPoPProof | None:
+        """Check the DPoP side of a request whose token the verifier accepted.
+
+        Args:
+            scope: the ASGI scope (method, path, headers).
+            scheme: what :meth:`credentials` returned.
+            token: the access token, exactly as sent.
+            claims: the verified token's claims (``Claims.raw``).
+
+        Returns:
+            The checked proof for ``DPoP``; ``None`` for an accepted ``Bearer``.
+
+        Raises:
+            InvalidToken: a DPoP-bound token sent as ``Bearer`` (RFC 9449
+                section 7.2), an unbound token sent as ``DPoP``, or a binding
+                to another key.
+            InvalidRequest: ``DPoP`` scheme without a ``DPoP`` header.
+            InvalidDPoPProof: a bad, mismatched or replayed proof (two
+                ``DPoP`` headers included).
+            UseDPoPNonce: nonces are on and the proof's is missing or stale.
+            ReplayCacheUnavailable: the store cannot answer and the policy
+                is ``fail_closed``.
+        """
+        if scheme == "Bearer":
+            # Presenting a bound token as a bearer token would drop the very
+            # proof of possession it was issued for.
+            if bound_thumbprint(claims) is not None:
+                raise InvalidToken("dpop_downgrade", "A DPoP-bound token requires the DPoP scheme")
+            return None
+        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        proofs = [v for k, v in headers if k == b"dpop"]
+        if not proofs:
+            raise InvalidRequest("missing_proof", "DPoP proof is missing")
+        # RFC 9449 section 4.3, check 1: exactly one proof (a comma cannot
+        # occur in a compact JWS, so a joined pair fails as malformed).
+        if len(proofs) > 1:
+            raise InvalidDPoPProof("multiple_proofs", "Only one DPoP proof is allowed")
+        try:
+            proof = proofs[0].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise InvalidDPoPProof("malformed", "DPoP proof is not a valid JWS") from exc
+        settings = self.settings
+        now = self._clock()
+        nonces = self._nonces
+        result = check_proof(
+            proof,
+            method=scope.get("method", "GET"),  # a WebSocket handshake is a GET
+            url=request_url(scope, origin=settings.origin, forwarded=settings.forwarded),
+            now=now,
+            access_token=token,
+            algorithms=settings.algorithms,
+            max_age=settings.max_age,
+            leeway=settings.leeway,
+            nonce_check=None if nonces is None else (lambda nonce: nonces.check(nonce, now)),
+            max_size=settings.max_proof_size,
+        )
+        check_binding(claims, result.jkt)
+        await self._mark_used(result)
+        return result
+
+    async def _mark_used(self, proof: DPoPProof) -> None:
+        settings = self.settings
+        # RFC 9449 section 11.1: one atomic set-if-absent keyed by key and jti
+        # (never check-then-set), kept as long as the proof could be accepted.
+        key = f"dpop:{proof.jkt}:{proof.jti}"
+        try:
+            fresh = await settings.store.set_if_absent(key, b"1", settings.replay_window)
+        except StoreUnavailable:
+            if settings.store_failure == "fail_open":
+                logger.warning("okta_bearer: DPoP replay store unavailable; proof not checked")
+                return
+            logger.warning("okta_bearer: DPoP replay store unavailable; request refused (503)")
+            raise ReplayCacheUnavailable(settings.retry_after) from None
+        if not fresh:
+            raise InvalidDPoPProof("replayed", "DPoP proof has already been used")
+
+    # -- 3. the answer --------------------------------------------------------
+
+    def current_nonce(self) -> str | None:
+        """The nonce to send in ``DPoP-Nonce`` now, or ``None`` when nonces are off."""
+        return None if self._nonces is None else self._nonces.current(self._clock())
+
+    def dpop_challenge(self, error: BearerError | None, *, details: bool = True) -> str:
+        """``DPoP algs="..."`` with the error attributes of ``error`` (RFC 9449 section 7.1)."""
+        parts = [f'algs="{self._algs}"']
+        if details and error is not None and error.error is not None and error.status != 503:
+            parts.append(f'error="{error.error}"')
+            parts.append(f'error_description="{_UNSAFE_TEXT.sub(chr(39), error.description)}"')
+        return "DPoP " + ", ".join(parts)
+
+    def challenge_headers(
+        self,
+        error: BearerError | None,
+        scheme: Scheme | None,
+        *,
+        realm: str | None,
+        details: bool = True,
+    ) -> list[tuple[bytes, bytes]]:
+        """``WWW-Authenticate`` (one field per scheme) and ``DPoP-Nonce`` for a refusal.
+
+        The error's attributes go on the challenge of the scheme the client
+        tried; the other accepted scheme gets a bare challenge (RFC 9449
+        section 7.2).  ``scheme`` is ``None`` when no credentials were used.
+        """
+        mode = self.settings.mode
+        bearer_error = error if scheme != "DPoP" else None
+        dpop_error = error if scheme == "DPoP" else None
+        values: list[str] = []
+        if mode != "required":
+            values.append(bearer_challenge(bearer_error, realm=realm, details=details))
+        if mode != "bearer":
+            values.append(self.dpop_challenge(dpop_error, details=details))
+        headers = [(b"www-authenticate", v.encode("ascii")) for v in values]
+        nonce = error.nonce if isinstance(error, UseDPoPNonce) else None
+        if nonce is not None:
+            headers.append((b"dpop-nonce", nonce.encode("ascii")))
+        return headers

@@ -1,0 +1,213 @@
+"""Key sets shared by every process of a fleet through a :class:`~okta_bearer._store.Store`.
+
+Without a shared store each process fetches its own keys; with one, N
+workers (or pods) make the same number of key fetches as one process:
+
+* Before fetching, a process reads the shared copy.  It adopts it when it
+  is fresh and answers the need: for a scheduled or cold refresh, any fresh
+  copy newer than its own; for an unknown ``kid``, a copy that lists the kid,
+  or one that an unknown kid caused within the unknown-kid interval (the
+  fleet-wide rate limit).  A scheduled fetch a second ago does not count, so
+  a rotation is seen at once.
+* Otherwise it takes a short lease (``set_if_absent`` with a TTL) and fetches
+  from the issuer, then publishes the result and releases the lease.  Others
+  that find the lease taken wait for the holder's copy instead of fetching;
+  if the holder fails or dies (the lease expires), they fail this refresh and
+  retry after the usual backoff, so an outage never multiplies fetches.
+* If the store itself fails, the process fetches on its own (logged): the
+  store is an optimisation for keys, never a single point of failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._store import Store
+
+__all__ = ["Fleet", "SharedKeys"]
+
+logger = logging.getLogger("okta_bearer")
+
+_POLL = 0.05
+
+
+class FleetError(Exception):
+    """The refresh another process was doing did not publish keys; safe to log."""
+
+
+@dataclass(frozen=True, slots=True)
+class SharedKeys:
+    """A JWKS document as one process fetched it, with when and for how long."""
+
+    jwks_uri: str
+    document: Any
+    fetched_at: float
+    ttl: float
+    for_unknown_kid: bool = False
+
+    def kids(self) -> frozenset[str]:
+        """The ``kid`` members listed, read without parsing any key."""
+        keys = self.document.get("keys") if isinstance(self.document, dict) else None
+        if not isinstance(keys, list):
+            return frozenset()
+        return frozenset(
+            k["kid"] for k in keys if isinstance(k, dict) and isinstance(k.get("kid"), str)
+        )
+
+    def encode(self) -> bytes:
+        """The form kept in the store."""
+        return json.dumps(
+            {
+                "jwks_uri": self.jwks_uri,
+                "jwks": self.document,
+                "fetched_at": self.fetched_at,
+                "ttl": self.ttl,
+                "for_unknown_kid": self.for_unknown_kid,
+            }
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> SharedKeys | None:
+        """Read what :meth:`encode` wrote; ``None`` for anything else."""
+        try:
+            value = json.loads(data)
+            return cls(
+                str(value["jwks_uri"]),
+                value["jwks"],
+                float(value["fetched_at"]),
+                float(value["ttl"]),
+                value.get("for_unknown_kid") is True,
+            )
+        except (ValueError, TypeError, KeyError, RecursionError):
+            return None
+
+
+#: Fetches from the issuer: returns (jwks_uri, document, ttl).
+Fetch = Callable[[], Awaitable[tuple[str, Any, float]]]
+
+
+class Fleet:
+    """Coordinates one issuer's key fetches through a shared store.
+
+    Args:
+        store: the shared store (Redis for several processes).
+        issuer: the issuer these keys belong to (namespaces the store keys).
+        clock: seconds since the epoch (every process must agree, as with
+            token expiry).
+        timeout: the refresh budget; the lease lives a little longer.
+        interval: the unknown-kid interval of :class:`~okta_bearer.KeyPolicy`.
+        refresh_ahead: seconds before expiry at which a copy is no longer fresh.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        issuer: str,
+        clock: Callable[[], float],
+        timeout: float,
+        interval: float,
+        refresh_ahead: float,
+        max_stale: float,
+    ) -> None:
+        digest = hashlib.sha256(issuer.encode()).hexdigest()[:32]
+        self._store = store
+        self._doc_key = f"okta_bearer:keys:{digest}"
+        self._lease_key = f"okta_bearer:keys-lease:{digest}"
+        self._clock = clock
+        self._timeout = timeout
+        self._interval = interval
+        self._refresh_ahead = refresh_ahead
+        self._max_stale = max_stale
+        #: Fetches this process made from the issuer, and copies it adopted.
+        self.counts = {"fetched": 0, "adopted": 0}
+
+    async def obtain(self, fetch: Fetch, *, kid: str | None, ours_fetched_at: float) -> SharedKeys:
+        """A key set that answers the need, adopted or fetched under the lease.
+
+        ``kid`` is the unknown kid that caused this refresh, ``None`` for a
+        scheduled or cold refresh.
+
+        Raises:
+            FleetError: the lease holder's refresh failed or timed out.
+            Whatever ``fetch`` raises, when this process fetched.
+        """
+        try:
+            shared = await self._read()
+            if shared is not None and self._answers(shared, kid, ours_fetched_at):
+                self.counts["adopted"] += 1
+                return shared
+            leased = await self._store.set_if_absent(
+                self._lease_key, os.urandom(8), self._timeout + 1.0
+            )
+            if not leased:
+                return await self._wait_for_holder(kid, ours_fetched_at)
+        except FleetError:
+            raise
+        except Exception as exc:  # the store failed: fetch alone, never fail because of it
+            logger.warning(
+                "okta_bearer: shared key store unavailable (%s); fetching keys without it",
+                type(exc).__name__,
+            )
+            return await self._fetch(fetch, publish=False, kid=kid)
+        try:
+            return await self._fetch(fetch, publish=True, kid=kid)
+        finally:
+            await self._quietly(self._store.delete(self._lease_key))
+
+    def _answers(self, shared: SharedKeys, kid: str | None, ours_fetched_at: float) -> bool:
+        now = self._clock()
+        if now >= shared.fetched_at + shared.ttl - self._refresh_ahead:
+            return False  # not fresh: due for a refresh itself
+        if kid is None:
+            return shared.fetched_at > ours_fetched_at or ours_fetched_at == float("-inf")
+        if kid in shared.kids():
+            return shared.fetched_at >= ours_fetched_at
+        return shared.for_unknown_kid and now - shared.fetched_at < self._interval
+
+    async def _fetch(self, fetch: Fetch, *, publish: bool, kid: str | None) -> SharedKeys:
+        jwks_uri, document, ttl = await fetch()
+        self.counts["fetched"] += 1
+        shared = SharedKeys(jwks_uri, document, self._clock(), ttl, kid is not None)
+        if publish:
+            await self._quietly(
+                self._store.set(self._doc_key, shared.encode(), ttl + self._max_stale)
+            )
+        return shared
+
+    async def _wait_for_holder(self, kid: str | None, ours_fetched_at: float) -> SharedKeys:
+        # Bounded by the caller's refresh timeout (asyncio.wait_for around us).
+        while True:
+            await asyncio.sleep(_POLL)
+            shared = await self._read()
+            if (
+                shared is not None
+                and shared.fetched_at > ours_fetched_at
+                and self._answers(shared, None, ours_fetched_at)
+            ):
+                self.counts["adopted"] += 1
+                return shared
+            if await self._store.get(self._lease_key) is None:
+                shared = await self._read()
+                if shared is not None and self._answers(shared, kid, ours_fetched_at):
+                    self.counts["adopted"] += 1
+                    return shared
+                raise FleetError("another process's key refresh did not publish keys")
+
+    async def _read(self) -> SharedKeys | None:
+        data = await self._store.get(self._doc_key)
+        return None if data is None else SharedKeys.decode(data)
+
+    @staticmethod
+    async def _quietly(operation: Awaitable[object]) -> None:
+        try:
+            await operation
+        except Exception as exc:
+            logger.warning("okta_bearer: shared key store write failed (%s)", type(exc).__name__)

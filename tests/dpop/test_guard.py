@@ -1,0 +1,313 @@
+"""DPoPGuard: schemes per mode, binding, replay through the store, nonces and challenges."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from okta_bearer import BearerError, InvalidRequest, InvalidToken
+from okta_bearer._dpop import InvalidDPoPProof, ReplayCacheUnavailable, UseDPoPNonce
+from okta_bearer._dpop_guard import DPoPGuard
+from okta_bearer._dpop_settings import DPoPSettings
+from okta_bearer._store import MemoryStore, StoreUnavailable
+from okta_bearer._testing_dpop import DPoPKey
+from okta_bearer.testing import LocalIssuer
+
+from ..helpers import Clock
+
+pytestmark = pytest.mark.anyio
+
+URL = "https://api.example.test/items"
+SECRET = b"n" * 32
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The one clock of issuer, client key and guard."""
+    return Clock()
+
+
+@pytest.fixture
+def issuer(clock: Clock) -> LocalIssuer:
+    """An in-memory Okta-shaped issuer."""
+    return LocalIssuer(clock=clock)
+
+
+@pytest.fixture
+def key(clock: Clock) -> DPoPKey:
+    """The client's DPoP key."""
+    return DPoPKey(clock=clock)
+
+
+def _scope(headers: dict[str, str] | list[tuple[str, str]], method: str = "GET") -> dict[str, Any]:
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return {
+        "type": "http",
+        "scheme": "https",
+        "method": method,
+        "path": "/items",
+        "raw_path": b"/items",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"api.example.test")]
+        + [(k.lower().encode(), v.encode()) for k, v in pairs],
+    }
+
+
+async def _run(
+    guard: DPoPGuard, issuer: LocalIssuer, headers: dict[str, str], method: str = "GET"
+) -> Any:
+    """What the middleware will do: read credentials, verify the token, then check DPoP."""
+    found = guard.credentials([headers["authorization"].encode()])
+    assert found is not None
+    scheme, token = found
+    async with issuer.verifier(clock=issuer.clock) as verifier:
+        claims = await verifier.verify(token)
+    return await guard.check(_scope(headers, method), scheme, token, claims.raw)
+
+
+CREDENTIALS = [
+    ("bearer", "Bearer abc", ("Bearer", "abc")),
+    ("bearer", "DPoP abc", None),
+    ("allowed", "Bearer abc", ("Bearer", "abc")),
+    ("allowed", "dpop abc", ("DPoP", "abc")),
+    ("required", "Bearer abc", None),
+    ("required", "DPoP abc", ("DPoP", "abc")),
+    ("allowed", "Basic abc", None),
+]
+
+
+@pytest.mark.parametrize(("mode", "header", "expected"), CREDENTIALS)
+def test_credentials_per_mode(mode: Any, header: str, expected: Any) -> None:
+    """Each mode accepts its schemes; others are 'no credentials' (a bare challenge)."""
+    assert DPoPGuard(DPoPSettings(mode=mode)).credentials([header.encode()]) == expected
+
+
+@pytest.mark.parametrize(
+    "values", [[b"DPoP a", b"DPoP b"], [b"DPoP "], [b"DPoP a b"], [b"DPoP \xff"]]
+)
+def test_malformed_authorization_is_invalid_request(values: list[bytes]) -> None:
+    """Two headers, an empty token or bad characters are 400 invalid_request."""
+    with pytest.raises(InvalidRequest):
+        DPoPGuard(DPoPSettings()).credentials(values)
+
+
+async def test_bound_token_with_valid_proof_accepted(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """A cnf.jkt-bound token with a fresh proof by that key is accepted."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    proof = await _run(guard, issuer, key.headers("GET", URL, token))
+    assert proof.jkt == key.jkt
+
+
+async def test_replayed_proof_refused(issuer: LocalIssuer, key: DPoPKey, clock: Clock) -> None:
+    """The same proof sent twice is refused the second time (RFC 9449 section 11.1)."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    headers = key.headers("GET", URL, token)
+    await _run(guard, issuer, headers)
+    with pytest.raises(InvalidDPoPProof) as caught:
+        await _run(guard, issuer, headers)
+    assert caught.value.reason == "replayed"
+
+
+async def test_concurrent_replays_exactly_one_wins(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """Of 20 concurrent requests with one proof, exactly one is accepted."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    headers = key.headers("GET", URL, token)
+    results = await asyncio.gather(
+        *(_run(guard, issuer, headers) for _ in range(20)), return_exceptions=True
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, InvalidDPoPProof) for r in results if isinstance(r, BaseException))
+
+
+async def test_same_jti_from_two_keys_both_accepted(issuer: LocalIssuer, clock: Clock) -> None:
+    """Replay marks are keyed by thumbprint and jti, so clients cannot collide."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    for key in (DPoPKey(clock=clock), DPoPKey(clock=clock)):
+        token = issuer.mint(cnf={"jkt": key.jkt})
+        proof = key.proof("GET", URL, token, jti="same")
+        await _run(guard, issuer, {"authorization": f"DPoP {token}", "dpop": proof})
+
+
+async def test_jti_kept_for_the_whole_window(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """The replay mark lives max_age + leeway seconds, as long as the proof is acceptable."""
+    store = MemoryStore(clock=clock)
+    guard = DPoPGuard(DPoPSettings(store=store), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    headers = key.headers("GET", URL, token)
+    await _run(guard, issuer, headers)
+    clock.advance(60)  # iat is now exactly max_age old: still acceptable, still marked
+    with pytest.raises(InvalidDPoPProof, match="replayed"):
+        await _run(guard, issuer, headers)
+
+
+@pytest.mark.parametrize("mode", ["bearer", "allowed"])
+async def test_bound_token_as_bearer_refused(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, mode: Any
+) -> None:
+    """A DPoP-bound token sent as Bearer is invalid_token (RFC 9449 section 7.2 downgrade)."""
+    guard = DPoPGuard(DPoPSettings(mode=mode), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    with pytest.raises(InvalidToken) as caught:
+        await _run(guard, issuer, {"authorization": f"Bearer {token}"})
+    assert caught.value.reason == "dpop_downgrade"
+
+
+async def test_unbound_bearer_token_accepted(issuer: LocalIssuer, clock: Clock) -> None:
+    """A plain bearer token passes the guard untouched in allowed mode."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    assert await _run(guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
+
+
+async def test_dpop_scheme_without_proof_is_invalid_request(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """The DPoP scheme without a DPoP header is 400 invalid_request."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    with pytest.raises(InvalidRequest, match="missing_proof"):
+        await _run(guard, issuer, {"authorization": f"DPoP {token}"})
+
+
+async def test_two_dpop_headers_refused(issuer: LocalIssuer, key: DPoPKey, clock: Clock) -> None:
+    """Two DPoP header fields are refused (RFC 9449 section 4.3, check 1)."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    headers = [
+        ("authorization", f"DPoP {token}"),
+        ("dpop", key.proof("GET", URL, token)),
+        ("dpop", key.proof("GET", URL, token)),
+    ]
+    scope = _scope(headers)
+    with pytest.raises(InvalidDPoPProof, match="multiple_proofs"):
+        await guard.check(scope, "DPoP", token, {"cnf": {"jkt": key.jkt}})
+
+
+async def test_unbound_token_with_dpop_scheme_refused(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """A token without cnf.jkt cannot be used with the DPoP scheme."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    with pytest.raises(InvalidToken, match="dpop_unbound"):
+        await _run(guard, issuer, key.headers("GET", URL, issuer.mint()))
+
+
+async def test_proof_by_another_key_refused_and_not_recorded(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """A proof by a key the token is not bound to is refused and writes no replay mark."""
+    store = MemoryStore(clock=clock)
+    guard = DPoPGuard(DPoPSettings(store=store), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    with pytest.raises(InvalidToken, match="dpop_key_mismatch"):
+        await _run(guard, issuer, DPoPKey(clock=clock).headers("GET", URL, token))
+    assert len(store) == 0
+
+
+async def test_proof_for_another_method_refused(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """A proof made for GET does not authorise a DELETE."""
+    guard = DPoPGuard(DPoPSettings(), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    with pytest.raises(InvalidDPoPProof, match="bad_htm"):
+        await _run(guard, issuer, key.headers("GET", URL, token), method="DELETE")
+
+
+async def test_nonce_required_then_accepted(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """With nonces on, a proof without one gets use_dpop_nonce and a nonce that then works."""
+    guard = DPoPGuard(DPoPSettings(nonce_secret=SECRET), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    with pytest.raises(UseDPoPNonce) as caught:
+        await _run(guard, issuer, key.headers("GET", URL, token))
+    nonce = caught.value.nonce
+    assert nonce == guard.current_nonce()
+    headers = guard.challenge_headers(caught.value, "DPoP", realm="api")
+    assert (b"dpop-nonce", nonce.encode()) in headers
+    proof = await _run(guard, issuer, key.headers("GET", URL, token, nonce=nonce))
+    assert proof.nonce == nonce
+
+
+class _DownStore(MemoryStore):
+    async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        raise StoreUnavailable("down")
+
+
+async def test_store_outage_fails_closed_by_default(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """When the replay store cannot answer, a DPoP request is 503 with a retry hint."""
+    guard = DPoPGuard(DPoPSettings(store=_DownStore(), retry_after=7), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    with pytest.raises(ReplayCacheUnavailable) as caught:
+        await _run(guard, issuer, key.headers("GET", URL, token))
+    assert (caught.value.status, caught.value.retry_after) == (503, 7)
+
+
+async def test_store_outage_fail_open_accepts(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """With store_failure='fail_open' the proof is accepted without a replay check."""
+    settings = DPoPSettings(store=_DownStore(), store_failure="fail_open")
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    proof = await _run(DPoPGuard(settings, clock=clock), issuer, key.headers("GET", URL, token))
+    assert proof.jkt == key.jkt
+
+
+async def test_store_outage_does_not_touch_bearer(issuer: LocalIssuer, clock: Clock) -> None:
+    """A plain bearer request never reaches the store, so an outage cannot affect it."""
+    guard = DPoPGuard(DPoPSettings(store=_DownStore()), clock=clock)
+    assert await _run(guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
+
+
+def _challenges(mode: Any, error: BearerError | None, scheme: Any) -> list[str]:
+    guard = DPoPGuard(DPoPSettings(mode=mode, algorithms=("ES256", "RS256")))
+    headers = guard.challenge_headers(error, scheme, realm="api")
+    return [v.decode() for k, v in headers if k == b"www-authenticate"]
+
+
+def test_no_credentials_challenges_both_schemes() -> None:
+    """In allowed mode a request without credentials gets Bearer and DPoP algs=... challenges."""
+    assert _challenges("allowed", None, None) == ['Bearer realm="api"', 'DPoP algs="ES256 RS256"']
+
+
+def test_failed_dpop_attempt_puts_error_on_dpop_challenge() -> None:
+    """A failed DPoP attempt carries the error on the DPoP challenge only (RFC 9449 7.1)."""
+    error = InvalidDPoPProof("bad_htu", "DPoP proof htu does not match the request")
+    assert _challenges("allowed", error, "DPoP") == [
+        'Bearer realm="api"',
+        'DPoP algs="ES256 RS256", error="invalid_dpop_proof", '
+        'error_description="DPoP proof htu does not match the request"',
+    ]
+
+
+def test_failed_bearer_attempt_puts_error_on_bearer_challenge() -> None:
+    """A failed Bearer attempt carries the error on the Bearer challenge only."""
+    error = InvalidToken("dpop_downgrade", "A DPoP-bound token requires the DPoP scheme")
+    assert _challenges("allowed", error, "Bearer") == [
+        'Bearer realm="api", error="invalid_token", '
+        'error_description="A DPoP-bound token requires the DPoP scheme"',
+        'DPoP algs="ES256 RS256"',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("bearer", ['Bearer realm="api"']), ("required", ['DPoP algs="ES256 RS256"'])],
+)
+def test_challenges_follow_mode(mode: Any, expected: list[str]) -> None:
+    """Bearer mode challenges only Bearer; required mode only DPoP."""
+    assert _challenges(mode, None, None) == expected

@@ -1,0 +1,156 @@
+"""Several processes sharing keys through one store fetch like one process.
+
+Each "worker" is a TokenVerifier of its own (its own caches and key store, as
+in a separate process) sharing one Store and one key server; the multi-process
+version with uvicorn workers and a real Redis lives in tests/fleet.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+
+from okta_bearer import BearerError, TokenVerifier
+from okta_bearer._store import MemoryStore, StoreUnavailable
+from okta_bearer.testing import LocalIssuer, SigningKey
+
+from ..helpers import Clock, settle
+from ._keyserver import AUDIENCE, ISSUER, FaultyKeyServer, policy
+
+pytestmark = pytest.mark.anyio
+
+
+class BrokenStore(MemoryStore):
+    """A store whose every operation fails, as a Redis that went away."""
+
+    async def get(self, key: str) -> bytes | None:
+        raise StoreUnavailable("down")
+
+    async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        raise StoreUnavailable("down")
+
+
+@asynccontextmanager
+async def fleet(
+    workers: int = 4, store: Any = None, **options: Any
+) -> AsyncIterator[tuple[Clock, LocalIssuer, FaultyKeyServer, list[TokenVerifier]]]:
+    """``workers`` verifiers sharing ``store`` (a MemoryStore by default) and one key server."""
+    clock = Clock()
+    issuer = LocalIssuer(ISSUER, AUDIENCE, clock=clock)
+    server = FaultyKeyServer(issuer, clock)
+    shared = MemoryStore() if store is None else store
+    options.setdefault("keys", policy(timeout=2.0))
+    verifiers = [
+        TokenVerifier(ISSUER, AUDIENCE, transport=server, clock=clock, store=shared, **options)
+        for _ in range(workers)
+    ]
+    try:
+        yield clock, issuer, server, verifiers
+    finally:
+        for verifier in verifiers:
+            await verifier.aclose()
+
+
+async def verify_all(verifiers: list[TokenVerifier], tokens: list[str]) -> list[str]:
+    """Verify ``tokens`` concurrently, spread over the workers; the outcome of each."""
+    outcomes: list[str] = []
+
+    async def one(verifier: TokenVerifier, token: str) -> None:
+        try:
+            await verifier.verify(token)
+            outcomes.append("ok")
+        except BearerError as error:
+            outcomes.append(error.reason)
+
+    async with anyio.create_task_group() as tg:
+        for i, token in enumerate(tokens):
+            tg.start_soon(one, verifiers[i % len(verifiers)], token)
+    return outcomes
+
+
+async def test_50_cold_requests_over_4_workers_fetch_keys_once() -> None:
+    """A cold fleet of 4 workers answering 50 requests makes 1 discovery and 1 JWKS fetch."""
+    async with fleet() as (_, issuer, server, verifiers):
+        outcomes = await verify_all(verifiers, [issuer.mint() for _ in range(50)])
+        assert outcomes == ["ok"] * 50
+        assert server.count("jwks") == 1
+        assert server.count("discovery") == 1
+
+
+async def test_a_rotation_costs_the_fleet_one_fetch() -> None:
+    """After a rotation, new-kid tokens arriving at every worker cause one fetch in all."""
+    async with fleet() as (clock, issuer, server, verifiers):
+        await verify_all(verifiers, [issuer.mint() for _ in range(8)])
+        assert server.count("jwks") == 1
+        clock.advance(60)
+        issuer.rotate()
+        outcomes = await verify_all(verifiers, [issuer.mint() for _ in range(40)])
+        assert outcomes == ["ok"] * 40
+        assert server.count("jwks") == 2
+
+
+async def test_a_random_kid_flood_over_the_fleet_stays_within_12_fetches_a_minute() -> None:
+    """Random kids at every worker for a minute cost at most one fetch per interval in all."""
+    async with fleet() as (clock, issuer, server, verifiers):
+        await verify_all(verifiers, [issuer.mint() for _ in range(4)])
+        attacker = SigningKey.generate("RS256")
+        start = clock()
+        for _ in range(60):
+            forged = [
+                issuer.mint(key=attacker, header={"kid": secrets.token_urlsafe(8)})
+                for _ in range(8)
+            ]
+            assert set(await verify_all(verifiers, forged)) == {"unknown_kid"}
+            clock.advance(1)
+        fetches = [t for t in server.times("jwks") if t >= start]
+        assert 1 <= len(fetches) - 1 <= 12
+
+
+async def test_a_scheduled_refresh_is_fetched_once_for_the_fleet() -> None:
+    """Workers entering the refresh-ahead window together make one fetch between them."""
+    async with fleet() as (clock, issuer, server, verifiers):
+        await verify_all(verifiers, [issuer.mint() for _ in range(4)])
+        clock.advance(3600 - 20)
+        await verify_all(verifiers, [issuer.mint() for _ in range(4)])
+        for _ in range(100):
+            await settle()
+            if all(v.keys._task is None for v in verifiers):
+                break
+            await anyio.sleep(0.05)
+        assert server.count("jwks") == 2
+
+
+async def test_a_lease_holder_that_died_costs_at_most_one_fetch_per_worker() -> None:
+    """A lease left by a dead process expires; then the workers fetch, at most once each."""
+    store = MemoryStore()
+    async with fleet(store=store, keys=policy(timeout=0.5)) as (clock, issuer, server, verifiers):
+        lease = f"okta_bearer:keys-lease:{_digest(ISSUER)}"
+        await store.set_if_absent(lease, b"dead", 1.5)  # timeout + 1, as a holder would
+        tokens = [issuer.mint() for _ in range(8)]
+        first = await verify_all(verifiers, tokens)
+        assert set(first) == {"keys_unavailable"}
+        assert server.count("jwks") == 0  # everyone waited for the dead holder
+        await anyio.sleep(1.6)  # the lease expires
+        clock.advance(5)  # past the retry backoff
+        outcomes = await verify_all(verifiers, [issuer.mint() for _ in range(8)])
+        assert outcomes == ["ok"] * 8
+        assert 1 <= server.count("jwks") <= len(verifiers)
+
+
+async def test_a_broken_store_falls_back_to_fetching_alone() -> None:
+    """If the shared store fails, each worker fetches its own keys and requests still pass."""
+    async with fleet(store=BrokenStore()) as (_, issuer, server, verifiers):
+        outcomes = await verify_all(verifiers, [issuer.mint() for _ in range(8)])
+        assert outcomes == ["ok"] * 8
+        assert server.count("jwks") == len(verifiers)
+
+
+def _digest(issuer: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(issuer.encode()).hexdigest()[:32]

@@ -1,0 +1,39 @@
+"""The API every uvicorn worker of the fleet tests runs (configured by environment).
+
+``FLEET_ISSUER`` names the issuer, ``FLEET_REDIS_URL`` the shared store.  ``/``
+answers the worker's pid, so tests can see requests spread over processes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from okta_bearer import BearerAuthMiddleware, KeyPolicy, TokenVerifier
+from okta_bearer.redis_store import RedisStore
+
+
+async def whoami(request: Request) -> JSONResponse:
+    """The protected route: which worker answered, and for whom."""
+    return JSONResponse({"pid": os.getpid(), "sub": request.user.identity})
+
+
+async def health(request: Request) -> JSONResponse:
+    """Public: lets the test know the workers are up."""
+    return JSONResponse({"pid": os.getpid()})
+
+
+verifier = TokenVerifier(
+    os.environ["FLEET_ISSUER"],
+    "api://default",
+    keys=KeyPolicy(timeout=5.0),
+    store=RedisStore(os.environ["FLEET_REDIS_URL"], timeout=2.0),
+)
+app = Starlette(
+    routes=[Route("/", whoami), Route("/health", health)],
+)
+app.add_middleware(BearerAuthMiddleware, verifier=verifier, public_paths=["/health"])

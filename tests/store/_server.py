@@ -1,0 +1,102 @@
+"""A real redis-server on a free loopback port, started and stopped by the tests.
+
+Debian's ``redis-server`` is installed by ``.ci/install-redis.sh``; when it is
+missing, :func:`redis_binary` runs that script (a fresh clone must pass
+``python -m pytest`` with nothing else done), and fails the test if it cannot.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+
+
+def redis_binary() -> str:
+    """Path of redis-server, installing Debian's package first when it is missing."""
+    found = shutil.which("redis-server")
+    if found is None:
+        # Fixed command: bash and our own install script.
+        subprocess.run(["bash", str(ROOT / ".ci" / "install-redis.sh")], check=False)  # noqa: S603, S607
+        found = shutil.which("redis-server")
+    if found is None:
+        pytest.fail("redis-server is missing and .ci/install-redis.sh could not install it")
+    return found
+
+
+def free_port() -> int:
+    """A loopback TCP port the OS reports as free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """One redis-server process (no persistence, loopback only) that tests can stop and pause."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = redis_binary()
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start (or restart, on the same port) and wait until it answers PING."""
+        command = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+        with (self.workdir / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log)  # noqa: S603
+        deadline = time.monotonic() + START_TIMEOUT
+        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    pytest.fail(f"redis-server exited: {(self.workdir / 'redis.log').read_text()}")
+                try:
+                    if client.ping():
+                        return
+                except redis.RedisError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        pytest.fail(f"redis-server did not answer within {START_TIMEOUT} s")
+
+    def stop(self) -> None:
+        """Terminate the server and wait for it to exit."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server cannot exit
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+        self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Undo :meth:`pause`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
