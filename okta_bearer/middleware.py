@@ -366,13 +366,13 @@ class BearerAuthMiddleware:
 
     def error_response(self, error: BearerError) -> ErrorResponse:
         """The status, headers and body answering ``error`` (no token contents)."""
-        body = None
         if self._on_error is not None:
             try:
-                body = self._on_error(error)
+                return error_response(error, self._challenge, self._on_error(error))
             except Exception:
+                # A raising hook, or a body JSON cannot encode: never a 500.
                 logger.exception("okta_bearer: on_error failed; the default body was sent")
-        return error_response(error, self._challenge, body)
+        return error_response(error, self._challenge)
 
 
 def _log_refusal(scope: Scope, error: BearerError) -> None:

@@ -250,3 +250,15 @@ async def test_configuration_error_built_lazily_fails_lifespan_startup() -> None
     async with client_for(app) as c:
         with pytest.raises(ConfigurationError, match="realm"):
             await c.get("/")
+
+
+async def test_unencodable_on_error_body_falls_back(okta_issuer: LocalIssuer) -> None:
+    """An on_error body JSON cannot encode is replaced by the default body, never a 500."""
+
+    def unencodable(error: BearerError) -> dict[str, Any]:
+        return {"when": object()}
+
+    async with client_for(build(okta_issuer, on_error=unencodable)) as c:
+        response = await c.get("/admin")
+    assert response.status_code == 401
+    assert response.json()["error"] is None
