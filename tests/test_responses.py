@@ -52,7 +52,7 @@ def test_missing_scope_body_names_only_the_missing_ones() -> None:
 @pytest.mark.parametrize(
     "error", [KeysUnavailable("down", "Keys down", 9), ReplayCacheUnavailable(9)]
 )
-def test_unavailable_is_503_without_challenge(error: KeysUnavailable) -> None:
+def test_unavailable_is_503_without_challenge(error: BearerError) -> None:
     """Any 503 carries Retry-After and no challenge: the token was never judged."""
     response = error_response(error, SETTINGS)
     assert response.status == 503
