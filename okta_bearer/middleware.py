@@ -235,7 +235,8 @@ class BearerAuthMiddleware:
                 await self.app(scope, receive, send)
             return
         if self._failed is not None:
-            raise self._failed
+            # A fresh exception each time: re-raising one instance grows its traceback.
+            raise ConfigurationError(*self._failed.args)
         if self.is_public(_route_path(scope)):
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self._call_app(scope, receive, send)
