@@ -9,8 +9,12 @@ cd "$(dirname "$0")/../tests/interop/provider"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "install-interop: node/npm not found; installing Debian's nodejs and npm" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq nodejs npm >/dev/null
+    # apt-get needs root: as a normal user, sudo without a password prompt (-n),
+    # so a test session never hangs waiting for one.
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo -n)
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" apt-get install -y -qq nodejs npm >/dev/null
 fi
 command -v node >/dev/null 2>&1 || { echo "install-interop: node is still missing" >&2; exit 1; }
 echo "install-interop: using node $(node --version), npm $(npm --version)"

@@ -16,7 +16,12 @@ from ._errors import (
     ReplayCacheUnavailable,
     UseDPoPNonce,
 )
+from ._introspection import IntrospectionUnavailable, IntrospectionVerifier
+from ._issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
+from ._metadata import ProtectedResource
 from ._protocols import Verifier
+from ._require import check_auth, require_auth
+from ._stepup import InsufficientUserAuthentication
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
@@ -29,15 +34,24 @@ __all__ = [
     "Claims",
     "ConfigurationError",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
+    "IntrospectionUnavailable",
+    "IntrospectionVerifier",
     "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeyPolicy",
     "KeysUnavailable",
     "MissingToken",
+    "MultiIssuerVerifier",
+    "ProtectedResource",
     "ReplayCacheUnavailable",
+    "TokenProfile",
+    "TokenShapeVerifier",
     "TokenVerifier",
     "UseDPoPNonce",
     "Verifier",
     "__version__",
+    "check_auth",
+    "require_auth",
 ]

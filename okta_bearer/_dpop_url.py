@@ -111,7 +111,12 @@ def _forwarded_pair(element: str) -> tuple[str | None, str | None]:
 def _origin(scope: dict[str, Any], forwarded: ForwardedHeaders) -> tuple[str, str]:
     headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
     scheme = _WS_SCHEME.get(scope.get("scheme", "http"), "")
-    host = _header(headers, b"host")
+    # The client's own Host is one value (RFC 9110 section 7.2): two of them,
+    # or a comma-joined list, is a forged or broken request, never "the last".
+    hosts = [v for k, v in headers if k == b"host"]
+    if len(hosts) > 1 or (hosts and b"," in hosts[0]):
+        raise InvalidRequest("bad_host", "The request's host or scheme is malformed")
+    host = hosts[0].decode("latin-1").strip() if hosts else None
     if forwarded == "forwarded":
         element = _header(headers, b"forwarded")
         if element is not None:

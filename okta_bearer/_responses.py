@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import BearerError, ConfigurationError, InsufficientScope
+from ._errors import BearerError, ConfigurationError, InsufficientScope, MissingToken
 from ._rfc6750 import challenge, is_quotable
 
 __all__ = ["ChallengeSettings", "ErrorResponse", "error_body", "error_response"]
@@ -47,10 +47,16 @@ class ChallengeSettings:
         realm: the ``realm`` auth-param, or ``None`` to leave it out.
         details: send ``error``/``error_description`` (RFC 6750 section 3
             makes them optional); off, challenges and bodies carry no reason.
+        resource_metadata: the RFC 9728 metadata URL, named in every 401/403
+            challenge (section 5.1), or ``None``.
+        scopes: scopes a 401 challenge names so the client knows what to ask
+            for (RFC 6750 section 3); a 403 adds the route's own.
     """
 
     realm: str | None = "api"
     details: bool = True
+    resource_metadata: str | None = None
+    scopes: tuple[str, ...] = ()
     # The challenge a MissingToken gets never changes: build it once.
     bare_challenge: bytes = field(init=False, repr=False, compare=False)
 
@@ -60,9 +66,18 @@ class ChallengeSettings:
             raise ConfigurationError(
                 "realm must be printable ASCII without '\"' or '\\' (RFC 6750 section 3), or None"
             )
-        object.__setattr__(
-            self, "bare_challenge", challenge(None, realm=self.realm).encode("ascii")
+        object.__setattr__(self, "bare_challenge", self.challenge(MissingToken()))
+
+    def challenge(self, error: BearerError) -> bytes:
+        """The ``WWW-Authenticate`` value answering ``error`` (a 400, 401 or 403)."""
+        value = challenge(
+            error,
+            realm=self.realm,
+            details=self.details,
+            resource_metadata=self.resource_metadata,
+            scopes=self.scopes,
         )
+        return value.encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -112,9 +127,8 @@ def error_response(
         headers.append((b"retry-after", str(retry_after).encode()))
     elif challenges is not None:
         headers.extend(challenges)
-    elif error.error is None or not settings.details:
+    elif error.error is None:
         headers.append((b"www-authenticate", settings.bare_challenge))
     else:
-        value = challenge(error, realm=settings.realm, details=True)
-        headers.append((b"www-authenticate", value.encode("ascii")))
+        headers.append((b"www-authenticate", settings.challenge(error)))
     return ErrorResponse(error.status, headers, encoded)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 
 from ._errors import BearerError, InsufficientScope, InvalidRequest
+from ._stepup import InsufficientUserAuthentication
 
 __all__ = ["challenge", "is_quotable", "is_scope_token", "parse_authorization"]
 
@@ -69,13 +70,26 @@ def _quote(text: str) -> str:
     return _UNSAFE_TEXT.sub("'", text)
 
 
-def challenge(error: BearerError | None, *, realm: str | None, details: bool = True) -> str:
+def challenge(
+    error: BearerError | None,
+    *,
+    realm: str | None,
+    details: bool = True,
+    resource_metadata: str | None = None,
+    scopes: Iterable[str] = (),
+) -> str:
     """Build the ``WWW-Authenticate`` value for ``error``.
 
     With ``error`` of ``None`` (or an error without an RFC 6750 code, such as a
     missing token) the challenge is bare: ``Bearer realm="..."``.  With
     ``details=False`` error attributes are left out entirely: RFC 6750 section 3
     makes them optional, and some deployments prefer to reveal nothing.
+    ``resource_metadata`` (RFC 9728 section 5.1) is added to every challenge,
+    details or not: it is how clients discover the authorization server.
+    ``scopes`` are named in a 401's ``scope`` (RFC 6750 section 3) when there
+    are any, so a client knows what to ask for; a 403 names the scopes the
+    route needs instead, and a step-up 401 (RFC 9470 section 3) its
+    ``acr_values`` and ``max_age``.
     """
     parts: list[str] = []
     if realm:
@@ -84,13 +98,24 @@ def challenge(error: BearerError | None, *, realm: str | None, details: bool = T
         parts.append(f'error="{error.error}"')
         parts.append(f'error_description="{_quote(error.description)}"')
         if isinstance(error, InsufficientScope):
-            scopes = _scope_list(error.required)
-            if scopes:
-                parts.append(f'scope="{scopes}"')
+            # Every scope the operation needs, in one parameter: the
+            # middleware-wide ones and the route's (RFC 6750 section 3.1).
+            scopes = (*scopes, *error.required)
+        elif isinstance(error, InsufficientUserAuthentication):
+            if error.acr_values:
+                parts.append(f'acr_values="{" ".join(error.acr_values)}"')
+            if error.max_age is not None:
+                parts.append(f'max_age="{error.max_age}"')
+    if details and error is not None and error.status in (401, 403):
+        scope = _scope_list(scopes)
+        if scope:
+            parts.append(f'scope="{scope}"')
+    if resource_metadata is not None and (error is None or error.status in (401, 403)):
+        parts.append(f'resource_metadata="{_quote(resource_metadata)}"')
     return "Bearer " + ", ".join(parts) if parts else "Bearer"
 
 
 def _scope_list(scopes: Iterable[str]) -> str:
     # RFC 6750 section 3: scope values use the RFC 6749 scope-token characters;
     # a name that cannot be written inside scope="..." is left out, never escaped.
-    return " ".join(s for s in scopes if is_scope_token(s))
+    return " ".join(s for s in dict.fromkeys(scopes) if is_scope_token(s))

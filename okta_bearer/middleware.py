@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
 from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
+from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._responses import ChallengeSettings, ErrorResponse, error_response
 from ._rfc6750 import is_scope_token, parse_authorization
@@ -96,6 +97,12 @@ class BearerAuthMiddleware:
         required_scopes: scopes every protected request must hold.
         error_details: include ``error``/``error_description`` in challenges
             and bodies (on by default, as RFC 6750 suggests).
+        resource: this API's resource identifier (``https://api.example/mcp``),
+            or a :class:`~okta_bearer.ProtectedResource` with more metadata.
+            The middleware then serves the RFC 9728 metadata document (public,
+            GET/HEAD), names its URL in every 401/403 challenge, names
+            ``required_scopes`` in 401 challenges, and, when it builds the
+            verifier, accepts the identifier as an audience (RFC 8707).
         on_error: ``on_error(error) -> dict`` builds the JSON body of a
             refusal.  Only the body: the status, ``WWW-Authenticate``,
             ``Retry-After`` and ``Cache-Control: no-store`` stay as RFC 6750
@@ -138,6 +145,7 @@ class BearerAuthMiddleware:
         realm: str | None = "api",
         required_scopes: Iterable[str] = (),
         error_details: bool = True,
+        resource: str | ProtectedResource | None = None,
         on_error: OnError | None = None,
     ) -> None:
         self.app = app
@@ -152,6 +160,7 @@ class BearerAuthMiddleware:
                 realm,
                 required_scopes,
                 error_details,
+                resource,
                 on_error,
             )
         except ConfigurationError as error:
@@ -169,6 +178,7 @@ class BearerAuthMiddleware:
         realm: str | None,
         required_scopes: Iterable[str],
         error_details: bool,
+        resource: str | ProtectedResource | None,
         on_error: OnError | None,
     ) -> None:
         if isinstance(public_paths, str):
@@ -183,7 +193,14 @@ class BearerAuthMiddleware:
             raise ConfigurationError("required_scopes entries must be RFC 6749 scope tokens")
         if on_error is not None and not callable(on_error):
             raise ConfigurationError("on_error must be a callable taking the BearerError")
-        self._challenge = ChallengeSettings(realm=realm, details=bool(error_details))
+        if isinstance(resource, str):
+            resource = ProtectedResource(resource)
+        elif resource is not None and not isinstance(resource, ProtectedResource):
+            raise ConfigurationError("resource must be a URL string or a ProtectedResource")
+        if verifier is None and resource is not None and issuer is not None:
+            # RFC 8707: the resource identifier is an accepted audience by default.
+            audiences = [audience] if isinstance(audience, str) else list(audience or ())
+            audience = [*audiences, resource.resource]
         if verifier is None:
             if issuer is None or audience is None:
                 missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
@@ -211,6 +228,20 @@ class BearerAuthMiddleware:
         self._optional = bool(optional)
         self._required_scopes = scopes
         self._on_error = on_error
+        # RFC 9728: the document names the verifier's issuer unless told otherwise.
+        if resource is not None:
+            issuer_of = getattr(verifier, "issuer", None)
+            servers = [issuer_of] if isinstance(issuer_of, str) else []
+            resource = resource.with_authorization_servers(servers)
+        self._resource = resource
+        self._metadata_paths = resource.paths if resource is not None else frozenset()
+        self._challenge = ChallengeSettings(
+            realm=realm,
+            details=bool(error_details),
+            resource_metadata=resource.metadata_url if resource is not None else None,
+            # A 401 names the middleware's scopes only with a resource (RFC 9728 5.1).
+            scopes=scopes if resource is not None else (),
+        )
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -237,7 +268,13 @@ class BearerAuthMiddleware:
         if self._failed is not None:
             # A fresh exception each time: re-raising one instance grows its traceback.
             raise ConfigurationError(*self._failed.args)
-        if self.is_public(_route_path(scope)):
+        path = _route_path(scope)
+        # RFC 9728 section 3: the document, matched with and without root_path.
+        metadata = self._metadata_paths
+        if metadata and kind == "http" and (scope["path"] in metadata or path in metadata):
+            await self._send_metadata(scope, send)
+            return
+        if self.is_public(path):
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self._call_app(scope, receive, send)
             return
@@ -258,6 +295,12 @@ class BearerAuthMiddleware:
             await self._refuse(scope, receive, send, error, connect_pending=True)
             return
         await self._call_app(scope, receive, send)
+
+    async def _send_metadata(self, scope: Scope, send: Send) -> None:
+        assert self._resource is not None
+        status, headers, body = self._resource.response(scope["method"])
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._failed is not None:

@@ -41,13 +41,26 @@ def verify_args(dev: DevIssuer, token: str, *extra: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["verify"], ["decode"], ["mint"], ["rotate"], ["dev-issuer"], ["demo"]]
+    "command",
+    [[], ["verify"], ["check"], ["decode"], ["mint"], ["rotate"], ["dev-issuer"], ["demo"]],
 )
 def test_help_for_each_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """--help works for the program and every subcommand, exiting 0."""
+    """--help works for the program and every subcommand, exits 0 and shows runnable examples."""
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: okta-bearer")
+    examples = out.split("examples:\n", 1)[1].splitlines()
+    assert examples
+    assert all(line.startswith("  ") and "okta-bearer" in line for line in examples if line)
+
+
+def test_help_has_no_placeholder_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    """Option help gives real values (an Okta issuer URL), never 'e.g. URL'."""
+    main(["verify", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "e.g. URL" not in out
+    assert "e.g. https://dev-123456.okta.com/oauth2/default" in out
+    assert "e.g. api://default" in out
 
 
 def test_help_documents_the_demo_user(capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,13 +124,39 @@ def test_verify_failure_names_the_reason(
     assert token not in captured.err
 
 
-def test_verify_missing_scope_lists_required(
-    running: DevIssuer, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("claims", "extra", "context"),
+    [
+        (
+            {"scp": ["items:read"]},
+            ["--scope", "items:read", "--scope", "items:write"],
+            ["  required: items:read items:write", "  missing: items:write"],
+        ),
+        ({"aud": "api://other"}, [], ["  expected: api://default", "  got: api://other"]),
+        (
+            {"iss": "https://dev-1.okta.com"},
+            [],
+            ["  expected: {issuer}", "  got: https://dev-1.okta.com"],
+        ),
+        (
+            {"cid": "0oaother"},
+            ["--client-id", "0oaokta"],
+            ["  expected: 0oaokta", "  got: 0oaother"],
+        ),
+    ],
+)
+def test_verify_prints_expected_and_got(
+    running: DevIssuer,
+    capsys: pytest.CaptureFixture[str],
+    claims: dict[str, Any],
+    extra: list[str],
+    context: list[str],
 ) -> None:
-    """For a missing scope the required scopes are printed."""
-    token = running.local.mint(scp=["items:read"])
-    assert main(verify_args(running, token, "--scope", "items:write")) == 1
-    assert "required scopes: items:write" in capsys.readouterr().err
+    """A refusal is followed by its context (expected vs got, missing scopes), one per line."""
+    token = running.local.mint(**claims)
+    assert main(verify_args(running, token, *extra)) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1:] == [line.format(issuer=running.issuer) for line in context]
 
 
 def test_verify_tampered_token(running: DevIssuer, capsys: pytest.CaptureFixture[str]) -> None:
@@ -255,10 +294,10 @@ def test_dev_issuer_bad_options(argv: list[str], capsys: pytest.CaptureFixture[s
 
 
 def test_parser_has_the_documented_commands() -> None:
-    """The parser offers verify, decode, mint, rotate, dev-issuer and demo."""
+    """The parser offers verify, check, decode, mint, rotate, dev-issuer and demo."""
     parser = build_parser()
     text = parser.format_help()
-    for name in ("verify", "decode", "mint", "rotate", "dev-issuer", "demo"):
+    for name in ("verify", "check", "decode", "mint", "rotate", "dev-issuer", "demo"):
         assert name in text
 
 

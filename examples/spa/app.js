@@ -1,23 +1,25 @@
-// okta_bearer demo SPA: the seed's implicit flow, by hand, with no library and no build step.
+// okta_bearer demo SPA: sign in by hand (no library, no build step) and call the API.
 //
-// 1. Send the browser to {issuer}/v1/authorize with a fresh `state` and `nonce`
-//    (from crypto.getRandomValues), remembered in sessionStorage for the round trip.
-// 2. Back at the redirect URI, read the tokens from the URL fragment, remove the
-//    fragment at once (history.replaceState), and check `state` and the ID token's `nonce`.
-// 3. Keep the access token in a variable (memory only: never localStorage), and call the API.
+// Code + PKCE (RFC 7636, what RFC 9700 recommends for browser apps) is the default;
+// the implicit flow of Okta's guide is one labelled click away.  Both:
+// 1. send the browser to {issuer}/v1/authorize with a fresh `state` and `nonce`
+//    (and for PKCE a code verifier), from crypto.getRandomValues, remembered in
+//    sessionStorage for the round trip only;
+// 2. back at the redirect URI, take the code or tokens out of the URL at once
+//    (history.replaceState), check `state` and the ID token's `nonce`;
+// 3. keep the access token in a variable (memory only: never in storage) and call the API.
 "use strict";
 
 const PENDING_KEY = "okta_bearer_demo_pending"; // state/nonce/PKCE verifier, for one round trip
+const FLOW_KEY = "okta_bearer_demo_flow"; // "code" or "implicit": the flow this tab uses
 const SIGNED_OUT_KEY = "okta_bearer_demo_signed_out";
+const FLOW_NAMES = { code: "code + PKCE", implicit: "implicit" };
 
 let config = null;
 let accessToken = null; // memory only: a reload signs in again (instantly, thanks to the session)
 
 const $ = (selector) => document.querySelector(selector);
-
-function show(testId, text) {
-  $(`[data-testid="${testId}"]`).textContent = text;
-}
+const byTestId = (testId) => $(`[data-testid="${testId}"]`);
 
 function base64url(bytes) {
   let binary = "";
@@ -46,6 +48,10 @@ function redirectUri() {
   return `${location.origin}/`;
 }
 
+function currentFlow() {
+  return sessionStorage.getItem(FLOW_KEY) === "implicit" ? "implicit" : "code";
+}
+
 function setStatus(text, isError = false) {
   const status = $("#status");
   status.textContent = text;
@@ -53,42 +59,43 @@ function setStatus(text, isError = false) {
 }
 
 function showButtons(signedIn) {
-  $("#sign-in-implicit").hidden = signedIn;
-  $("#sign-in-pkce").hidden = signedIn;
-  $("#sign-out").hidden = !signedIn;
+  for (const button of document.querySelectorAll("[data-when]")) {
+    button.hidden = (button.dataset.when === "signed-in") !== signedIn;
+  }
+  const other = currentFlow() === "code" ? "implicit" : "code";
+  $("#switch-flow").textContent =
+    other === "implicit"
+      ? "Sign in with the implicit flow instead (Okta's guide)"
+      : "Sign in with code + PKCE instead";
+  $("#switch-flow").dataset.flow = other;
 }
 
 // -- sign-in -----------------------------------------------------------------
 
-function signInImplicit() {
-  const pending = { flow: "implicit", state: randomString(), nonce: randomString() };
-  sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
+async function signIn(flow, extraScopes = []) {
+  sessionStorage.setItem(FLOW_KEY, flow);
+  sessionStorage.removeItem(SIGNED_OUT_KEY);
+  const pending = { flow, state: randomString(), nonce: randomString() };
   const params = new URLSearchParams({
     client_id: config.clientId,
-    response_type: "id_token token",
-    scope: config.scopes,
+    scope: [...config.scopes.split(" "), ...extraScopes].join(" "),
     redirect_uri: redirectUri(),
     state: pending.state,
     nonce: pending.nonce,
   });
-  location.assign(`${config.issuer}/v1/authorize?${params}`);
-}
-
-async function signInPkce() {
-  const verifier = randomString(48);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  const pending = { flow: "code", state: randomString(), nonce: randomString(), verifier };
+  if (flow === "code") {
+    pending.verifier = randomString(48);
+    const digest = await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode(pending.verifier),
+    );
+    params.set("response_type", "code");
+    params.set("code_challenge", base64url(new Uint8Array(digest)));
+    params.set("code_challenge_method", "S256");
+  } else {
+    params.set("response_type", "id_token token");
+  }
   sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
-  const params = new URLSearchParams({
-    client_id: config.clientId,
-    response_type: "code",
-    scope: config.scopes,
-    redirect_uri: redirectUri(),
-    state: pending.state,
-    nonce: pending.nonce,
-    code_challenge: base64url(new Uint8Array(digest)),
-    code_challenge_method: "S256",
-  });
   location.assign(`${config.issuer}/v1/authorize?${params}`);
 }
 
@@ -143,31 +150,49 @@ async function readCallback() {
   if (tokens.id_token) {
     const idClaims = jwtPayload(tokens.id_token);
     if (idClaims.nonce !== pending.nonce) throw new Error("nonce mismatch: ID token rejected");
-    setStatus(`Signed in as ${idClaims.name || idClaims.sub} (${pending.flow} flow).`);
+    setStatus(`Signed in as ${idClaims.name || idClaims.sub} (${FLOW_NAMES[pending.flow]} flow).`);
   }
   return tokens.access_token;
 }
 
-// -- calling the API -----------------------------------------------------------
+// -- the token's claims ------------------------------------------------------------
 
-async function callApi(path, token, options = {}) {
-  const response = await fetch(`${config.apiBase}${path}`, {
-    ...options,
-    headers: { ...(options.headers || {}), Authorization: `Bearer ${token}` },
-  });
-  const text = await response.text();
-  let body = text;
-  try {
-    body = JSON.stringify(JSON.parse(text), null, 2);
-  } catch (_) {
-    // not JSON: show as is
-  }
-  return {
-    status: `${response.status} ${response.statusText}`.trim(),
-    challenge: response.headers.get("WWW-Authenticate") || "(none)",
-    body,
-  };
+const TIME_CLAIMS = new Set(["exp", "iat", "nbf", "auth_time"]);
+
+function describeTime(seconds) {
+  const when = new Date(seconds * 1000);
+  const delta = Math.round(seconds - Date.now() / 1000);
+  const minutes = Math.round(Math.abs(delta) / 60);
+  const relative =
+    Math.abs(delta) < 60 ? "now" : delta > 0 ? `in ${minutes} min` : `${minutes} min ago`;
+  return `${when.toLocaleString()} (${relative})`;
 }
+
+function showClaims(token) {
+  const claims = jwtPayload(token);
+  const rows = $("#claims-rows");
+  rows.replaceChildren();
+  for (const [name, value] of Object.entries(claims)) {
+    const row = document.createElement("tr");
+    const key = document.createElement("th");
+    key.textContent = name;
+    const cell = document.createElement("td");
+    cell.dataset.claim = name;
+    if (TIME_CLAIMS.has(name) && typeof value === "number") {
+      cell.textContent = describeTime(value);
+      cell.title = String(value);
+    } else if (Array.isArray(value) && value.every((item) => typeof item === "string")) {
+      cell.textContent = value.join(" ");
+    } else {
+      cell.textContent = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    row.append(key, cell);
+    rows.append(row);
+  }
+  $("#token").hidden = false;
+}
+
+// -- calling the API -----------------------------------------------------------
 
 // The payload is edited to claim items:write; the signature no longer matches.
 function tamper(token) {
@@ -178,33 +203,82 @@ function tamper(token) {
   return `${header}.${payload}.${signature}`;
 }
 
+const CALLS = {
+  whoami: () => ({ path: "/api/whoami", token: accessToken }),
+  forbidden: () => ({
+    path: "/api/items",
+    token: accessToken,
+    options: {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "from the SPA" }),
+    },
+  }),
+  tampered: () => ({ path: "/api/whoami", token: tamper(accessToken) }),
+};
+
+function verdictOf(status) {
+  if (status >= 200 && status < 300) return ["allowed", "ok"];
+  if (status === 403) return ["refused: valid token, missing scope", "denied"];
+  if (status === 401) return ["refused: token not accepted", "denied"];
+  return ["failed", "error"];
+}
+
+async function runCall(name) {
+  const card = $(`#${name}`);
+  const status = byTestId(`${name}-status`);
+  card.setAttribute("aria-busy", "true");
+  status.textContent = "…";
+  status.className = "badge";
+  const { path, token, options = {} } = CALLS[name]();
+  let response;
+  try {
+    response = await fetch(`${config.apiBase}${path}`, {
+      ...options,
+      headers: { ...(options.headers || {}), Authorization: `Bearer ${token}` },
+    });
+  } catch (error) {
+    status.textContent = "network error";
+    status.className = "badge error";
+    byTestId(`${name}-body`).textContent = String(error);
+    card.removeAttribute("aria-busy");
+    return;
+  }
+  const text = await response.text();
+  let body = text;
+  try {
+    body = JSON.stringify(JSON.parse(text), null, 2);
+  } catch (_) {
+    // not JSON: show as is
+  }
+  const [verdict, kind] = verdictOf(response.status);
+  status.textContent = `${response.status} ${response.statusText}`.trim();
+  status.className = `badge ${kind}`;
+  byTestId(`${name}-verdict`).textContent = verdict;
+  const challenge = byTestId(`${name}-challenge`);
+  if (challenge) challenge.textContent = response.headers.get("WWW-Authenticate") || "(none)";
+  byTestId(`${name}-body`).textContent = body;
+  const runs = byTestId(`${name}-runs`);
+  runs.textContent = String(Number(runs.textContent || "0") + 1);
+  card.removeAttribute("aria-busy");
+}
+
 async function runCalls() {
   $("#calls").hidden = false;
-  const whoami = await callApi("/api/whoami", accessToken);
-  show("whoami-status", whoami.status);
-  show("whoami-body", whoami.body);
-
-  const forbidden = await callApi("/api/items", accessToken, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ name: "from the SPA" }),
-  });
-  show("forbidden-status", forbidden.status);
-  show("forbidden-challenge", forbidden.challenge);
-  show("forbidden-body", forbidden.body);
-
-  const tampered = await callApi("/api/whoami", tamper(accessToken));
-  show("tampered-status", tampered.status);
-  show("tampered-challenge", tampered.challenge);
-  show("tampered-body", tampered.body);
+  for (const name of Object.keys(CALLS)) await runCall(name);
 }
 
 // -- start -----------------------------------------------------------------------
 
 async function start() {
-  $("#sign-in-implicit").addEventListener("click", signInImplicit);
-  $("#sign-in-pkce").addEventListener("click", signInPkce);
+  $("#sign-in").addEventListener("click", () => signIn("code"));
+  $("#sign-in-implicit").addEventListener("click", () => signIn("implicit"));
+  $("#switch-flow").addEventListener("click", (event) => signIn(event.target.dataset.flow));
+  $("#sign-in-write").addEventListener("click", () => signIn(currentFlow(), ["items:write"]));
   $("#sign-out").addEventListener("click", signOut);
+  for (const button of document.querySelectorAll("[data-rerun]")) {
+    button.addEventListener("click", () => runCall(button.dataset.rerun));
+  }
   config = await (await fetch("/config.json")).json();
   try {
     accessToken = await readCallback();
@@ -216,18 +290,19 @@ async function start() {
   if (accessToken) {
     if ($("#status").textContent === "Loading…") setStatus("Signed in.");
     showButtons(true);
+    showClaims(accessToken);
     await runCalls();
     return;
   }
   if (sessionStorage.getItem(SIGNED_OUT_KEY)) {
-    sessionStorage.removeItem(SIGNED_OUT_KEY);
     setStatus("Signed out.");
     showButtons(false);
     return;
   }
-  // No session in this tab yet: go to the sign-in page, as the seed describes.
+  // No token in this tab yet: go to the sign-in page, as Okta's guide describes
+  // (with the issuer's session still alive, it comes straight back).
   setStatus("Redirecting to the sign-in page…");
-  signInImplicit();
+  await signIn(currentFlow());
 }
 
 start().catch((error) => setStatus(`Unexpected error: ${error}`, true));

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import importlib
+import logging
 import socket
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -73,6 +74,7 @@ def _build_issuer(
             users=_parse_users(args.user),
             scopes=scopes,
             default_scopes=tuple(args.default_scope),
+            show_credentials=True,  # a local dev tool: its start-up banner prints them too
         )
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
@@ -128,29 +130,32 @@ def _with_localhost(*urls: str) -> list[str]:
 
 
 def examples_dir() -> Path:
-    """The repository's ``examples/`` folder (the demo runs from a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "examples"
+    """Where the example apps are: ``examples/`` in a checkout, package data in a wheel."""
+    # Imported by name: in a checkout setuptools maps it onto examples/.
+    package = importlib.import_module("okta_bearer._examples")
+    assert package.__file__ is not None
+    return Path(package.__file__).resolve().parent
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/{name}.py`` (they are scripts, not a package)."""
-    path = examples_dir() / f"{name}.py"
-    if not path.is_file():
-        raise CLIError(
-            f"{path} not found: `okta-bearer demo` runs from a source checkout "
-            "(git clone, then pip install -e '.[demo]')"
-        )
-    spec = importlib.util.spec_from_file_location(f"okta_bearer_example_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    """Import the example ``name`` (``api``, ``spa_server``, ``starlette_app``)."""
     try:
-        spec.loader.exec_module(module)
+        return importlib.import_module(f"okta_bearer._examples.{name}")
     except ImportError as exc:
+        if exc.name and exc.name.startswith("okta_bearer"):
+            raise
         raise CLIError(
-            f"examples/{name}.py needs {exc.name or 'a package'}: pip install -e '.[demo]'"
+            f"the demo needs {exc.name or 'a package'}: pip install 'okta-bearer[demo]'"
         ) from exc
-    return module
+
+
+def _show_refusals(out: TextIO) -> None:
+    """Print the ``okta_bearer`` logger's INFO records (one per refused request) to ``out``."""
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log = logging.getLogger("okta_bearer")
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -201,9 +206,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"  API docs: {api_base}/docs",
             f"  Issuer:   {dev.issuer}",
             f"  Sign in as {user.login} / {user.password}",
+            "The API's refusals are shown below as they happen.",
             "Press Ctrl-C to stop.",
         ]
         print("\n".join(lines), file=out, flush=True)
+        _show_refusals(out)
 
     return run_servers(
         [

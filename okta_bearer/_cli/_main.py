@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from ._check import cmd_check
 from ._common import (
     DEFAULT_API_PORT,
     DEFAULT_AUDIENCE,
@@ -68,75 +69,183 @@ def _add_issuer_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions, but keeps multi-line texts (the examples) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _examples(*commands: str) -> str:
+    return "examples:\n" + "\n".join(f"  {command}" for command in commands)
+
+
+def _add_verifier_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--issuer",
+        required=True,
+        metavar="URL",
+        help="the issuer, exactly as in the token's iss, "
+        "e.g. https://dev-123456.okta.com/oauth2/default",
+    )
+    parser.add_argument(
+        "--audience",
+        required=True,
+        action="append",
+        metavar="AUD",
+        help="an accepted aud, e.g. api://default (repeatable)",
+    )
+    parser.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="a scope the token must hold, e.g. items:read (repeatable)",
+    )
+    parser.add_argument(
+        "--client-id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="accept only tokens from this client (cid), e.g. 0oa1b2c3d4 (repeatable)",
+    )
+    parser.add_argument(
+        "--jwks-uri", metavar="URL", help="keys URL (default: discovered from the issuer)"
+    )
+    parser.add_argument(
+        "--algorithm", action="append", metavar="ALG", help="accepted alg (default: RS256)"
+    )
+    parser.add_argument(
+        "--leeway", type=float, default=30.0, metavar="S", help="clock skew, s (%(default)s)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="key fetch timeout, s"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``okta-bearer`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="okta-bearer",
+        formatter_class=_Formatter,
         description="Verify Okta / OpenID Connect access tokens, and run a local Okta-shaped "
         "issuer and demo.",
-        epilog="Exit status: 0 ok, 1 token rejected or request failed, 2 usage error, "
-        "3 issuer unreachable.",
+        epilog="exit status: 0 ok, 1 token rejected or request failed, 2 usage error, "
+        "3 issuer unreachable.\n\n"
+        + _examples(
+            "okta-bearer demo",
+            "okta-bearer check --issuer https://dev-123456.okta.com/oauth2/default "
+            "--audience api://default",
+            'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:9401/api/whoami',
+        ),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     verify = commands.add_parser(
         "verify",
+        formatter_class=_Formatter,
         help="verify a token and print its claims",
         description="Verify TOKEN against the issuer's published keys and print its claims as "
-        "JSON. On failure print the reason (RFC 6750 error, reason code, description) and exit 1.",
+        "JSON. On failure print the reason (RFC 6750 error, reason code, description) and, for "
+        "issuer, audience, client and scope refusals, what was expected and what the token holds.",
+        epilog=_examples(
+            "okta-bearer verify eyJraWQi... --issuer https://dev-123456.okta.com/oauth2/default "
+            "--audience api://default",
+            'okta-bearer verify "$(okta-bearer mint)" --issuer '
+            + DEFAULT_ISSUER
+            + " --audience api://default --scope items:read",
+            "pbpaste | okta-bearer verify - --issuer ... --audience ...",
+        ),
     )
     verify.add_argument("token", metavar="TOKEN", help="the access token, or - to read stdin")
-    verify.add_argument(
-        "--issuer", required=True, help="issuer URL, e.g. %(metavar)s", metavar="URL"
-    )
-    verify.add_argument(
-        "--audience", required=True, action="append", help="accepted aud (repeatable)"
-    )
-    verify.add_argument(
-        "--scope", action="append", default=[], help="a scope the token must hold (repeatable)"
-    )
-    verify.add_argument("--jwks-uri", help="keys URL (default: discovered from the issuer)")
-    verify.add_argument("--algorithm", action="append", help="accepted alg (default RS256)")
-    verify.add_argument("--leeway", type=float, default=30.0, help="clock skew, s (%(default)s)")
-    verify.add_argument("--timeout", type=float, default=10.0, help="key fetch timeout, s")
+    _add_verifier_options(verify)
     verify.set_defaults(handler=cmd_verify)
+
+    check = commands.add_parser(
+        "check",
+        formatter_class=_Formatter,
+        help="diagnose an issuer (discovery, keys) and a token, one line per check",
+        description="Fetch the issuer's metadata and keys and say, one line each, whether "
+        "they fit this configuration; with --token, also judge the token's header, key, "
+        "signature and every claim, each ok or FAIL with what was expected and what was found. "
+        "The last line is the verdict of a TokenVerifier with the same options.",
+        epilog="exit status: 0 every check passed, 1 a check failed, 2 usage or "
+        "configuration error, 3 the issuer could not be reached.\n\n"
+        + _examples(
+            "okta-bearer check --issuer https://dev-123456.okta.com/oauth2/default "
+            "--audience api://default",
+            "okta-bearer check --issuer "
+            + DEFAULT_ISSUER
+            + ' --audience api://default --token "$(okta-bearer mint)" --scope items:write',
+        ),
+    )
+    check.add_argument(
+        "--token", metavar="TOKEN", help="an access token to judge too, or - to read stdin"
+    )
+    _add_verifier_options(check)
+    check.set_defaults(handler=cmd_check)
 
     decode = commands.add_parser(
         "decode",
+        formatter_class=_Formatter,
         help="show a token's header and claims, UNVERIFIED",
         description="Decode TOKEN's header and claims WITHOUT verifying anything; the output is "
         "marked UNVERIFIED.",
+        epilog=_examples(
+            "okta-bearer decode eyJraWQi...", "okta-bearer mint | okta-bearer decode -"
+        ),
     )
     decode.add_argument("token", metavar="TOKEN", help="the token, or - to read stdin")
     decode.set_defaults(handler=cmd_decode)
 
     mint = commands.add_parser(
         "mint",
+        formatter_class=_Formatter,
         help="get a token from a running dev issuer (for curl)",
         description="Ask a running dev issuer (okta-bearer dev-issuer or demo) for an access "
-        'token and print it: curl -H "Authorization: Bearer $(okta-bearer mint)" ...',
+        "token and print it.",
+        epilog=_examples(
+            'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:9401/api/whoami',
+            "okta-bearer mint --scope openid --scope items:write --expires-in 300",
+            "okta-bearer mint --client-token --json",
+        ),
     )
     mint.add_argument("--issuer", default=DEFAULT_ISSUER, help="dev issuer URL (%(default)s)")
     mint.add_argument(
-        "--scope", action="append", default=[], help="scope to grant (repeatable; default: "
-        "openid items:read)",
-    )  # fmt: skip
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="scope to grant, e.g. items:write (repeatable; default: openid items:read)",
+    )
     who = mint.add_mutually_exclusive_group()
-    who.add_argument("--user", help="login of a configured user (default: the first one)")
+    who.add_argument(
+        "--user", metavar="LOGIN", help="a configured user, e.g. alice@example.com (default)"
+    )
     who.add_argument(
         "--client-token", action="store_true", help="a token for the client itself, no user"
     )
-    mint.add_argument("--client-id", help="registered client id (default: the first one)")
-    mint.add_argument("--expires-in", type=int, help="lifetime in seconds (default 3600)")
+    mint.add_argument(
+        "--client-id", metavar="ID", help="a registered client id (default: the first one)"
+    )
+    mint.add_argument(
+        "--expires-in", type=int, metavar="S", help="lifetime in seconds (default 3600)"
+    )
     mint.add_argument("--json", action="store_true", help="print the whole token response")
     mint.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
     mint.set_defaults(handler=cmd_mint)
 
     rotate = commands.add_parser(
         "rotate",
+        formatter_class=_Formatter,
         help="make a running dev issuer sign with a new key",
         description="Rotate the signing key of a running dev issuer. The previous key stays "
         "published unless --drop-old, so tokens it signed keep verifying.",
+        epilog=_examples(
+            "okta-bearer rotate", "okta-bearer rotate --drop-old --issuer " + DEFAULT_ISSUER
+        ),
     )
     rotate.add_argument("--issuer", default=DEFAULT_ISSUER, help="dev issuer URL (%(default)s)")
     rotate.add_argument("--drop-old", action="store_true", help="unpublish the previous key")
@@ -145,11 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser(
         "dev-issuer",
+        formatter_class=_Formatter,
         help="serve an Okta-shaped authorization server on loopback",
         description="Serve the dev issuer: an Okta custom authorization server look-alike at "
         "http://HOST:PORT/oauth2/default with discovery, /v1/keys, /v1/authorize (implicit and "
         "code+PKCE) with a sign-in page, /v1/token, /v1/userinfo, and loopback-only "
         "/dev/mint and /dev/rotate. Default user: alice@example.com / wonderland.",
+        epilog=_examples(
+            "okta-bearer dev-issuer",
+            "okta-bearer dev-issuer --port 9500 --client my-spa=http://localhost:3000/ "
+            "--user bob@example.com:secret",
+            "okta-bearer dev-issuer --scope orders:read --rotate-every 60",
+        ),
     )
     dev.add_argument("--port", type=int, default=DEFAULT_ISSUER_PORT, help="port (%(default)s)")
     dev.add_argument(
@@ -168,11 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
+        formatter_class=_Formatter,
         help="run dev issuer + example API + SPA on loopback",
         description="Start the dev issuer, the example FastAPI API (examples/api.py) and the "
         "single-page app (examples/spa/) in one process, print the SPA's URL, and stop all "
         "three on Ctrl-C. Sign in as alice@example.com / wonderland unless --user says "
         "otherwise. Port 0 picks a free port.",
+        epilog=_examples(
+            "okta-bearer demo",
+            "okta-bearer demo --issuer-port 0 --api-port 0 --spa-port 0",
+            "okta-bearer demo --user bob@example.com:secret --log-level info",
+        ),
     )
     demo.add_argument(
         "--issuer-port", type=int, default=DEFAULT_ISSUER_PORT, help="dev issuer (%(default)s)"

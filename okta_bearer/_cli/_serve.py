@@ -68,9 +68,6 @@ def run_servers(
         def capture_signals(self) -> Iterator[None]:
             yield
 
-        def install_signal_handlers(self) -> None:  # uvicorn < 0.29
-            return None
-
     async def run() -> int:
         loop = asyncio.get_running_loop()
         servers = [

@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 import sys
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 import httpx
@@ -18,7 +19,8 @@ from .._verifier import TokenVerifier
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
 
 
-def _read_token(value: str, stdin: TextIO) -> str:
+def read_token(value: str, stdin: TextIO) -> str:
+    """The token given on the command line, or read from stdin for ``-``; ``Bearer`` stripped."""
     token = stdin.read().strip() if value == "-" else value.strip()
     if token.lower().startswith("bearer "):
         token = token[7:].strip()
@@ -27,19 +29,41 @@ def _read_token(value: str, stdin: TextIO) -> str:
     return token
 
 
+def _jsonable(value: object) -> object:
+    """Claims hold read-only mappings and tuples; print them as JSON objects and arrays."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Iterable):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def make_verifier(args: argparse.Namespace) -> TokenVerifier:
+    """The TokenVerifier that ``verify`` and ``check`` options describe."""
+    options: dict[str, Any] = {"leeway": args.leeway, "keys": KeyPolicy(timeout=args.timeout)}
+    if args.jwks_uri:
+        options["jwks_uri"] = args.jwks_uri
+    if args.algorithm:
+        options["algorithms"] = tuple(args.algorithm)
+    if args.client_id:
+        options["client_ids"] = tuple(args.client_id)
+    return TokenVerifier(args.issuer, args.audience, **options)
+
+
+def describe_refusal(exc: BearerError) -> str:
+    """``rejected: error (reason): description``, then the operator context, one per line."""
+    lines = [f"rejected: {exc.error or 'missing_token'} ({exc.reason}): {exc.description}"]
+    lines += [f"  {name}: {value}" for name, value in exc.context.items()]
+    return "\n".join(lines)
+
+
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Verify a token against its issuer; print its claims, or why it was rejected."""
-    token = _read_token(args.token, sys.stdin)
+    token = read_token(args.token, sys.stdin)
 
     async def run() -> dict[str, Any]:
-        options: dict[str, Any] = {"leeway": args.leeway}
-        if args.jwks_uri:
-            options["jwks_uri"] = args.jwks_uri
-        if args.algorithm:
-            options["algorithms"] = tuple(args.algorithm)
-        options["keys"] = KeyPolicy(timeout=args.timeout)
-        async with TokenVerifier(args.issuer, args.audience, **options) as v:
-            claims = await v.verify(token, tuple(args.scope))
+        async with make_verifier(args) as verifier:
+            claims = await verifier.verify(token, tuple(args.scope))
         return dict(claims.raw)
 
     try:
@@ -47,13 +71,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigurationError as exc:
         raise CLIError(f"configuration error: {exc}") from exc
     except BearerError as exc:
-        code = exc.error or "missing_token"
-        print(f"rejected: {code} ({exc.reason}): {exc.description}", file=err)
-        required = getattr(exc, "required", None)
-        if required:
-            print(f"required scopes: {' '.join(required)}", file=err)
+        print(describe_refusal(exc), file=err)
         return EXIT_UNREACHABLE if isinstance(exc, KeysUnavailable) else EXIT_REJECTED
-    print(json.dumps(payload, indent=2, sort_keys=True), file=out)
+    print(json.dumps(payload, indent=2, sort_keys=True, default=_jsonable), file=out)
     return EXIT_OK
 
 
@@ -67,7 +87,7 @@ def _b64json(segment: str, what: str) -> Any:
 
 def cmd_decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print a token's header and claims, marked UNVERIFIED."""
-    token = _read_token(args.token, sys.stdin)
+    token = read_token(args.token, sys.stdin)
     parts = token.split(".")
     if len(parts) != 3:
         raise CLIError(f"not a compact JWS: expected 3 parts, got {len(parts)}", EXIT_REJECTED)

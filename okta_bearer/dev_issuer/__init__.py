@@ -9,11 +9,17 @@ custom authorization server at ``{issuer}`` (``.../oauth2/default``):
 ``/.well-known/openid-configuration``    the same, for OpenID Connect clients
 ``/v1/keys``                             JWKS, with ``Cache-Control: max-age``
 ``/v1/authorize``                        implicit (``token``, ``id_token``,
-                                         ``id_token token``) and ``code`` + PKCE
+                                         ``id_token token``) and ``code`` + PKCE;
+                                         ``resource`` (RFC 8707) sets ``aud``,
+                                         ``acr_values``/``max_age`` re-authenticate
 ``/v1/login``                            the hosted sign-in form posts here
-``/v1/token``                            ``authorization_code`` grant (PKCE S256)
+``/v1/token``                            ``authorization_code`` (PKCE S256) and
+                                         ``client_credentials`` grants
+``/v1/register``                         dynamic client registration (RFC 7591)
 ``/v1/userinfo``                         OpenID Connect UserInfo
 ``/v1/logout``                           ends the sign-in session
+``/v1/introspect``, ``/v1/revoke``       RFC 7662 / RFC 7009 for resource servers
+                                         (opaque tokens: ``/dev/mint`` ``opaque``)
 ``/dev/mint``, ``/dev/rotate``           loopback-only admin: a token for curl,
                                          key rotation (JSON POST)
 =======================================  =========================================

@@ -1,35 +1,66 @@
-"""The loopback-only admin endpoints: ``/dev/mint`` (a token for curl) and ``/dev/rotate``."""
+"""The loopback-only admin endpoints: ``/dev/mint`` (a token for curl) and ``/dev/rotate``.
+
+They hand out tokens and change keys, so no web page may reach them, directly
+or through the user's browser.  A request must come from a loopback address,
+name a loopback ``Host`` (a DNS-rebinding page reaches 127.0.0.1 under its own
+host name, e.g. ``evil.example:9400``), carry no ``Origin`` (browsers send it on
+every cross-origin and every POST ``fetch``; curl and the CLI never do), and be
+a JSON object (a plain HTML form cannot send one).  The CORS middleware never
+wraps these routes (see :class:`~okta_bearer.dev_issuer.DevIssuer`).
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._config import is_loopback_host
 from ._core import IssuerCore
 from ._models import DEFAULT_SCOPES
 from ._pages import NO_STORE
 
 
-def _is_loopback_client(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+def host_header_is_loopback(value: str) -> bool:
+    """Whether a ``Host`` header (``host[:port]``) names loopback: ``localhost``, 127/8, ``::1``.
+
+    Only IP literals and ``localhost`` count: a name such as
+    ``127.0.0.1.evil.example`` resolves wherever its owner wants.
+    """
+    value = value.strip()
+    if value.startswith("["):  # an IPv6 literal, "[::1]:9400"
+        name, _, rest = value[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+    else:
+        name, _, port = value.partition(":")
+    if port and not port.isdigit():
         return False
+    return bool(name) and is_loopback_host(name)
+
+
+def _refusal(request: Request) -> str | None:
+    """Why an admin request is refused, or ``None`` when it may proceed."""
+    if not is_loopback_host(request.client.host if request.client else ""):
+        return "Loopback clients only."
+    hosts = [v for k, v in request.scope["headers"] if k == b"host"]
+    if len(hosts) != 1 or not host_header_is_loopback(hosts[0].decode("latin-1")):
+        return "The Host header must name loopback (127.0.0.1, ::1 or localhost)."
+    if "origin" in request.headers:
+        return "Requests from web pages (with an Origin header) are refused."
+    return None
 
 
 class AdminEndpoints(IssuerCore):
     """What ``okta-bearer mint`` and ``okta-bearer rotate`` call."""
 
     async def _admin_body(self, request: Request) -> dict[str, Any] | Response:
-        # Loopback only, and JSON only: a web page cannot send a JSON POST to
-        # another origin without a CORS preflight, which this route never allows.
-        if not _is_loopback_client(request):
-            return JSONResponse({"error": "forbidden", "error_description": "Loopback only."}, 403)
+        refusal = _refusal(request)
+        if refusal is not None:
+            return JSONResponse({"error": "forbidden", "error_description": refusal}, 403)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return JSONResponse(
                 {"error": "invalid_request", "error_description": "Send application/json."}, 415
@@ -54,6 +85,7 @@ class AdminEndpoints(IssuerCore):
         client_id = body.get("client_id", next(iter(self.clients)))
         login = body.get("user", next(iter(self.users.values())).login if self.users else None)
         lifetime = body.get("expires_in", self.token_lifetime)
+        opaque = body.get("opaque", False)
         problems = []
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             problems.append("scopes must be a list of strings")
@@ -69,12 +101,15 @@ class AdminEndpoints(IssuerCore):
             or not 1 <= lifetime <= 86400
         ):
             problems.append("expires_in must be an integer between 1 and 86400")
+        if not isinstance(opaque, bool):
+            problems.append("opaque must be a boolean")
         if problems:
             return JSONResponse(
                 {"error": "invalid_request", "error_description": "; ".join(problems)}, 400
             )
         user = self.users[login.lower()] if isinstance(login, str) else None
-        token = self.issue_access_token(user, client_id, scopes, lifetime=lifetime)
+        issue = self.issue_opaque_token if opaque else self.issue_access_token
+        token = issue(user, client_id, scopes, lifetime=lifetime)
         return JSONResponse(
             {
                 "access_token": token,

@@ -14,17 +14,24 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._dpop import DPOP_ALGORITHMS
+from .._testing_opaque import TokenRegistry
 from ..testing import LocalIssuer
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
+from ._context import ACR_VALUES_SUPPORTED
+from ._introspect import AUTH_METHODS as INTROSPECT_AUTH_METHODS
+from ._introspect import IntrospectEndpoints
 from ._models import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, DEFAULT_USERS, DevClient, DevUser, Store
 from ._pages import home_page
+from ._register import AUTH_METHODS, GRANT_TYPES, RegistrationEndpoint
 from ._token import TokenEndpoints
 
 _OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
-class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
+class DevIssuer(
+    AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEndpoints, RegistrationEndpoint
+):
     """An Okta-shaped authorization server for one machine, as an ASGI app.
 
     Args:
@@ -43,7 +50,10 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         token_lifetime: seconds an access or ID token lives (``expires_in``).
         code_lifetime: seconds an authorization code can be redeemed.
         session_lifetime: seconds a sign-in session lasts.
-        cookie_name: the session cookie's name.
+        cookie_name: the session cookie's name (the sign-in form's browser
+            binding uses it with a ``_browser`` suffix).
+        show_credentials: list the users and their passwords on the sign-in
+            page (the demo does; off by default).
 
     Raises:
         ValueError: a ``default_scopes`` entry is not among the offered scopes.
@@ -64,6 +74,7 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         code_lifetime: int = 300,
         session_lifetime: int = 8 * 3600,
         cookie_name: str = "okta_bearer_dev_sid",
+        show_credentials: bool = False,
     ) -> None:
         self.local = issuer
         clients = tuple(clients) or (DevClient(DEFAULT_CLIENT_ID, ()),)
@@ -83,22 +94,35 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         self.code_lifetime = code_lifetime
         self.session_lifetime = session_lifetime
         self.cookie_name = cookie_name
+        self.show_credentials = show_credentials
         self._store = Store()
+        self._registered = []
+        self.tokens = TokenRegistry(issuer)
         self.base_path = urlsplit(issuer.issuer).path.rstrip("/")
         base = self.base_path
         routes = [
             Route("/", self._home, methods=["GET"]),
             Route(f"{base}/.well-known/oauth-authorization-server", self._metadata),
             Route(f"{base}/.well-known/openid-configuration", self._metadata),
+            # RFC 8414 section 3.1: the well-known suffix inserted before the issuer's path.
+            Route(f"/.well-known/oauth-authorization-server{base}", self._metadata),
+            Route(f"{base}/v1/register", self._register, methods=["POST"]),
             Route(f"{base}/v1/keys", self._keys, methods=["GET"]),
             Route(f"{base}/v1/authorize", self._authorize, methods=["GET"]),
             Route(f"{base}/v1/login", self._login, methods=["POST"]),
             Route(f"{base}/v1/token", self._token, methods=["POST"]),
             Route(f"{base}/v1/userinfo", self._userinfo, methods=["GET", "POST"]),
             Route(f"{base}/v1/logout", self._logout, methods=["GET"]),
-            Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
-            Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
+            Route(f"{base}/v1/introspect", self._introspect, methods=["POST"]),
+            Route(f"{base}/v1/revoke", self._revoke, methods=["POST"]),
         ]
+        self._admin_prefix = f"{base}/dev/"
+        self._admin = Starlette(
+            routes=[
+                Route(f"{base}/dev/mint", self._admin_mint, methods=["POST"]),
+                Route(f"{base}/dev/rotate", self._admin_rotate, methods=["POST"]),
+            ]
+        )
         origins = sorted({o for c in self.clients.values() for o in c.origins})
         cors = Middleware(
             CORSMiddleware,
@@ -109,7 +133,13 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         self.app = Starlette(routes=routes, middleware=[cors])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        # The admin routes live outside the CORS middleware: no origin, not even
+        # a registered client's, is ever allowed to call them from a page.
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(self._admin_prefix):
+            await self._admin(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     async def _home(self, request: Request) -> Response:
         return home_page(self.issuer, self.clients.values())
@@ -119,11 +149,18 @@ class DevIssuer(AuthorizeEndpoints, TokenEndpoints, AdminEndpoints):
         meta.update(
             scopes_supported=list(self.scopes),
             response_modes_supported=["query", "fragment"],
-            token_endpoint_auth_methods_supported=["none"],
+            grant_types_supported=list(GRANT_TYPES),
+            token_endpoint_auth_methods_supported=list(AUTH_METHODS),
+            registration_endpoint=f"{self.issuer}/v1/register",
+            acr_values_supported=list(ACR_VALUES_SUPPORTED),
             end_session_endpoint=f"{self.issuer}/v1/logout",
+            introspection_endpoint=f"{self.issuer}/v1/introspect",
+            introspection_endpoint_auth_methods_supported=INTROSPECT_AUTH_METHODS,
+            revocation_endpoint=f"{self.issuer}/v1/revoke",
+            revocation_endpoint_auth_methods_supported=INTROSPECT_AUTH_METHODS,
             dpop_signing_alg_values_supported=sorted(DPOP_ALGORITHMS),  # RFC 9449 section 5.1
             claims_supported=[
-                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+                "iss", "sub", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash",
                 "name", "preferred_username", "email", "email_verified",
             ],
         )  # fmt: skip

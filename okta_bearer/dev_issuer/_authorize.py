@@ -14,6 +14,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ._context import (
+    acr_after_sign_in,
+    needs_sign_in,
+    parse_acr_values,
+    parse_max_age,
+    parse_resource,
+)
 from ._core import IssuerCore
 from ._models import AuthError, AuthRequest, CodeGrant, DevClient, DevUser, Pending, Session
 from ._pages import error_page, page, read_form, redirect, sign_in_page
@@ -63,11 +70,15 @@ class AuthorizeEndpoints(IssuerCore):
             auth = self._check(client, redirect_uri, params)
             mode = auth.response_mode
             session = self._session(request)
-            if "none" in auth.prompt and session is None:
-                raise AuthError("login_required", "The user is not signed in.")
-            if session is None or "login" in auth.prompt:
-                return sign_in_page(self.base_path, self._remember(auth), auth)
-            return self._complete(auth, session.user, session.auth_time, status=302)
+            # max_age and acr_values (OIDC Core 3.1.2.1) can force a new sign-in.
+            sign_in = needs_sign_in(session, auth, self.local.clock())
+            if "none" in auth.prompt and sign_in:
+                raise AuthError("login_required", "The user must sign in again.")
+            if session is None or sign_in:
+                return self._sign_in_form(request, auth)
+            return self._complete(
+                auth, session.user, session.auth_time, status=302, acr=session.acr
+            )
         except AuthError as error:
             return redirect(
                 redirect_uri,
@@ -141,6 +152,9 @@ class AuthorizeEndpoints(IssuerCore):
             code_challenge=challenge_value,
             prompt=prompt,
             login_hint=one.get("login_hint", ""),
+            resource=parse_resource(one.get("resource")),
+            acr_values=parse_acr_values(one),
+            max_age=parse_max_age(one),
         )
 
     def _session(self, request: Request) -> Session | None:
@@ -152,14 +166,29 @@ class AuthorizeEndpoints(IssuerCore):
             return None
         return session
 
-    def _remember(self, auth: AuthRequest) -> str:
+    @property
+    def _browser_cookie(self) -> str:
+        return f"{self.cookie_name}_browser"
+
+    def _sign_in_form(self, request: Request, auth: AuthRequest) -> Response:
+        """Show the sign-in form for a new transaction bound to this browser's cookie."""
+        browser = request.cookies.get(self._browser_cookie) or secrets.token_urlsafe(24)
         now = self.local.clock()
         self._store.prune(now)
         if len(self._store.pending) >= _MAX_PENDING:
             self._store.pending.pop(next(iter(self._store.pending)))
         txn = secrets.token_urlsafe(24)
-        self._store.pending[txn] = Pending(auth, now + 600)
-        return txn
+        self._store.pending[txn] = Pending(auth, now + 600, browser)
+        response = sign_in_page(self.base_path, txn, auth, users=self._shown_users)
+        response.set_cookie(
+            self._browser_cookie,
+            browser,
+            path=f"{self.base_path}/v1/",
+            httponly=True,
+            samesite="lax",
+            secure=urlsplit(self.issuer).scheme == "https",
+        )
+        return response
 
     async def _login(self, request: Request) -> Response:
         form = await read_form(request)
@@ -171,6 +200,13 @@ class AuthorizeEndpoints(IssuerCore):
             return error_page(
                 "invalid_request",
                 "This sign-in attempt has expired or is unknown. Start again from the app.",
+            )
+        browser = request.cookies.get(self._browser_cookie, "")
+        if not secrets.compare_digest(browser.encode(), pending.browser.encode()):
+            return error_page(
+                "invalid_request",
+                "This sign-in form was not opened in this browser (or its cookie is gone). "
+                "Start again from the app.",
             )
         auth = pending.request
         if form.get("action") == "cancel":
@@ -190,12 +226,15 @@ class AuthorizeEndpoints(IssuerCore):
         password = form.get("password", "")
         if user is None or not secrets.compare_digest(user.password.encode(), password.encode()):
             error = "Sign-in failed: wrong username or password."
-            return sign_in_page(self.base_path, txn, auth, error=error, username=username)
+            return sign_in_page(
+                self.base_path, txn, auth, error=error, username=username, users=self._shown_users
+            )
         del self._store.pending[txn]
         now = self.local.clock()
         sid = secrets.token_urlsafe(32)
-        self._store.sessions[sid] = Session(user, int(now), now + self.session_lifetime)
-        response = self._complete(auth, user, int(now), status=303)
+        acr = acr_after_sign_in(auth)
+        self._store.sessions[sid] = Session(user, int(now), now + self.session_lifetime, acr)
+        response = self._complete(auth, user, int(now), status=303, acr=acr)
         response.set_cookie(
             self.cookie_name,
             sid,
@@ -208,7 +247,13 @@ class AuthorizeEndpoints(IssuerCore):
         return response
 
     def _complete(
-        self, auth: AuthRequest, user: DevUser, auth_time: int, *, status: int
+        self,
+        auth: AuthRequest,
+        user: DevUser,
+        auth_time: int,
+        *,
+        status: int,
+        acr: str | None = None,
     ) -> Response:
         """Answer a signed-in authorization request with tokens or a code."""
         params: dict[str, str | None] = {}
@@ -216,19 +261,26 @@ class AuthorizeEndpoints(IssuerCore):
             now = self.local.clock()
             self._store.prune(now)
             code = secrets.token_urlsafe(32)
-            self._store.codes[code] = CodeGrant(auth, user, auth_time, now + self.code_lifetime)
+            self._store.codes[code] = CodeGrant(
+                auth, user, auth_time, now + self.code_lifetime, acr
+            )
             params["code"] = code
         access_token = None
         if "token" in auth.response_types:
             access_token = self.issue_access_token(
-                user, auth.client.client_id, auth.scopes, auth_time=auth_time
+                user,
+                auth.client.client_id,
+                auth.scopes,
+                auth_time=auth_time,
+                audience=auth.resource,
+                acr=acr,
             )
             params["access_token"] = access_token
             params["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type, not a secret
             params["expires_in"] = str(self.token_lifetime)
             params["scope"] = " ".join(auth.scopes)
         if "id_token" in auth.response_types:
-            params["id_token"] = self._id_token(auth, user, auth_time, access_token)
+            params["id_token"] = self._id_token(auth, user, auth_time, access_token, acr=acr)
         params["state"] = auth.state
         return redirect(auth.redirect_uri, auth.response_mode, params, status=status)
 

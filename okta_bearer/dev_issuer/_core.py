@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from .._testing_opaque import TokenRegistry
 from ..testing import OMIT, LocalIssuer
 from ._models import AuthRequest, DevClient, DevUser, Store
 
@@ -32,8 +35,15 @@ class IssuerCore:
     code_lifetime: int
     session_lifetime: int
     cookie_name: str
+    show_credentials: bool
     base_path: str
     _store: Store
+    tokens: TokenRegistry
+
+    @property
+    def _shown_users(self) -> tuple[DevUser, ...]:
+        """The users listed on the sign-in page: all of them with ``show_credentials``."""
+        return tuple(self.users.values()) if self.show_credentials else ()
 
     @property
     def issuer(self) -> str:
@@ -59,11 +69,15 @@ class IssuerCore:
         auth_time: int | None = None,
         lifetime: int | None = None,
         jkt: str | None = None,
+        audience: str | None = None,
+        acr: str | None = None,
     ) -> str:
         """Mint an Okta-shaped access token for ``user`` (or the client itself when ``None``).
 
         ``lifetime`` (seconds) defaults to the issuer's ``token_lifetime``;
         ``jkt`` binds the token to a DPoP key (``cnf.jkt``, RFC 9449 section 6.1).
+        ``audience`` (an RFC 8707 resource) replaces the issuer's default
+        ``aud``; ``acr`` records how the user signed in (RFC 9470 section 4).
         """
         now = int(self.local.clock())
         claims: dict[str, Any] = {
@@ -77,12 +91,34 @@ class IssuerCore:
             claims.update(sub=client_id, uid=OMIT, auth_time=OMIT)
         else:
             claims.update(sub=user.login, uid=user.uid, auth_time=auth_time or now)
+            if acr is not None:
+                claims["acr"] = acr
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}
+        if audience is not None:
+            claims["aud"] = audience
         return self.local.mint(**claims)
 
+    def issue_opaque_token(
+        self, user: DevUser | None, client_id: str, scopes: Iterable[str], *, lifetime: int
+    ) -> str:
+        """An opaque access token (for ``/v1/introspect``) with the claims of
+        :meth:`issue_access_token`; it is remembered in ``tokens``."""
+        signed = self.issue_access_token(user, client_id, scopes, lifetime=lifetime)
+        segment = signed.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        token = secrets.token_urlsafe(32)
+        self.tokens.opaque[token] = claims
+        return token
+
     def _id_token(
-        self, auth: AuthRequest, user: DevUser, auth_time: int, access_token: str | None
+        self,
+        auth: AuthRequest,
+        user: DevUser,
+        auth_time: int,
+        access_token: str | None,
+        *,
+        acr: str | None = None,
     ) -> str:
         now = int(self.local.clock())
         claims: dict[str, Any] = {
@@ -92,6 +128,8 @@ class IssuerCore:
             "exp": now + self.token_lifetime,
             "auth_time": auth_time,
         }
+        if acr is not None:
+            claims["acr"] = acr
         if "profile" in auth.scopes:
             claims.update(name=user.name, preferred_username=user.login)
         if "email" in auth.scopes:

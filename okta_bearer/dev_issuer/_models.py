@@ -16,7 +16,7 @@ DEFAULT_USERS: tuple[tuple[str, str], ...] = (("alice@example.com", "wonderland"
 
 @dataclass(frozen=True)
 class DevClient:
-    """A registered OAuth client: its id and the exact redirect URIs it may use.
+    """A registered OAuth client: its id, the exact redirect URIs it may use, its secret.
 
     The dev issuer redirects only to a URI listed here, compared as a whole
     string (RFC 6749 section 3.1.2.3); any other is answered with an error page.
@@ -24,6 +24,10 @@ class DevClient:
 
     client_id: str
     redirect_uris: tuple[str, ...]
+    #: A confidential client's secret (``client_secret_basic`` or ``_post``, also
+    #: for ``/v1/introspect`` and ``/v1/revoke``); ``None`` for a public client,
+    #: which cannot use ``client_credentials``.
+    client_secret: str | None = field(default=None, repr=False)
 
     @property
     def origins(self) -> tuple[str, ...]:
@@ -66,6 +70,7 @@ class Session:
     user: DevUser
     auth_time: int
     expires_at: float
+    acr: str = "urn:okta:loa:1fa:pwd"
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,10 @@ class AuthRequest:
     code_challenge: str | None
     prompt: frozenset[str]
     login_hint: str
+    # RFC 8707 resource (the token's aud) and OIDC acr_values / max_age.
+    resource: str | None = None
+    acr_values: tuple[str, ...] = ()
+    max_age: int | None = None
 
 
 @dataclass
@@ -92,14 +101,21 @@ class CodeGrant:
     user: DevUser
     auth_time: int
     expires_at: float
+    acr: str | None = None
 
 
 @dataclass(frozen=True)
 class Pending:
-    """An authorization request shown as a sign-in form, keyed by its transaction id."""
+    """An authorization request shown as a sign-in form, keyed by its transaction id.
+
+    ``browser`` is the id in the browser cookie of whoever opened the form: the
+    form's POST must carry the same cookie, so a page elsewhere cannot sign the
+    user in as someone else with its own transaction (login CSRF).
+    """
 
     request: AuthRequest
     expires_at: float
+    browser: str
 
 
 class AuthError(Exception):

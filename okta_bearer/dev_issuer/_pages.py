@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ._models import AuthRequest, DevClient
+from ._models import AuthRequest, DevClient, DevUser
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MAX_FORM_BYTES = 64 * 1024
@@ -19,6 +19,7 @@ _STYLE = (
     "label{display:block;margin-top:1rem}input{width:100%;padding:.4rem;box-sizing:border-box}"
     "button{margin-top:1rem;padding:.5rem 1rem}.error{color:#a00;font-weight:bold}"
     "code{background:#eee;padding:0 .2rem}"
+    ".hint{background:#eef6ee;border:1px solid #9c9;padding:.5rem 1rem;margin:1rem 0}"
 )
 
 
@@ -68,15 +69,38 @@ def home_page(issuer: str, clients: Iterable[DevClient]) -> HTMLResponse:
     return page("okta_bearer dev issuer", body)
 
 
+def _credentials(users: Iterable[DevUser]) -> str:
+    rows = "".join(
+        f"<li><code>{html.escape(u.login)}</code> / <code>{html.escape(u.password)}</code></li>"
+        for u in users
+    )
+    if not rows:
+        return ""
+    return (
+        '<aside id="credentials" class="hint"><strong>Development accounts</strong> '
+        f"(shown because this is a local dev issuer):<ul>{rows}</ul></aside>"
+    )
+
+
 def sign_in_page(
-    base_path: str, txn: str, auth: AuthRequest, *, error: str = "", username: str = ""
+    base_path: str,
+    txn: str,
+    auth: AuthRequest,
+    *,
+    error: str = "",
+    username: str = "",
+    users: Iterable[DevUser] = (),
 ) -> HTMLResponse:
-    """The hosted sign-in form for transaction ``txn``; 401 when it repeats a failed attempt."""
+    """The hosted sign-in form for transaction ``txn``; 401 when it repeats a failed attempt.
+
+    ``users`` are listed with their passwords above the form (the demo's accounts).
+    """
     alert = f'<p class="error" role="alert" id="error">{html.escape(error)}</p>' if error else ""
     scopes = " ".join(auth.scopes)
     body = f"""<h1>Sign in</h1>
 <p>to <code>{html.escape(auth.client.client_id)}</code> at the okta_bearer dev issuer,
 asking for <code>{html.escape(scopes)}</code>.</p>
+{_credentials(users)}
 {alert}
 <form method="post" action="{html.escape(base_path)}/v1/login">
 <input type="hidden" name="txn" value="{html.escape(txn)}">

@@ -11,19 +11,21 @@ import hashlib
 import secrets
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._dpop import InvalidDPoPProof, check_proof
 from .._errors import BearerError, InvalidRequest, MissingToken
 from .._rfc6750 import challenge, parse_authorization
-from .._verifier import TokenVerifier
-from ._core import IssuerCore, b64url
+from ._client_credentials import ClientCredentialsGrant
+from ._clientauth import authenticate_client
+from ._context import parse_resource
+from ._core import b64url
+from ._models import AuthError
 from ._pages import NO_STORE, read_form, token_error
 
 
-class TokenEndpoints(IssuerCore):
+class TokenEndpoints(ClientCredentialsGrant):
     """The client's side of the dev issuer: redeem a code, ask who the user is."""
 
     async def _token(self, request: Request) -> Response:
@@ -33,16 +35,19 @@ class TokenEndpoints(IssuerCore):
         grant_type = form.get("grant_type")
         if not grant_type:
             return token_error("invalid_request", "The grant_type parameter is missing.")
-        if grant_type != "authorization_code":
-            return token_error("unsupported_grant_type", "Only authorization_code is supported.")
-        missing = [
-            p for p in ("code", "redirect_uri", "client_id", "code_verifier") if not form.get(p)
-        ]
+        if grant_type not in ("authorization_code", "client_credentials"):
+            return token_error(
+                "unsupported_grant_type",
+                "Supported: authorization_code and client_credentials.",
+            )
+        client = authenticate_client(self.clients, request, form)
+        if isinstance(client, Response):
+            return client
+        if grant_type == "client_credentials":
+            return self._client_credentials(client, form)
+        missing = [p for p in ("code", "redirect_uri", "code_verifier") if not form.get(p)]
         if missing:
             return token_error("invalid_request", f"The {missing[0]} parameter is missing.")
-        client = self.clients.get(form["client_id"])
-        if client is None:
-            return token_error("invalid_client", "The client is not registered.", status=401)
         jkt = self._dpop_thumbprint(request)
         if isinstance(jkt, Response):
             return jkt
@@ -62,8 +67,22 @@ class TokenEndpoints(IssuerCore):
             expected, auth.code_challenge or ""
         ):
             return token_error("invalid_grant", "PKCE verification of the code_verifier failed.")
+        # RFC 8707 section 2.2: the token's resource is the one authorized, or
+        # one named now when the authorization request named none.
+        try:
+            resource = parse_resource(form.get("resource"))
+        except AuthError as error:
+            return token_error(error.error, error.description)
+        if auth.resource is not None and resource not in (None, auth.resource):
+            return token_error("invalid_target", "The resource was not part of the authorization.")
         access_token = self.issue_access_token(
-            grant.user, client.client_id, auth.scopes, auth_time=grant.auth_time, jkt=jkt
+            grant.user,
+            client.client_id,
+            auth.scopes,
+            auth_time=grant.auth_time,
+            audience=resource or auth.resource,
+            acr=grant.acr,
+            jkt=jkt,
         )
         body: dict[str, Any] = {
             "token_type": "Bearer" if jkt is None else "DPoP",
@@ -72,7 +91,9 @@ class TokenEndpoints(IssuerCore):
             "scope": " ".join(auth.scopes),
         }
         if "openid" in auth.scopes:
-            body["id_token"] = self._id_token(auth, grant.user, grant.auth_time, access_token)
+            body["id_token"] = self._id_token(
+                auth, grant.user, grant.auth_time, access_token, acr=grant.acr
+            )
         return JSONResponse(body, headers=NO_STORE)
 
     def _dpop_thumbprint(self, request: Request) -> str | Response | None:
@@ -100,17 +121,9 @@ class TokenEndpoints(IssuerCore):
             token = parse_authorization(raw)
             if token is None:
                 raise MissingToken()
-            jwks = self.local.jwks()
-            transport = httpx.MockTransport(lambda _: httpx.Response(200, json=jwks))
-            async with TokenVerifier(
-                self.issuer,
-                self.local.audience,
-                jwks_uri=f"{self.issuer}/v1/keys",
-                algorithms=(self.local.algorithm,),
-                transport=transport,
-                token_cache_size=0,
-                clock=self.local.clock,
-            ) as verifier:
+            # The issuer's own keys, in memory; a fresh verifier each time, so a
+            # rotation is seen at once and nothing is cached between requests.
+            async with self.local.verifier(token_cache_size=0, clock=self.local.clock) as verifier:
                 claims = await verifier.verify(token, ("openid",))
         except BearerError as error:
             status = error.status if error.status != 503 else 401

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 START_TIMEOUT = 90.0  # generous: CI machines are shared and slow
 
@@ -50,13 +51,19 @@ def _reader(demo: Demo, ready: threading.Event) -> None:
 
 
 @contextlib.contextmanager
-def run_demo(*extra: str) -> Iterator[Demo]:
-    """Run ``python -m okta_bearer demo`` on ports chosen by the OS; stop it with SIGINT after."""
-    argv = [sys.executable, "-m", "okta_bearer", "demo"]
+def run_demo(*extra: str, command: Sequence[str] = (), cwd: Path | None = None) -> Iterator[Demo]:
+    """Run the demo on ports chosen by the OS; stop it with SIGINT after.
+
+    ``command`` replaces ``python -m okta_bearer`` (e.g. an installed
+    ``okta-bearer`` script); ``cwd`` is where it runs.
+    """
+    argv = [*(command or (sys.executable, "-m", "okta_bearer")), "demo"]
     argv += ["--issuer-port", "0", "--api-port", "0", "--spa-port", "0", *extra]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if command:
+        env.pop("PYTHONPATH", None)
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
     )
     demo = Demo(process)
     ready = threading.Event()

@@ -1,9 +1,11 @@
-"""The seed's journey in a real headless Chromium against `okta-bearer demo`.
+"""The demo's journeys in a real headless Chromium against `okta-bearer demo`.
 
-SPA: open it, get redirected to the sign-in page, sign in, come back with the
-token in the fragment (which the page then removes), see the API's 200 with
-claims, the 403 for a scope the SPA lacks and the 401 for a tampered token.
-Then the same API through Swagger UI's Authorize button at /docs.
+SPA: open it, get sent to the sign-in page (code + PKCE), sign in, see the
+API's 200 with the token's claims, the 403 for a scope the SPA lacks and the
+401 for a tampered token; sign in again asking for items:write and see the 403
+become 201.  The implicit flow of Okta's guide, one click away, brings the token back in
+the fragment, which the page removes.  Then the API through Swagger UI at /docs.
+Each step is kept as a screenshot (see ``shots`` in conftest.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import pytest
 from playwright.sync_api import BrowserContext, Page, Response, expect
 
+from .conftest import Shots
 from .demo import Demo
 
 pytestmark = pytest.mark.browser
@@ -40,78 +43,118 @@ def wait_closed(popup: Page, opener: Page) -> None:
         opener.wait_for_timeout(50)
 
 
-def expect_results(page: Page) -> None:
-    """The SPA's three API calls show 200 with claims, 403 and 401."""
+def expect_results(page: Page, *, write: int = 403) -> None:
+    """The SPA shows 200 with claims, ``write`` (403 or 201) for the POST, and 401 tampered."""
     expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
+    expect(page.get_by_test_id("whoami-status")).to_have_class(re.compile(r"\bok\b"))
+    expect(page.get_by_test_id("whoami-verdict")).to_have_text("allowed")
     body = page.get_by_test_id("whoami-body")
     expect(body).to_contain_text('"sub": "alice@example.com"')
     expect(body).to_contain_text('"items:read"')
-    expect(page.get_by_test_id("forbidden-status")).to_have_text("403 Forbidden")
-    challenge = page.get_by_test_id("forbidden-challenge")
-    expect(challenge).to_contain_text('error="insufficient_scope"')
-    expect(challenge).to_contain_text('scope="items:write"')
+    forbidden = page.get_by_test_id("forbidden-status")
+    if write == 201:
+        expect(forbidden).to_have_text("201 Created")
+        expect(forbidden).to_have_class(re.compile(r"\bok\b"))
+        expect(page.get_by_test_id("forbidden-body")).to_contain_text(
+            '"owner": "alice@example.com"'
+        )
+    else:
+        expect(forbidden).to_have_text("403 Forbidden")
+        expect(forbidden).to_have_class(re.compile(r"\bdenied\b"))
+        expect(page.get_by_test_id("forbidden-verdict")).to_contain_text("missing scope")
+        challenge = page.get_by_test_id("forbidden-challenge")
+        expect(challenge).to_contain_text('error="insufficient_scope"')
+        expect(challenge).to_contain_text('scope="items:write"')
     expect(page.get_by_test_id("tampered-status")).to_have_text("401 Unauthorized")
+    expect(page.get_by_test_id("tampered-status")).to_have_class(re.compile(r"\bdenied\b"))
     expect(page.get_by_test_id("tampered-challenge")).to_contain_text('error="invalid_token"')
 
 
-def test_spa_implicit_flow(context: BrowserContext, demo: Demo) -> None:
-    """Open the SPA, sign in (after a wrong password), and see 200, 403 and 401 from the API."""
+def test_pkce_journey_403_then_201(context: BrowserContext, demo: Demo, shots: Shots) -> None:
+    """Code + PKCE by default; 403 on the write, then signing in with items:write makes it 201."""
+    page = context.new_page()
+    page.goto(demo.spa)
+    # Sent to the sign-in page with code + PKCE, the default.
+    expect(page).to_have_url(re.compile(re.escape(demo.issuer + "/v1/authorize?")))
+    assert "response_type=code" in page.url
+    assert "code_challenge_method=S256" in page.url
+    assert re.search(r"[?&]state=[\w-]{40,}", page.url)
+    # The dev sign-in page shows the demo's credentials.
+    expect(page.locator("#credentials")).to_contain_text(f"{demo.user} / {demo.password}")
+    shots(page, "sign-in-page")
+    sign_in(page, demo, password="not-the-password")
+    expect(page.locator("#error")).to_contain_text("wrong username or password")
+    shots(page, "wrong-password")
+    sign_in(page, demo)
+
+    expect_results(page)
+    expect(page.get_by_test_id("status")).to_have_text("Signed in as Alice (code + PKCE flow).")
+    assert page.url == demo.spa  # the code was taken out of the address bar
+    # The whole claims view, with times as dates.
+    claims = page.get_by_test_id("claims")
+    for name in ("iss", "sub", "aud", "exp", "iat", "cid", "uid", "scp", "auth_time"):
+        expect(claims.locator(f"td[data-claim='{name}']")).to_have_count(1)
+    expect(claims.locator("td[data-claim='exp']")).to_contain_text("(in 60 min)")
+    expect(claims.locator("td[data-claim='iat']")).to_contain_text("(now)")
+    shots(page, "signed-in-403")
+
+    # Re-run one call: a new request, the same answer.
+    with page.expect_response(lambda r: r.url.endswith("/api/whoami")):
+        page.get_by_role("button", name="Run again").first.click()
+    expect(page.get_by_test_id("whoami-runs")).to_have_text("2")
+    expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
+
+    # Sign in again asking for items:write: the issuer's session answers at once.
+    page.click("#sign-in-write")
+    expect(page.get_by_test_id("forbidden-status")).to_have_text("201 Created")
+    expect_results(page, write=201)
+    expect(page.get_by_test_id("claims").locator("td[data-claim='scp']")).to_contain_text(
+        "items:write"
+    )
+    shots(page, "items-write-201")
+    stored = page.evaluate("JSON.stringify([{...localStorage}, {...sessionStorage}])")
+    assert "eyJ" not in stored
+
+
+def test_implicit_flow_one_click_away(context: BrowserContext, demo: Demo, shots: Shots) -> None:
+    """Signed out, Okta's implicit flow is one labelled click; the page removes the fragment."""
     page = context.new_page()
     main_urls: list[str] = []
     page.on("framenavigated", lambda frame: main_urls.append(frame.url))
     logins: list[Response] = []
     page.on("response", lambda r: logins.append(r) if r.url.endswith("/v1/login") else None)
-
     page.goto(demo.spa)
-    # Redirected to the issuer's sign-in page, with state and nonce.
-    expect(page).to_have_url(re.compile(re.escape(demo.issuer + "/v1/authorize?")))
-    assert re.search(r"[?&]state=[\w-]{40,}", page.url)
-    assert re.search(r"[?&]nonce=[\w-]{40,}", page.url)
-
-    sign_in(page, demo, password="not-the-password")
-    expect(page.locator("#error")).to_contain_text("wrong username or password")
     sign_in(page, demo)
+    expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
+    page.click("#sign-out")
+    expect(page.get_by_test_id("status")).to_have_text("Signed out.")
+    shots(page, "signed-out")
 
+    implicit = page.get_by_role("button", name="Sign in with the implicit flow (Okta's guide)")
+    implicit.click()
+    expect(page).to_have_url(re.compile(r"response_type=id_token(\+|%20)token"))
+    assert re.search(r"[?&]nonce=[\w-]{40,}", page.url)
+    sign_in(page, demo)  # the session ended, so the form is shown again
     expect_results(page)
     expect(page.get_by_test_id("status")).to_have_text("Signed in as Alice (implicit flow).")
-    # The browser came back with the token in the fragment...
-    assert logins[-1].status == 303
+    shots(page, "implicit-signed-in")
+    # The browser came back with the token in the fragment, and the page removed it.
     location = logins[-1].headers["location"]
     assert location.startswith(demo.spa + "#access_token=")
     assert "&token_type=Bearer&expires_in=3600&scope=" in location
     assert any(url.startswith(demo.spa + "#access_token=") for url in main_urls)
-    # ...and the page removed it, keeping the token out of storage.
     assert page.url == demo.spa
     assert page.evaluate("location.hash") == ""
-    stored = page.evaluate("JSON.stringify([{...localStorage}, {...sessionStorage}])")
-    assert "eyJ" not in stored
 
-    # A reload signs in again through the session: no sign-in form this time.
+    # A reload signs in again through the session, in the same flow: no form.
     logins.clear()
     page.reload()
     expect_results(page)
+    expect(page.get_by_test_id("status")).to_have_text("Signed in as Alice (implicit flow).")
     assert logins == []
 
 
-def test_spa_pkce_flow_after_sign_out(context: BrowserContext, demo: Demo) -> None:
-    """Sign out, then sign in with code + PKCE: the API answers the same 200, 403 and 401."""
-    page = context.new_page()
-    page.goto(demo.spa)
-    sign_in(page, demo)
-    expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
-
-    page.click("#sign-out")
-    expect(page.get_by_test_id("status")).to_have_text("Signed out.")
-    page.click("#sign-in-pkce")
-    expect(page).to_have_url(re.compile(r"response_type=code"))
-    assert "code_challenge_method=S256" in page.url
-    sign_in(page, demo)  # the session ended, so the form is shown again
-    expect_results(page)
-    expect(page.get_by_test_id("status")).to_have_text("Signed in as Alice (code flow).")
-    assert page.url == demo.spa
-
-
-def test_spa_shows_access_denied(context: BrowserContext, demo: Demo) -> None:
+def test_spa_shows_access_denied(context: BrowserContext, demo: Demo, shots: Shots) -> None:
     """Cancelling the sign-in brings the SPA back with access_denied, shown, with no loop."""
     page = context.new_page()
     page.goto(demo.spa)
@@ -119,11 +162,13 @@ def test_spa_shows_access_denied(context: BrowserContext, demo: Demo) -> None:
     page.click("#cancel")
     expect(page.get_by_test_id("status")).to_contain_text("access_denied")
     assert page.url == demo.spa
+    expect(page.locator("#sign-in")).to_be_visible()
     expect(page.locator("#sign-in-implicit")).to_be_visible()
     expect(page.locator("#calls")).to_be_hidden()
+    shots(page, "access-denied")
 
 
-def test_swagger_ui_authorize(context: BrowserContext, demo: Demo) -> None:
+def test_swagger_ui_authorize(context: BrowserContext, demo: Demo, shots: Shots) -> None:
     """Swagger UI's Authorize completes the implicit flow; Try it out -> Execute gets 200."""
     page = context.new_page()
     page.goto(demo.docs)
@@ -163,6 +208,7 @@ def test_swagger_ui_authorize(context: BrowserContext, demo: Demo) -> None:
         return status, row.locator(".response-col_description").inner_text()
 
     status, body = execute("whoami_api_whoami_get")
+    shots(page, "swagger-whoami")
     assert status == "200"
     assert '"sub": "alice@example.com"' in body
     assert '"items:write"' in body
@@ -171,3 +217,4 @@ def test_swagger_ui_authorize(context: BrowserContext, demo: Demo) -> None:
     status, body = execute("create_item_api_items_post")
     assert status == "201"
     assert '"owner": "alice@example.com"' in body
+    shots(page, "swagger-create-item")

@@ -125,7 +125,7 @@ async def test_failed_redemption_burns_the_code(client: httpx.AsyncClient) -> No
         ({"redirect_uri": None}, 400, "invalid_request"),
         ({"client_id": None}, 400, "invalid_request"),
         ({"grant_type": None}, 400, "invalid_request"),
-        ({"grant_type": "client_credentials"}, 400, "unsupported_grant_type"),
+        ({"grant_type": "client_credentials"}, 400, "unauthorized_client"),  # public client
         ({"grant_type": "implicit"}, 400, "unsupported_grant_type"),
     ],
 )

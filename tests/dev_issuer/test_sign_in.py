@@ -30,10 +30,10 @@ pytestmark = pytest.mark.anyio
 AUTHORIZE = f"{BASE}/v1/authorize"
 
 
-async def test_sign_in_returns_the_seed_fragment(
+async def test_sign_in_returns_the_implicit_flow_fragment(
     client: httpx.AsyncClient, local: LocalIssuer, clock: Clock
 ) -> None:
-    """Signing in redirects to the SPA with the seed's fragment, and the token verifies."""
+    """Signing in redirects to the SPA with the implicit-flow fragment, and the token verifies."""
     page = await client.get(AUTHORIZE, params=authorize_params())
     response = await sign_in(client, page)
     assert response.status_code == 303

@@ -1,7 +1,8 @@
 """Start panva's oidc-provider (Node.js) on loopback for the interoperability tests.
 
 The provider is installed by ``.ci/install-interop.sh`` (``npm ci`` in
-``tests/interop/provider``); only ``provider/server.mjs``, its configuration, is ours.
+``tests/interop/provider``), which the session fixture below runs when it is
+missing; only ``provider/server.mjs``, its configuration, is ours.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+
+from ..bootstrap import CI_DIR, ensure
 
 PROVIDER_DIR = Path(__file__).parent / "provider"
 CLIENT_ID = "interop-client"
@@ -28,6 +31,8 @@ class OidcProvider:
     """A running oidc-provider: its issuer URL and how to get tokens from it."""
 
     issuer: str
+    #: The resource server's private JWK for private_key_jwt (see provider/server.mjs).
+    rs_private_jwk: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def token_endpoint(self) -> str:
@@ -87,14 +92,41 @@ def _wait_for_discovery(issuer: str, process: subprocess.Popen[bytes], errors: P
     pytest.fail(f"oidc-provider discovery did not answer within {START_TIMEOUT} s")
 
 
+def _provider_installed() -> bool:
+    """Node.js is there and node_modules holds every package of the lock file, at its version."""
+    if shutil.which("node") is None:
+        return False
+    try:
+        want = json.loads((PROVIDER_DIR / "package-lock.json").read_text())["packages"]
+        have = json.loads((PROVIDER_DIR / "node_modules" / ".package-lock.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return False
+    installed = have.get("packages", {})
+    return all(
+        path in installed and installed[path].get("version") == meta.get("version")
+        for path, meta in want.items()
+        if path  # "" is the project itself
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def oidc_provider_installed() -> None:
+    """Node.js and the lock file's npm packages, installed by .ci/install-interop.sh if missing.
+
+    Autouse: every interop test, whichever npm package it runs, finds them installed.
+    """
+    ensure(
+        "Node.js with the interop npm packages", _provider_installed, CI_DIR / "install-interop.sh"
+    )
+
+
 @pytest.fixture(scope="module")
-def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+def oidc_provider(
+    oidc_provider_installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OidcProvider]:
     """oidc-provider serving on 127.0.0.1 on a port the OS picked; stopped after the module."""
     node = shutil.which("node")
-    if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail(
-            "the interop tests need Node.js and oidc-provider installed: run .ci/install-interop.sh"
-        )
+    assert node is not None
     logs = tmp_path_factory.mktemp("oidc-provider")
     out, err = logs / "stdout.log", logs / "stderr.log"
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -103,10 +135,11 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
             [node, "server.mjs"], cwd=PROVIDER_DIR, stdout=stdout, stderr=stderr
         )
     try:
-        issuer = json.loads(_first_line(out, process, err))["issuer"]
+        announced = json.loads(_first_line(out, process, err))
+        issuer = announced["issuer"]
         assert issuer.startswith("http://127.0.0.1:")
         _wait_for_discovery(issuer, process, err)
-        yield OidcProvider(issuer)
+        yield OidcProvider(issuer, announced.get("rs_private_jwk", {}))
     finally:
         process.terminate()
         try:

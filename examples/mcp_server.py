@@ -1,0 +1,91 @@
+"""An MCP server over streamable HTTP, protected by okta_bearer, with per-tool scopes.
+
+Run it (``pip install -e '.[mcp,dev]'``) with its own dev issuer in one process::
+
+    python examples/mcp_server.py      # dev issuer on :9400, MCP server on :9403
+
+then point any MCP client at ``http://127.0.0.1:9403/mcp``.  It gets a 401
+naming ``/.well-known/oauth-protected-resource/mcp``, finds the dev issuer
+there, registers itself (RFC 7591), signs in as alice@example.com /
+wonderland with ``resource=http://127.0.0.1:9403/mcp`` (RFC 8707), and
+calls tools.  Against a real Okta org, build the app with :func:`create_app`
+and an authorization server whose audience is the MCP server's URL.
+
+Tools:
+
+* ``list_items``: needs ``items:read`` (every request needs it).
+* ``add_item``: needs ``items:write`` as well; without it the call is a 403
+  whose challenge names both scopes, and the client asks for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from starlette.types import ASGIApp
+
+from okta_bearer import BearerAuthMiddleware, ProtectedResource
+from okta_bearer.mcp import ToolScopes, claims_of
+
+TOOL_SCOPES = {"add_item": ["items:write"]}
+
+
+def create_app(issuer: str, resource: str, **middleware: Any) -> ASGIApp:
+    """The MCP app at ``{resource}`` (path ``/mcp``), protected by tokens from ``issuer``.
+
+    ``middleware`` goes to :class:`BearerAuthMiddleware` (e.g. ``verifier=``
+    instead of ``issuer=``).
+    """
+    items: list[str] = ["apple"]
+    server = MCPServer("items")
+
+    @server.tool()
+    def list_items() -> list[str]:
+        """The items."""
+        return list(items)
+
+    @server.tool()
+    def add_item(name: str, ctx: Context) -> str:
+        """Add an item; answers who added it."""
+        items.append(name)
+        return f"{name} added by {claims_of(ctx).sub}"
+
+    metadata = ProtectedResource(
+        resource,
+        scopes_supported=["items:read", "items:write"],
+        resource_name="okta_bearer example MCP server",
+    )
+    if "verifier" not in middleware:
+        middleware["issuer"] = issuer
+    return BearerAuthMiddleware(
+        ToolScopes(server.streamable_http_app(), TOOL_SCOPES),
+        resource=metadata,
+        scopes=["items:read"],
+        **middleware,
+    )
+
+
+async def main(issuer_port: int = 9400, mcp_port: int = 9403) -> None:
+    """Serve a dev issuer and the MCP server on loopback until Ctrl-C."""
+    import uvicorn
+
+    from okta_bearer.dev_issuer import DevIssuer
+    from okta_bearer.testing import LocalIssuer
+
+    issuer = f"http://127.0.0.1:{issuer_port}/oauth2/default"
+    resource = f"http://127.0.0.1:{mcp_port}/mcp"
+    dev = DevIssuer(LocalIssuer(issuer), default_scopes=["items:read"])
+    servers = [
+        uvicorn.Server(uvicorn.Config(dev, host="127.0.0.1", port=issuer_port)),
+        uvicorn.Server(
+            uvicorn.Config(create_app(issuer, resource), host="127.0.0.1", port=mcp_port)
+        ),
+    ]
+    print(f"MCP server: {resource}  (issuer {issuer}, alice@example.com / wonderland)")
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,455 @@
+"""IntrospectionVerifier: ask the issuer whether a token is active (RFC 7662).
+
+For tokens a resource server cannot check itself: opaque tokens, tokens of
+Okta's org authorization server, or any token whose revocation must be seen
+before it expires.  Policy, in one place:
+
+* The endpoint is configured, or read from the issuer's metadata
+  (``introspection_endpoint``; the metadata must name the configured issuer,
+  RFC 8414 section 3.3).  The resource server authenticates as a client
+  (``client_secret_basic``, ``client_secret_post`` or ``private_key_jwt``).
+* Each request sends ``token`` and ``token_type_hint=access_token`` (RFC 7662
+  section 2.1), with a total time budget (5 s), no redirects and a 256 KiB
+  cap on the answer.
+* Only ``"active": true`` (the JSON literal) is active.  Then the answer is
+  judged like a JWT's claims: ``iss`` (when present) must be the configured
+  issuer, ``aud`` must name this API, ``exp`` must be present and in the
+  future, ``nbf``/``iat`` sane, optional client allow-list, then scopes.
+* An answer that is not a JSON object with a boolean ``active``, any status
+  but 200, a timeout, an oversized body or a network failure is the issuer's
+  problem, not the token's: :class:`IntrospectionUnavailable` (503 with
+  ``Retry-After``), never 401, never cached.  For ``retry_after`` seconds
+  after such a failure new lookups fail fast instead of piling on.
+* Answers are cached in a :class:`~okta_bearer._store.Store` (a bounded
+  memory store unless one is given; Redis shares them across workers) under a
+  SHA-256 of the token, never the token: an active answer no longer than
+  ``cache_ttl`` nor past ``exp``, ``active: false`` for ``inactive_ttl``.  A
+  revoked token is therefore refused at most ``cache_ttl`` seconds after its
+  revocation (RFC 7662 section 4 discusses this trade-off).  In front of the
+  store, an in-process LRU of built claims (like ``TokenVerifier``'s cache,
+  same bounds) makes a cached answer cost what a cached JWT costs.
+* One introspection per token at a time in a process (single-flight); with a
+  shared store, one across the fleet (a lease, see ``_lease.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cachetools import LRUCache
+
+from ._claims import Claims
+from ._client_auth import ClientAuth
+from ._config import check_int, check_number, check_strings, check_url
+from ._errors import BearerError, ConfigurationError, InvalidToken
+from ._events import NO_EVENTS, Events
+from ._lease import Fetched, shared_fetch
+from ._rfc6750 import is_scope_token
+from ._store import MemoryStore, Store, StoreUnavailable
+from ._validation import Policy, check_scopes, validate_claims
+
+__all__ = ["IntrospectionUnavailable", "IntrospectionVerifier"]
+
+logger = logging.getLogger("okta_bearer")
+
+_MAX_BODY = 256 * 1024
+_FORM = "application/x-www-form-urlencoded"
+_TOKEN_TYPES = frozenset({"bearer", "dpop"})
+
+
+class IntrospectionUnavailable(BearerError):
+    """The introspection endpoint cannot answer right now (503 + ``Retry-After``).
+
+    A valid token must never be told it is invalid because the issuer is
+    down, so this is a server-side condition, like ``KeysUnavailable``.
+
+    Attributes:
+        retry_after: seconds the client should wait before retrying.
+    """
+
+    status = 503
+    error = "temporarily_unavailable"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("introspection_unavailable", "Token introspection is unavailable")
+        self.retry_after = retry_after
+
+
+class _BadAnswer(Exception):
+    """The endpoint answered, but not with a usable introspection response."""
+
+
+class IntrospectionVerifier:
+    """Verify access tokens by asking the issuer's introspection endpoint (RFC 7662).
+
+    Args:
+        issuer: the authorization server's issuer URL; an answer's ``iss``, when
+            present, must equal it, and its metadata gives the endpoint.
+        audience: accepted ``aud`` value(s); the answer must carry one of them.
+        client_id: the resource server's own client id at the issuer.
+        client_secret: its secret (``client_secret_basic``/``_post``).
+        auth_method: ``client_secret_basic`` (default with a secret),
+            ``client_secret_post`` or ``private_key_jwt`` (default with a key).
+        private_key: for ``private_key_jwt``: a ``cryptography`` private key or
+            an unencrypted PEM; ``private_key_id`` its ``kid`` and
+            ``private_key_algorithm`` the signing algorithm (RS256).
+        introspection_endpoint: the endpoint, when it should not be discovered.
+        required_scopes: scopes every token must hold (routes can add more).
+        client_ids: accept only tokens whose ``client_id`` is listed.
+        leeway: clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (seconds).
+        max_token_size: longer tokens are refused without a request.
+        store: where answers are cached and shared; a memory store by default.
+        cache_ttl: longest an active answer is trusted (seconds, default 60).
+        inactive_ttl: how long ``active: false`` is remembered (default 5).
+        timeout: total seconds for one introspection (or discovery) request.
+        retry_after: seconds announced in ``Retry-After`` (and the fail-fast
+            window) after the endpoint failed.
+        transport: an ``httpx.AsyncBaseTransport`` (tests, proxies).
+        events: metric hooks (see :mod:`okta_bearer.metrics`).
+        clock: seconds since the epoch; injectable for tests.
+
+    Raises:
+        ConfigurationError: at construction, naming the offending option.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        audience: str | Iterable[str],
+        *,
+        client_id: str,
+        client_secret: str | None = None,
+        auth_method: str | None = None,
+        private_key: object = None,
+        private_key_id: str | None = None,
+        private_key_algorithm: str = "RS256",
+        introspection_endpoint: str | None = None,
+        required_scopes: Iterable[str] = (),
+        client_ids: Iterable[str] | None = None,
+        leeway: float = 30.0,
+        max_token_size: int = 16 * 1024,
+        store: Store | None = None,
+        cache_ttl: float = 60.0,
+        inactive_ttl: float = 5.0,
+        local_cache_size: int = 4096,
+        timeout: float = 5.0,
+        retry_after: int = 5,
+        transport: httpx.AsyncBaseTransport | None = None,
+        events: Events = NO_EVENTS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.issuer = check_url("issuer", issuer)
+        self._endpoint = (
+            None
+            if introspection_endpoint is None
+            else check_url("introspection_endpoint", introspection_endpoint)
+        )
+        audiences = check_strings("audience", audience, allow_empty=False)
+        self.required_scopes = check_strings("required_scopes", required_scopes, allow_empty=True)
+        for scope in self.required_scopes:
+            if not is_scope_token(scope):
+                raise ConfigurationError(f"required_scopes: {scope!r} is not a valid scope name")
+        ids = (
+            None
+            if client_ids is None
+            else frozenset(check_strings("client_ids", client_ids, allow_empty=False))
+        )
+        self._auth = ClientAuth(
+            client_id,
+            method=auth_method,
+            client_secret=client_secret,
+            private_key=private_key,
+            private_key_id=private_key_id,
+            private_key_algorithm=private_key_algorithm,
+        )  # assertions carry wall-clock time: the server judges them by its own
+        if store is not None and not isinstance(store, Store):
+            raise ConfigurationError("store must implement okta_bearer Store")
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise ConfigurationError("transport must be an httpx.AsyncBaseTransport")
+        self._policy = Policy(
+            issuer=self.issuer,
+            audiences=frozenset(audiences),
+            leeway=check_number("leeway", leeway, 0, 300),
+            client_ids=ids,
+        )
+        self._max_size = check_int("max_token_size", max_token_size, 512, 1024 * 1024)
+        self._cache_ttl = check_number("cache_ttl", cache_ttl, 0.001, 86400)
+        self._inactive_ttl = check_number("inactive_ttl", inactive_ttl, 0.001, 3600)
+        self._timeout = check_number("timeout", timeout, 0.01, 120)
+        self._retry_after = check_int("retry_after", retry_after, 1, 3600)
+        check_int("local_cache_size", local_cache_size, 0, 10_000_000)
+        # The default store runs on the verifier's clock, so a test clock expires it too.
+        self._store: Store = store if store is not None else MemoryStore(clock=clock)
+        self._owns_store = store is None
+        self._events = events
+        self._clock = clock
+        self._client = httpx.AsyncClient(
+            transport=transport, timeout=self._timeout, follow_redirects=False
+        )
+        # Namespace of this verifier's answers in a shared store: another issuer
+        # or client asking about the same token must not read our answers.
+        ident = f"{self.issuer}\n{client_id}".encode()
+        self._namespace = "okta_bearer:introspection:" + hashlib.sha256(ident).hexdigest()[:16]
+        # Claims (or None for inactive) by token, with their deadline.
+        self._local: LRUCache[str, tuple[Claims | None, float]] | None = (
+            LRUCache(maxsize=local_cache_size) if local_cache_size else None
+        )
+        self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._discovery: asyncio.Task[str] | None = None
+        self._failed_until = -math.inf
+        #: HTTP requests made, by kind ("discovery", "introspection"); for tests and metrics.
+        self.fetch_counts: dict[str, int] = {"discovery": 0, "introspection": 0}
+
+    @property
+    def introspection_endpoint(self) -> str | None:
+        """The endpoint, configured or discovered (``None`` until discovered)."""
+        return self._endpoint
+
+    async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
+        """Return the claims of an active ``token``.
+
+        Raises:
+            InvalidToken: the issuer says the token is not active, or its answer
+                fails a claim check (401).
+            InsufficientScope: a required scope is missing (403).
+            IntrospectionUnavailable: the issuer cannot answer (503).
+        """
+        if not isinstance(token, str):
+            raise InvalidToken("malformed", "Token is malformed")
+        now = self._clock()
+        local = self._local
+        # In-process memory only (as TokenVerifier's cache); the shared store sees a hash.
+        hit = None if local is None else local.get(token)
+        if hit is not None and now < hit[1]:
+            self._events.cache("introspection", True)
+            claims = hit[0]
+        else:
+            if not token or not token.isascii():
+                raise InvalidToken("malformed", "Token is malformed")
+            if len(token) > self._max_size:
+                raise InvalidToken("too_large", "Token is too large")
+            self._events.cache("introspection", False)
+            digest = hashlib.sha256(token.encode("ascii")).hexdigest()
+            answer = await self._answer(digest, token, now)
+            claims = self._judge(token, answer, self._clock())
+        if claims is None:
+            raise InvalidToken("inactive", "Token is not active")
+        if required_scopes or self.required_scopes:
+            check_scopes(claims, (*self.required_scopes, *required_scopes))
+        return claims
+
+    def _judge(self, token: str, answer: dict[str, Any], now: float) -> Claims | None:
+        local = self._local
+        if answer["active"] is not True:
+            if local is not None:
+                local[token] = (None, now + self._inactive_ttl)
+            return None
+        payload = {k: v for k, v in answer.items() if k != "active"}
+        # RFC 7662 section 2.2: iss is optional; the endpoint speaks for our issuer.
+        payload.setdefault("iss", self.issuer)
+        token_type = payload.get("token_type")
+        if token_type is not None and (
+            not isinstance(token_type, str) or token_type.lower() not in _TOKEN_TYPES
+        ):
+            # A refresh token is "active" too at some servers: not an access token.
+            raise InvalidToken("bad_token_type", "Token is not an access token")
+        claims = validate_claims(payload, self._policy, now)
+        if local is not None:
+            deadline = min(payload["exp"] + self._policy.leeway, now + self._cache_ttl)
+            local[token] = (claims, deadline)
+        return claims
+
+    async def _answer(self, digest: str, token: str, now: float) -> dict[str, Any]:
+        task = self._inflight.get(digest)
+        if task is None:
+            if now < self._failed_until:
+                raise self._unavailable(now)
+            task = asyncio.get_running_loop().create_task(self._lookup(digest, token))
+            self._inflight[digest] = task
+            task.add_done_callback(lambda _: self._inflight.pop(digest, None))
+        # shield: a cancelled request must not cancel the lookup others wait for.
+        return await asyncio.shield(task)
+
+    async def _lookup(self, digest: str, token: str) -> dict[str, Any]:
+        key = f"{self._namespace}:{digest}"
+
+        async def fetch() -> Fetched:
+            answer = await self._introspect(token)
+            return json.dumps(answer).encode(), self._share_ttl(answer)
+
+        document, fetched = await shared_fetch(
+            self._store, key, fetch, lease_ttl=self._timeout * 2 + 1
+        )
+        if not fetched:
+            self._events.cache("introspection_shared", True)
+        answer = _parse(document)
+        if answer is None:  # not ours: a corrupted or foreign entry
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.delete(key)
+            return await self._introspect(token)
+        return answer
+
+    def _share_ttl(self, answer: dict[str, Any]) -> float:
+        if answer["active"] is not True:
+            return self._inactive_ttl
+        exp = answer.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+            return 0.0  # refused by the claim checks anyway: nothing worth sharing
+        return min(self._cache_ttl, exp - self._clock())
+
+    def _unavailable(self, now: float) -> IntrospectionUnavailable:
+        retry = max(1, math.ceil(self._failed_until - now))
+        return IntrospectionUnavailable(retry)
+
+    async def _introspect(self, token: str) -> dict[str, Any]:
+        endpoint = await self._discovered()
+        start = time.perf_counter()
+        self.fetch_counts["introspection"] += 1
+        try:
+            answer = await asyncio.wait_for(self._post(endpoint, token), self._timeout)
+        except (_BadAnswer, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            self._events.fetch("introspection", self.issuer, False, time.perf_counter() - start)
+            raise self._failed(f"introspection at {endpoint} failed", exc) from exc
+        self._events.fetch("introspection", self.issuer, True, time.perf_counter() - start)
+        return answer
+
+    def _failed(self, what: str, exc: BaseException) -> IntrospectionUnavailable:
+        now = self._clock()
+        self._failed_until = now + self._retry_after
+        logger.warning("okta_bearer: %s (%s)", what, str(exc) or type(exc).__name__)
+        return self._unavailable(now)
+
+    async def _post(self, endpoint: str, token: str) -> dict[str, Any]:
+        form = {"token": token, "token_type_hint": "access_token"}
+        headers = self._auth.apply(endpoint, form)
+        headers.update({"Accept": "application/json", "Content-Type": _FORM})
+        request = self._client.build_request("POST", endpoint, data=form, headers=headers)
+        status, body = await self._send(request)
+        if status in (400, 401, 403):
+            logger.error(
+                "okta_bearer: %s refused our client credentials (HTTP %s); check client_id, "
+                "the secret or key, and auth_method",
+                endpoint,
+                status,
+            )
+        if status != 200:
+            raise _BadAnswer(f"HTTP {status}")
+        answer = _parse(body)
+        if answer is None:
+            raise _BadAnswer("the answer is not a JSON object with a boolean 'active'")
+        return answer
+
+    async def _send(self, request: httpx.Request) -> tuple[int, bytes]:
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > _MAX_BODY:
+                raise _BadAnswer(f"body larger than {_MAX_BODY} bytes")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > _MAX_BODY:
+                    raise _BadAnswer(f"body larger than {_MAX_BODY} bytes")
+        finally:
+            await response.aclose()
+        return response.status_code, bytes(body)
+
+    async def _discovered(self) -> str:
+        if self._endpoint is not None:
+            return self._endpoint
+        task = self._discovery
+        if task is None:
+            task = self._discovery = asyncio.get_running_loop().create_task(self._discover())
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._discovery = None
+
+    async def _discover(self) -> str:
+        start = time.perf_counter()
+        try:
+            endpoint = await asyncio.wait_for(self._find_endpoint(), self._timeout)
+        except (_BadAnswer, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            self._events.fetch("discovery", self.issuer, False, time.perf_counter() - start)
+            raise self._failed(f"discovery for {self.issuer} failed", exc) from exc
+        self._events.fetch("discovery", self.issuer, True, time.perf_counter() - start)
+        self._endpoint = endpoint
+        return endpoint
+
+    async def _find_endpoint(self) -> str:
+        base = self.issuer.rstrip("/")
+        parts = urlsplit(base)
+        urls = [
+            f"{base}/.well-known/oauth-authorization-server",
+            f"{base}/.well-known/openid-configuration",
+        ]
+        if parts.path:  # RFC 8414 section 3.1: well-known segment before the path
+            urls.append(
+                f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path}"
+            )
+        last = "no metadata URL answered"
+        for url in urls:
+            self.fetch_counts["discovery"] += 1
+            request = self._client.build_request("GET", url, headers={"Accept": "application/json"})
+            status, body = await self._send(request)
+            if 400 <= status < 500:
+                last = f"{url} answered HTTP {status}"
+                continue
+            if status != 200:
+                raise _BadAnswer(f"{url} answered HTTP {status}")
+            try:
+                meta = json.loads(body)
+            except (ValueError, RecursionError) as exc:
+                raise _BadAnswer(f"{url} did not answer JSON") from exc
+            if not isinstance(meta, dict) or meta.get("issuer") != self.issuer:
+                raise _BadAnswer(f"metadata at {url} does not name the configured issuer")
+            endpoint = meta.get("introspection_endpoint")
+            try:
+                return check_url("introspection_endpoint", endpoint)
+            except ConfigurationError as exc:
+                raise _BadAnswer(f"metadata at {url} has no usable introspection_endpoint") from exc
+        raise _BadAnswer(last)
+
+    async def aclose(self) -> None:
+        """Cancel lookups in flight and close the HTTP client (and the default store)."""
+        for task in list(self._inflight.values()):
+            task.cancel()
+        if self._discovery is not None:
+            self._discovery.cancel()
+        await self._client.aclose()
+        if self._owns_store:
+            await self._store.aclose()
+
+    async def __aenter__(self) -> IntrospectionVerifier:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _parse(body: bytes) -> dict[str, Any] | None:
+    """The answer as a dict with a boolean ``active`` (RFC 7662 section 2.2), else None."""
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(answer, dict) or not isinstance(answer.get("active"), bool):
+        return None
+    return answer

@@ -1,0 +1,121 @@
+"""RFC 9470 step-up authentication: is the user's sign-in strong and recent enough? (pure)
+
+A route may need more than a valid token: a sign-in with a given
+authentication context class (``acr``, e.g. a second factor) or one that
+happened recently (``auth_time`` within ``max_age`` seconds).  A token that
+falls short is answered with 401 ``insufficient_user_authentication`` and the
+requirement in the challenge, so the client can ask the authorization server
+for a new sign-in with the same ``acr_values`` / ``max_age`` (RFC 9470 section 3).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._errors import BearerError, ConfigurationError
+
+__all__ = ["InsufficientUserAuthentication", "StepUpPolicy"]
+
+# Values are written inside acr_values="..." (space-separated), so each must be
+# a visible ASCII token without quotes or backslashes (RFC 9470 section 3).
+_ACR_VALUE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+class InsufficientUserAuthentication(BearerError):
+    """The token is valid, but the sign-in behind it is too weak or too old (401).
+
+    Attributes:
+        acr_values: the acceptable authentication context classes, in order of
+            preference (empty when only recency is required).
+        max_age: the maximum age in seconds of the sign-in, or ``None``.
+    """
+
+    status = 401
+    error = "insufficient_user_authentication"
+
+    def __init__(
+        self,
+        reason: str,
+        description: str,
+        *,
+        acr_values: Iterable[str] = (),
+        max_age: int | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(reason, description, context)
+        self.acr_values = tuple(acr_values)
+        self.max_age = max_age
+
+
+class StepUpPolicy:
+    """What a route requires of the user's authentication event.
+
+    Args:
+        acr_values: acceptable ``acr`` values; the token's ``acr`` must equal
+            one of them exactly.  Empty: any ``acr``.
+        max_age: the sign-in (``auth_time``) must be at most this many seconds
+            old.  A token without a numeric ``auth_time`` fails the rule.
+
+    Raises:
+        ConfigurationError: naming the option.
+    """
+
+    __slots__ = ("acr_values", "max_age")
+
+    def __init__(self, acr_values: Iterable[str] = (), max_age: int | None = None) -> None:
+        if isinstance(acr_values, str):
+            raise ConfigurationError("acr_values must be a list of strings, not one string")
+        values = tuple(acr_values)
+        if not all(isinstance(v, str) and _ACR_VALUE.fullmatch(v) for v in values):
+            raise ConfigurationError(
+                "acr_values entries must be visible ASCII without spaces, quotes or backslashes"
+            )
+        if max_age is not None and (
+            isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0
+        ):
+            raise ConfigurationError("max_age must be a non-negative integer of seconds, or None")
+        self.acr_values = values
+        self.max_age = max_age
+
+    def __bool__(self) -> bool:
+        return bool(self.acr_values) or self.max_age is not None
+
+    def check(self, claims: Mapping[str, Any], now: float) -> None:
+        """Raise unless ``claims`` (a token's raw claims) satisfy the policy at ``now``.
+
+        Raises:
+            InsufficientUserAuthentication: the ``acr`` is missing or not
+                listed, or ``auth_time`` is missing, not a number, or older
+                than ``max_age``.  The error carries the whole requirement,
+                so the challenge tells the client everything to ask for.
+        """
+        if self.acr_values:
+            acr = claims.get("acr")
+            if acr not in self.acr_values:
+                self._fail(
+                    "acr_not_accepted",
+                    "A stronger authentication is required",
+                    {"expected": " ".join(self.acr_values), "got": str(acr)[:64]},
+                )
+        if self.max_age is not None:
+            auth_time = claims.get("auth_time")
+            # RFC 9470 section 4 / OIDC Core 2: auth_time is a NumericDate.
+            if isinstance(auth_time, bool) or not isinstance(auth_time, (int, float)):
+                self._fail("no_auth_time", "A more recent authentication is required", None)
+            elif now - auth_time > self.max_age:
+                self._fail(
+                    "auth_too_old",
+                    "A more recent authentication is required",
+                    {"expected": f"<= {self.max_age}s", "got": f"{int(now - auth_time)}s"},
+                )
+
+    def _fail(self, reason: str, description: str, context: Mapping[str, str] | None) -> None:
+        raise InsufficientUserAuthentication(
+            reason,
+            description,
+            acr_values=self.acr_values,
+            max_age=self.max_age,
+            context=context,
+        )

@@ -1,0 +1,245 @@
+"""MCP servers over streamable HTTP, protected by okta_bearer (``pip install 'okta-bearer[mcp]'``).
+
+The recommended shape puts :class:`~okta_bearer.BearerAuthMiddleware` in front
+of the SDK's streamable-HTTP app, with ``resource=`` set to the MCP endpoint's
+URL, and :class:`ToolScopes` between them for per-tool scopes::
+
+    mcp = MCPServer("items")
+    app = BearerAuthMiddleware(
+        ToolScopes(mcp.streamable_http_app(), {"delete_item": ["items:write"]}),
+        issuer="https://dev-123456.okta.com/oauth2/default",
+        resource="https://api.example/mcp",
+        required_scopes=["items:read"],
+    )
+
+The middleware serves the RFC 9728 metadata, names it in every challenge,
+accepts only tokens whose ``aud`` is exactly the resource (RFC 8707), and
+answers 503 rather than 401 when the issuer's keys cannot be had.  A tool call
+that needs a scope the token lacks is refused with 403 ``insufficient_scope``
+naming every scope the call needs, before the tool runs, so the MCP client can
+ask for them (the MCP authorization spec's scope challenge).  Tools read the
+caller's claims with :func:`claims_of`.
+
+For servers that use the SDK's own auth plumbing (``MCPServer(token_verifier=...,
+auth=AuthSettings(...))``), :class:`McpTokenVerifier` adapts a verifier to
+the SDK's ``TokenVerifier`` protocol.  That path cannot tell a client *why* a
+token was refused or that the issuer is down (the protocol's only failure value
+is ``None``, a 401), which is why the middleware is recommended.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+try:
+    from mcp.server.auth.provider import AccessToken
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("okta_bearer.mcp needs the MCP SDK: pip install 'okta-bearer[mcp]'") from exc
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._claims import Claims
+from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
+from ._protocols import Verifier
+from ._validation import check_scopes
+
+__all__ = ["McpTokenVerifier", "ToolScopes", "claims_of"]
+
+logger = logging.getLogger("okta_bearer")
+
+#: The MCP SDK's default request body limit; larger bodies are refused with 413.
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+
+
+class McpTokenVerifier:
+    """The MCP SDK's ``TokenVerifier`` protocol over an okta_bearer verifier.
+
+    Args:
+        verifier: a :class:`~okta_bearer.TokenVerifier` (or any
+            :class:`~okta_bearer.Verifier`), configured with the MCP server's
+            URL among its audiences.
+        resource: the MCP server's resource identifier, reported as
+            ``AccessToken.resource`` when the token's ``aud`` lists it.
+        required_scopes: scopes every token must hold.
+
+    ``verify_token`` returns ``None`` for any refused token (the protocol has no
+    other failure value); the reason is logged at debug level, never the token.
+    """
+
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        resource: str | None = None,
+        required_scopes: Iterable[str] = (),
+    ) -> None:
+        if isinstance(required_scopes, str):
+            raise ConfigurationError("required_scopes must be a list of scopes, not one string")
+        self.verifier = verifier
+        self.resource = resource
+        self.required_scopes = tuple(required_scopes)
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """Verify ``token``; its claims as the SDK's ``AccessToken``, or ``None`` when refused."""
+        try:
+            claims = await self.verifier.verify(token, self.required_scopes)
+        except BearerError as error:
+            logger.debug("okta_bearer.mcp: token refused (%s, %s)", error.status, error.reason)
+            return None
+        if self.resource is not None and self.resource in claims.audience:
+            resource: str | None = self.resource
+        else:
+            resource = claims.audience[0] if claims.audience else None
+        return AccessToken(
+            token=token,
+            client_id=claims.client_id or "",
+            scopes=sorted(claims.scopes),
+            expires_at=int(claims.expires_at.timestamp()),
+            resource=resource,
+            subject=claims.sub,
+            claims=_plain(claims.raw),
+        )
+
+
+def _plain(value: Any) -> Any:
+    # Claims.raw may hold read-only mappings and tuples; the SDK wants JSON-like data.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def claims_of(ctx: Any) -> Claims:
+    """The verified claims of the request behind an MCP tool call.
+
+    ``ctx`` is the SDK's ``Context`` (a tool parameter annotated ``Context``).
+
+    Raises:
+        MissingToken: the request carries no verified token.
+    """
+    request = getattr(getattr(ctx, "request_context", None), "request", None)
+    scope = getattr(request, "scope", None)
+    claims = getattr(scope.get("user"), "claims", None) if isinstance(scope, dict) else None
+    if not isinstance(claims, Claims):
+        raise MissingToken()
+    return claims
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _DuplicateKey
+    return found
+
+
+class ToolScopes:
+    """An ASGI wrapper that checks per-tool scopes on MCP ``tools/call`` requests.
+
+    Args:
+        app: the MCP streamable-HTTP app, behind :class:`~okta_bearer.BearerAuthMiddleware`.
+        tool_scopes: tool name -> scopes a call to it needs.
+        max_body: the largest request body read (bytes); larger POSTs get 413.
+
+    For a ``POST`` whose JSON-RPC body (one message or a batch) calls a listed
+    tool, the caller's token must hold every scope of that tool, else
+    :class:`~okta_bearer.InsufficientScope` is raised before the app sees the
+    request and the middleware answers 403 with all of them in ``scope``.  A
+    POST body that is not UTF-8 JSON, repeats a key (two parsers could read
+    different tool names from it) or nests too deeply is refused with 400:
+    what this check cannot read must not reach a parser that might.  Anything
+    else passes through unchanged (the body is replayed to the app).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        tool_scopes: Mapping[str, Iterable[str]],
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        table: dict[str, tuple[str, ...]] = {}
+        for name, scopes in dict(tool_scopes).items():
+            if isinstance(scopes, str) or not isinstance(name, str):
+                raise ConfigurationError(
+                    "tool_scopes must map tool names to lists of scopes, e.g. {'t': ['s']}"
+                )
+            table[name] = tuple(scopes)
+            if not all(isinstance(s, str) and s for s in table[name]):
+                raise ConfigurationError(f"tool_scopes[{name!r}] entries must be scope strings")
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1024:
+            raise ConfigurationError("max_body must be an integer of at least 1024 bytes")
+        self.app = app
+        self._table = {k: v for k, v in table.items() if v}
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self._table:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before sending the body
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self._max_body:
+                await _too_large(send)
+                return
+        self._check(scope, bytes(body))
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    def _check(self, scope: Scope, body: bytes) -> None:
+        try:
+            parsed = json.loads(body, object_pairs_hook=_unique_keys)
+        except _DuplicateKey as exc:
+            raise InvalidRequest("duplicate_keys", "The JSON body repeats a key") from exc
+        except RecursionError as exc:
+            raise InvalidRequest("json_too_deep", "The JSON body is nested too deeply") from exc
+        except ValueError as exc:
+            # Fail closed: a body we cannot read might still be read by the
+            # app's own parser (a parser differential), so it never passes.
+            raise InvalidRequest("bad_json", "The body is not a JSON-RPC message") from exc
+        messages = parsed if isinstance(parsed, list) else [parsed]
+        needed: list[str] = []
+        for message in messages:
+            if not isinstance(message, dict) or message.get("method") != "tools/call":
+                continue
+            params = message.get("params")
+            name = params.get("name") if isinstance(params, dict) else None
+            if isinstance(name, str):
+                needed.extend(self._table.get(name, ()))
+        if not needed:
+            return
+        claims = getattr(scope.get("user"), "claims", None)
+        if not isinstance(claims, Claims):
+            raise MissingToken()
+        check_scopes(claims, dict.fromkeys(needed))
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _too_large(send: Send) -> None:
+    body = b'{"error":"invalid_request","error_description":"The request body is too large"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,124 @@
+"""Hostile or broken introspection answers: 503 with Retry-After, never 401, never cached."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+
+from okta_bearer import IntrospectionUnavailable, InvalidToken
+from okta_bearer._testing_opaque import IntrospectionServer
+
+from ..helpers import Clock
+
+pytestmark = pytest.mark.anyio
+
+HUGE = b'{"active": true, "pad": "' + b"x" * (300 * 1024) + b'"}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(httpx.Response(200, content=b"<html>oops</html>"), id="not-json"),
+        pytest.param(httpx.Response(200, json=["active", True]), id="not-an-object"),
+        pytest.param(httpx.Response(200, json={"active": "true"}), id="active-a-string"),
+        pytest.param(httpx.Response(200, json={"active": 1}), id="active-a-number"),
+        pytest.param(httpx.Response(200, json={"scope": "items:read"}), id="no-active"),
+        pytest.param(httpx.Response(500, json={"active": True}), id="http-500"),
+        pytest.param(httpx.Response(302, headers={"location": "/elsewhere"}), id="redirect"),
+        pytest.param(httpx.Response(200, content=HUGE), id="huge"),
+        pytest.param(
+            httpx.Response(200, content=HUGE, headers={"content-length": str(len(HUGE))}),
+            id="huge-declared",
+        ),
+    ],
+)
+async def test_malformed_answer_is_503(server: IntrospectionServer, answer: httpx.Response) -> None:
+    """An answer that is not a JSON object with a boolean active is 503, never active."""
+    server.answer_override = answer
+    async with server.verifier() as verifier:
+        with pytest.raises(IntrospectionUnavailable) as caught:
+            await verifier.verify(server.mint_opaque())
+    assert caught.value.status == 503
+    assert caught.value.retry_after >= 1
+
+
+async def test_slow_answer_times_out_as_503(server: IntrospectionServer) -> None:
+    """An endpoint slower than the timeout is 503."""
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/v1/introspect"):
+            await asyncio.sleep(30)
+        return server.handler(request)
+
+    transport = httpx.MockTransport(slow)
+    async with server.verifier(transport=transport, timeout=0.05) as verifier:
+        with pytest.raises(IntrospectionUnavailable):
+            await verifier.verify(server.mint_opaque())
+
+
+async def test_network_failure_is_503(server: IntrospectionServer) -> None:
+    """A connection error reaching the endpoint is 503."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with server.verifier(transport=httpx.MockTransport(refuse)) as verifier:
+        with pytest.raises(IntrospectionUnavailable):
+            await verifier.verify(server.mint_opaque())
+
+
+async def test_metadata_naming_another_issuer_is_503(server: IntrospectionServer) -> None:
+    """Discovery refuses metadata for another issuer: no endpoint, 503."""
+
+    def lying(request: httpx.Request) -> httpx.Response:
+        if "/.well-known/" in request.url.path:
+            meta = {
+                "issuer": "https://evil.example",
+                "introspection_endpoint": "https://evil.example/i",
+            }
+            return httpx.Response(200, json=meta)
+        return server.handler(request)
+
+    async with server.verifier(transport=httpx.MockTransport(lying)) as verifier:
+        with pytest.raises(IntrospectionUnavailable):
+            await verifier.verify(server.mint_opaque())
+    assert server.count("/v1/introspect") == 0
+
+
+async def test_failure_fails_fast_then_recovers(server: IntrospectionServer, clock: Clock) -> None:
+    """After a failure lookups fail fast for retry_after seconds, then the endpoint is asked."""
+    server.answer_override = httpx.Response(503)
+    token = server.mint_opaque()
+    async with server.verifier(retry_after=5) as verifier:
+        with pytest.raises(IntrospectionUnavailable):
+            await verifier.verify(token)
+        with pytest.raises(IntrospectionUnavailable) as fast:
+            await verifier.verify(server.mint_opaque())
+        assert server.count("/v1/introspect") == 1
+        assert fast.value.retry_after == 5
+        server.answer_override = None
+        clock.advance(6)
+        claims = await verifier.verify(token)  # the failure was not cached
+    assert claims.client_id == server.local.client_id
+
+
+async def test_token_never_in_logs_or_errors(
+    server: IntrospectionServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Failures log the endpoint and the cause, never the token."""
+    caplog.set_level(logging.DEBUG, logger="okta_bearer")
+    token = server.mint_opaque()
+    server.answer_override = httpx.Response(401, json={"error": "invalid_client"})
+    async with server.verifier() as verifier:
+        with pytest.raises(IntrospectionUnavailable) as unavailable:
+            await verifier.verify(token)
+    server.answer_override = None
+    async with server.verifier() as verifier:
+        with pytest.raises(InvalidToken) as inactive:
+            await verifier.verify(token + "x")
+    assert "refused our client credentials" in caplog.text
+    for text in (caplog.text, str(unavailable.value), str(inactive.value)):
+        assert token not in text

@@ -1,0 +1,93 @@
+"""Prometheus series after known traffic: requests by outcome, fetches, cache hits, latency."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from okta_bearer import BearerError, TokenShapeVerifier
+from okta_bearer._events import NO_EVENTS, Events
+from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer.metrics import PrometheusEvents, observe
+from okta_bearer.testing import LocalIssuer
+
+pytestmark = pytest.mark.anyio
+
+
+def scrape(events: PrometheusEvents) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of the registry's text exposition, by (name, labels)."""
+    text = generate_latest(events.registry).decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    """One sample's value (0 when the series was never touched)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_series_after_known_traffic() -> None:
+    """Known traffic shows up exactly in the scraped requests, fetches and cache series."""
+    local = LocalIssuer()
+    server = IntrospectionServer(local)
+    events = PrometheusEvents()
+    verifier = observe(TokenShapeVerifier(local.verifier(), server.verifier(events=events)), events)
+    opaque = server.mint_opaque(scp=["items:read"])
+    async with verifier:
+        for _ in range(3):
+            await verifier.verify(opaque, ["items:read"])  # 1 miss + 2 hits, 1 introspection
+        await verifier.verify(local.mint())  # a JWT: checked locally
+        for token, scopes in (
+            ("unknown-opaque-token", []),  # active: false
+            (local.mint(scp=["items:read"]), ["items:write"]),  # insufficient scope
+        ):
+            with pytest.raises(BearerError):
+                await verifier.verify(token, scopes)
+        server.answer_override = httpx.Response(500)
+        with pytest.raises(BearerError):
+            await verifier.verify(server.mint_opaque())  # outage: 503
+
+    samples = scrape(events)
+    requests = "okta_bearer_requests_total"
+    assert value(samples, requests, outcome="ok", reason="ok") == 4
+    assert value(samples, requests, outcome="invalid_token", reason="inactive") == 1
+    assert value(samples, requests, outcome="insufficient_scope", reason="missing_scope") == 1
+    assert (
+        value(
+            samples, requests, outcome="temporarily_unavailable", reason="introspection_unavailable"
+        )
+        == 1
+    )
+    fetches = "okta_bearer_fetches_total"
+    assert value(samples, fetches, kind="discovery", issuer=local.issuer, result="ok") == 1
+    assert value(samples, fetches, kind="introspection", issuer=local.issuer, result="ok") == 2
+    assert value(samples, fetches, kind="introspection", issuer=local.issuer, result="error") == 1
+    cache = "okta_bearer_cache_lookups_total"
+    assert value(samples, cache, cache="introspection", result="hit") == 2
+    assert value(samples, cache, cache="introspection", result="miss") == 3
+    latency = "okta_bearer_verification_seconds_count"
+    assert value(samples, latency, outcome="ok") == 4
+    assert value(samples, "okta_bearer_fetch_seconds_count", kind="introspection") == 3
+
+
+async def test_default_events_do_nothing() -> None:
+    """The default hooks accept every call and record nothing (no metrics library needed)."""
+    assert type(NO_EVENTS) is Events
+    NO_EVENTS.request("ok", "ok", 0.1)
+    NO_EVENTS.fetch("jwks", "https://issuer.example", False, 0.1)
+    NO_EVENTS.cache("token", True)
+
+
+def test_namespace_and_registry_are_configurable() -> None:
+    """Two PrometheusEvents with their own registries and prefixes do not collide."""
+    one, two = PrometheusEvents(namespace="api_one"), PrometheusEvents(namespace="api_two")
+    one.request("ok", "ok", 0.001)
+    assert value(scrape(one), "api_one_requests_total", outcome="ok", reason="ok") == 1
+    assert value(scrape(two), "api_two_requests_total", outcome="ok", reason="ok") == 0
