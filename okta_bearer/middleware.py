@@ -197,6 +197,13 @@ class BearerAuthMiddleware:
             resource = ProtectedResource(resource)
         elif resource is not None and not isinstance(resource, ProtectedResource):
             raise ConfigurationError("resource must be a URL string or a ProtectedResource")
+        self._challenge = ChallengeSettings(
+            realm=realm,
+            details=bool(error_details),
+            resource_metadata=resource.metadata_url if resource is not None else None,
+            # A 401 names the middleware's scopes only with a resource (RFC 9728 5.1).
+            scopes=scopes if resource is not None else (),
+        )
         if verifier is None and resource is not None and issuer is not None:
             # RFC 8707: the resource identifier is an accepted audience by default.
             audiences = [audience] if isinstance(audience, str) else list(audience or ())
@@ -235,13 +242,6 @@ class BearerAuthMiddleware:
             resource = resource.with_authorization_servers(servers)
         self._resource = resource
         self._metadata_paths = resource.paths if resource is not None else frozenset()
-        self._challenge = ChallengeSettings(
-            realm=realm,
-            details=bool(error_details),
-            resource_metadata=resource.metadata_url if resource is not None else None,
-            # A 401 names the middleware's scopes only with a resource (RFC 9728 5.1).
-            scopes=scopes if resource is not None else (),
-        )
 
     @property
     def required_scopes(self) -> tuple[str, ...]:

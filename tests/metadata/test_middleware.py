@@ -13,7 +13,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from okta_bearer import BearerAuthMiddleware, Claims, ConfigurationError, ProtectedResource
+from okta_bearer import (
+    BearerAuthMiddleware,
+    Claims,
+    ConfigurationError,
+    ProtectedResource,
+    TokenVerifier,
+)
 from okta_bearer.fastapi import require_scopes
 from okta_bearer.testing import LocalIssuer
 
@@ -197,6 +203,8 @@ def test_built_verifier_accepts_the_resource_as_audience() -> None:
     both = BearerAuthMiddleware(
         app, issuer="https://okta.example.test", audience="api://default", resource=RESOURCE
     )
+    assert isinstance(only.verifier, TokenVerifier)
+    assert isinstance(both.verifier, TokenVerifier)
     assert list(only.verifier.audiences) == [RESOURCE]
     assert list(both.verifier.audiences) == ["api://default", RESOURCE]
 
