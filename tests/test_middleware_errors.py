@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import httpx
@@ -20,8 +20,10 @@ from starlette.websockets import WebSocket
 from okta_bearer import (
     BearerAuthMiddleware,
     BearerError,
+    Claims,
     ConfigurationError,
     InsufficientScope,
+    KeysUnavailable,
     MissingToken,
 )
 from okta_bearer.testing import LocalIssuer
@@ -262,3 +264,24 @@ async def test_unencodable_on_error_body_falls_back(okta_issuer: LocalIssuer) ->
         response = await c.get("/admin")
     assert response.status_code == 401
     assert response.json()["error"] is None
+
+
+class KeysDown:
+    """A Verifier whose issuer cannot be reached."""
+
+    async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
+        raise KeysUnavailable("keys_unavailable", "Signing keys are unavailable")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_unavailable_keys_are_logged_as_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A 503 refusal is logged at WARNING: it is an outage, not a client's mistake."""
+    caplog.set_level(logging.INFO, logger="okta_bearer")
+    app = BearerAuthMiddleware(Starlette(), verifier=KeysDown())
+    async with client_for(app) as c:
+        assert (await c.get("/x", headers=bearer("a.b.c"))).status_code == 503
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.__dict__["reason"] == "keys_unavailable"
