@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from ._errors import BearerError, InsufficientScope, InvalidRequest
 from ._stepup import InsufficientUserAuthentication
 
-__all__ = ["challenge", "is_scope_token", "parse_authorization"]
+__all__ = ["challenge", "is_quotable", "is_scope_token", "parse_authorization"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 # Checked on every request: trailing '=' stripped, deleting these characters
@@ -61,6 +61,11 @@ def is_scope_token(scope: str) -> bool:
     return _SCOPE_TOKEN.fullmatch(scope) is not None
 
 
+def is_quotable(text: str) -> bool:
+    """Whether ``text`` fits inside an RFC 6750 quoted ``realm`` or ``error_description`` as is."""
+    return _UNSAFE_TEXT.search(text) is None
+
+
 def _quote(text: str) -> str:
     return _UNSAFE_TEXT.sub("'", text)
 
@@ -77,7 +82,8 @@ def challenge(
 
     With ``error`` of ``None`` (or an error without an RFC 6750 code, such as a
     missing token) the challenge is bare: ``Bearer realm="..."``.  With
-    ``details=False`` error attributes are left out entirely.
+    ``details=False`` error attributes are left out entirely: RFC 6750 section 3
+    makes them optional, and some deployments prefer to reveal nothing.
     ``resource_metadata`` (RFC 9728 section 5.1) is added to every challenge,
     details or not: it is how clients discover the authorization server.
     ``scopes`` are named in a 401's ``scope`` (RFC 6750 section 3) when there
@@ -110,5 +116,6 @@ def challenge(
 
 
 def _scope_list(scopes: Iterable[str]) -> str:
-    # Names that cannot be written inside scope="..." are left out (catalog E.81).
+    # RFC 6750 section 3: scope values use the RFC 6749 scope-token characters;
+    # a name that cannot be written inside scope="..." is left out, never escaped.
     return " ".join(s for s in dict.fromkeys(scopes) if is_scope_token(s))

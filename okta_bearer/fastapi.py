@@ -1,6 +1,9 @@
-"""FastAPI integration: claims by dependency injection, and the OpenAPI security scheme.
+"""FastAPI integration: install the middleware, get claims by dependency injection, document it.
 
-Use with :class:`~okta_bearer.BearerAuthMiddleware` installed on the app::
+:func:`protect` installs :class:`~okta_bearer.BearerAuthMiddleware` with the
+app's own documentation paths public, and documents the refusals in OpenAPI::
+
+    protect(app, issuer="https://dev-123456.okta.com/oauth2/default", audience="api://default")
 
     @app.get("/items")
     async def items(claims: Claims = require_scopes("items:read")) -> dict: ...
@@ -28,15 +31,18 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from ._claims import Claims
 from ._errors import ConfigurationError, MissingToken
+from ._metadata import ProtectedResource
+from ._openapi import document_refusals
+from ._protocols import Verifier
 from ._stepup import StepUpPolicy
 from ._validation import check_scopes
-from .middleware import BearerUser
+from .middleware import BearerAuthMiddleware, BearerUser, OnError
 
 __all__ = [
     "OktaBearerScheme",
     "configure_openapi",
     "get_claims",
-    "okta_scheme",
+    "protect",
     "require_auth",
     "require_scopes",
 ]
@@ -86,8 +92,6 @@ get_claims = OktaBearerScheme(
     description="Okta access token (Authorization: Bearer)",
     auto_error=False,
 )
-#: The same object, under the name of its OpenAPI role.
-okta_scheme = get_claims
 
 
 def require_scopes(*scopes: str) -> Any:
@@ -145,7 +149,8 @@ def configure_openapi(
 
     Swagger UI's *Authorize* button then fetches a token from the issuer;
     ``client_id`` pre-fills its client id.  ``scopes`` maps scope names to
-    descriptions shown in the dialog.
+    descriptions shown in the dialog, none of them ticked: the user asks for
+    what the call needs (least privilege), not for every scope the API knows.
     """
     build = app.openapi
     authorize = issuer.rstrip("/") + "/v1/authorize"
@@ -165,5 +170,93 @@ def configure_openapi(
     if client_id is not None:
         init = dict(app.swagger_ui_init_oauth or {})
         init.setdefault("clientId", client_id)
-        init.setdefault("scopes", " ".join(scopes))
         app.swagger_ui_init_oauth = init
+
+
+def _docs_paths(app: FastAPI) -> list[str]:
+    urls = (app.docs_url, app.redoc_url, app.openapi_url)
+    paths = [url for url in urls if url]
+    if app.docs_url and app.swagger_ui_oauth2_redirect_url:
+        paths.append(app.swagger_ui_oauth2_redirect_url)
+    return paths
+
+
+def protect(
+    app: FastAPI,
+    verifier: Verifier | None = None,
+    *,
+    issuer: str | None = None,
+    audience: str | Iterable[str] | None = None,
+    public_paths: Iterable[str] = (),
+    optional: bool = False,
+    realm: str | None = "api",
+    required_scopes: Iterable[str] = (),
+    error_details: bool = True,
+    resource: str | ProtectedResource | None = None,
+    on_error: OnError | None = None,
+) -> BearerAuthMiddleware:
+    """Install :class:`~okta_bearer.BearerAuthMiddleware` on ``app``, docs kept public.
+
+    Takes the middleware's options.  The app's own ``docs_url``,
+    ``redoc_url``, ``openapi_url`` and ``swagger_ui_oauth2_redirect_url`` are
+    added to ``public_paths``, so the documentation keeps loading; every other
+    path needs a token.  The OpenAPI document then lists, on each protected
+    operation, the security requirement and the 400/401/403/503 answers with
+    their RFC 6750 body.
+
+    Call it once, before the app serves; add CORS middleware after it (so
+    CORS wraps it and answers preflights).
+
+    Returns:
+        The middleware (``.verifier`` is the verifier it uses).
+
+    Raises:
+        ConfigurationError: an option is wrong, naming it, right here rather
+            than when the server starts.
+    """
+    middleware = BearerAuthMiddleware(
+        _not_installed,
+        verifier,
+        issuer=issuer,
+        audience=audience,
+        public_paths=[*public_paths, *_docs_paths(app)],
+        optional=optional,
+        realm=realm,
+        required_scopes=required_scopes,
+        error_details=error_details,
+        resource=resource,
+        on_error=on_error,
+    )
+    if middleware._failed is not None:  # built inside an event loop: raise anyway
+        raise middleware._failed
+
+    def install(inner: Any) -> BearerAuthMiddleware:
+        middleware.app = inner
+        return middleware
+
+    app.add_middleware(install)
+    build = app.openapi
+    scheme = get_claims.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        document_refusals(
+            schema,
+            scheme_name=SCHEME_NAME,
+            scheme=scheme,
+            is_public=middleware.is_public,
+            optional=middleware.optional,
+            required_scopes=middleware.required_scopes,
+        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi_schema = None
+    return middleware
+
+
+async def _not_installed(scope: Any, receive: Any, send: Any) -> None:
+    raise RuntimeError("okta_bearer.fastapi.protect: the middleware was not installed")

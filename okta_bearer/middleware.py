@@ -1,17 +1,18 @@
 """BearerAuthMiddleware: a pure ASGI middleware that authenticates every request.
 
-It reads ``Authorization: Bearer``, has :class:`~okta_bearer.TokenVerifier`
-judge the token, and either answers with an RFC 6750 error or calls the app
-with ``scope["user"]`` and ``scope["auth"]`` filled the way Starlette's
+It reads ``Authorization: Bearer``, has a :class:`~okta_bearer.Verifier` judge
+the token, and either answers with an RFC 6750 error or calls the app with
+``scope["user"]`` and ``scope["auth"]`` filled the way Starlette's
 ``AuthenticationMiddleware`` fills them, so ``request.user``, ``request.auth``
 and ``starlette.authentication.requires`` work unchanged.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -20,12 +21,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._claims import Claims
 from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
 from ._metadata import ProtectedResource
-from ._rfc6750 import challenge, parse_authorization
+from ._protocols import Verifier
+from ._responses import ChallengeSettings, ErrorResponse, error_response
+from ._rfc6750 import is_scope_token, parse_authorization
 from ._verifier import TokenVerifier
 
-__all__ = ["BearerAuthMiddleware", "BearerUser"]
+__all__ = ["BearerAuthMiddleware", "BearerUser", "OnError"]
 
 logger = logging.getLogger("okta_bearer")
+
+#: ``on_error(error)`` returns the JSON body to send instead of the default one.
+OnError = Callable[[BearerError], Mapping[str, Any]]
+
+_CONTEXT_LIMIT = 200  # characters of one logged context value (claims are attacker-chosen)
 
 
 class BearerUser(BaseUser):
@@ -59,14 +67,23 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class BearerAuthMiddleware:
     """Authenticate ``http`` and ``websocket`` requests with Bearer access tokens.
 
     Args:
         app: the ASGI app to protect.
-        verifier: a configured :class:`TokenVerifier` (for any option beyond
-            issuer and audience); or leave it out and pass ``issuer=`` and
-            ``audience=``, and the middleware builds one with defaults.
+        verifier: any :class:`~okta_bearer.Verifier` (a configured
+            :class:`~okta_bearer.TokenVerifier`, for instance); or leave it out
+            and pass ``issuer=`` and ``audience=``, and the middleware builds a
+            ``TokenVerifier`` with defaults (and closes it at lifespan shutdown).
         issuer: the issuer URL, when ``verifier`` is not given.
         audience: the accepted audience(s), when ``verifier`` is not given.
         public_paths: paths served without authentication.  An entry ending in
@@ -76,26 +93,41 @@ class BearerAuthMiddleware:
         optional: let requests without a token through as anonymous
             (``request.user.is_authenticated`` is false); a token that is
             present must still be valid.
-        realm: the ``realm`` of ``WWW-Authenticate`` challenges.
-        scopes: scopes every protected request must hold.
+        realm: the ``realm`` of ``WWW-Authenticate`` challenges (``None``: none).
+        required_scopes: scopes every protected request must hold.
         error_details: include ``error``/``error_description`` in challenges
             and bodies (on by default, as RFC 6750 suggests).
         resource: this API's resource identifier (``https://api.example/mcp``),
-            or a :class:`ProtectedResource` with more metadata.  The middleware
-            then serves the RFC 9728 metadata document (public, GET/HEAD), names
-            its URL in every 401/403 challenge, names ``scopes`` in 401
-            challenges, and, when it builds the verifier, accepts the
-            identifier as an audience (compared exactly, RFC 8707).
+            or a :class:`~okta_bearer.ProtectedResource` with more metadata.
+            The middleware then serves the RFC 9728 metadata document (public,
+            GET/HEAD), names its URL in every 401/403 challenge, names
+            ``required_scopes`` in 401 challenges, and, when it builds the
+            verifier, accepts the identifier as an audience (RFC 8707).
+        on_error: ``on_error(error) -> dict`` builds the JSON body of a
+            refusal.  Only the body: the status, ``WWW-Authenticate``,
+            ``Retry-After`` and ``Cache-Control: no-store`` stay as RFC 6750
+            wants them.  If it raises, the default body is sent.
 
     Behaviour: deny by default (401 with a bare challenge when no token is
     sent), 400 ``invalid_request`` for a malformed header or two of them, 401
     ``invalid_token``, 403 ``insufficient_scope``, 503 with ``Retry-After``
-    when keys cannot be had.  CORS preflights and ``lifespan`` pass through;
-    a verifier the middleware built itself is closed at lifespan shutdown.
-    A token in the ``access_token`` query parameter is never used; sent
-    together with a header it is a 400.  A :class:`BearerError` raised by the
-    app itself (for example by :func:`okta_bearer.fastapi.require_scopes`)
-    becomes the same response, if the app has not started answering.
+    when keys cannot be had.  Every request but those on public paths is
+    authenticated, ``OPTIONS`` included: put CORS middleware outside this one.
+    ``lifespan`` passes through.  A token in the ``access_token`` query
+    parameter is never used; sent together with a header it is a 400.  A
+    :class:`BearerError` raised by the app itself (for example by
+    :func:`okta_bearer.fastapi.require_scopes`, or on a public path) becomes
+    the same response, unless the app has already started its own.  Every
+    refusal is logged on the ``okta_bearer`` logger (INFO; 503 at WARNING).
+
+    Raises:
+        ConfigurationError: an option is wrong, naming it.  Starlette and
+            FastAPI build middleware lazily, inside the server's first
+            (lifespan) call, where an exception only makes uvicorn decide that
+            lifespan is unsupported.  So when built inside a running event
+            loop the error is kept instead: the middleware answers lifespan
+            start-up with ``lifespan.startup.failed`` carrying the message (the
+            server exits) and raises it on any request.
     """
 
     def __init__(
@@ -104,28 +136,78 @@ class BearerAuthMiddleware:
         # Positional-only, as Starlette's middleware factory protocol declares it
         # (add_middleware type-checks even if keyword options are added later).
         /,
-        verifier: TokenVerifier | None = None,
+        verifier: Verifier | None = None,
         *,
         issuer: str | None = None,
         audience: str | Iterable[str] | None = None,
         public_paths: Iterable[str] = (),
         optional: bool = False,
-        realm: str = "api",
-        scopes: Iterable[str] = (),
+        realm: str | None = "api",
+        required_scopes: Iterable[str] = (),
         error_details: bool = True,
         resource: str | ProtectedResource | None = None,
+        on_error: OnError | None = None,
     ) -> None:
-        owns_verifier = verifier is None
-        # --- RFC 9728 / RFC 8707 (resource=) ---
+        self.app = app
+        self._failed: ConfigurationError | None = None
+        try:
+            self._configure(
+                verifier,
+                issuer,
+                audience,
+                public_paths,
+                optional,
+                realm,
+                required_scopes,
+                error_details,
+                resource,
+                on_error,
+            )
+        except ConfigurationError as error:
+            if not _in_event_loop():
+                raise
+            self._failed = error
+
+    def _configure(
+        self,
+        verifier: Verifier | None,
+        issuer: str | None,
+        audience: str | Iterable[str] | None,
+        public_paths: Iterable[str],
+        optional: bool,
+        realm: str | None,
+        required_scopes: Iterable[str],
+        error_details: bool,
+        resource: str | ProtectedResource | None,
+        on_error: OnError | None,
+    ) -> None:
+        if isinstance(public_paths, str):
+            raise ConfigurationError("public_paths must be a list of paths, not one string")
+        paths = tuple(public_paths)
+        if not all(isinstance(p, str) and p.startswith("/") for p in paths):
+            raise ConfigurationError("public_paths entries must be paths starting with '/'")
+        if isinstance(required_scopes, str):
+            raise ConfigurationError("required_scopes must be a list of scopes, not one string")
+        scopes = tuple(required_scopes)
+        if not all(isinstance(s, str) and is_scope_token(s) for s in scopes):
+            raise ConfigurationError("required_scopes entries must be RFC 6749 scope tokens")
+        if on_error is not None and not callable(on_error):
+            raise ConfigurationError("on_error must be a callable taking the BearerError")
         if isinstance(resource, str):
             resource = ProtectedResource(resource)
         elif resource is not None and not isinstance(resource, ProtectedResource):
             raise ConfigurationError("resource must be a URL string or a ProtectedResource")
+        self._challenge = ChallengeSettings(
+            realm=realm,
+            details=bool(error_details),
+            resource_metadata=resource.metadata_url if resource is not None else None,
+            # A 401 names the middleware's scopes only with a resource (RFC 9728 5.1).
+            scopes=scopes if resource is not None else (),
+        )
         if verifier is None and resource is not None and issuer is not None:
-            # The resource identifier is an accepted audience by default.
+            # RFC 8707: the resource identifier is an accepted audience by default.
             audiences = [audience] if isinstance(audience, str) else list(audience or ())
             audience = [*audiences, resource.resource]
-        # --- end RFC 9728 / RFC 8707 ---
         if verifier is None:
             if issuer is None or audience is None:
                 missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
@@ -133,96 +215,111 @@ class BearerAuthMiddleware:
                     "BearerAuthMiddleware needs verifier= or the options " + " and ".join(missing)
                 )
             verifier = TokenVerifier(issuer, audience)
+            owns_verifier = True
         elif issuer is not None or audience is not None:
             raise ConfigurationError(
                 "pass either verifier= or issuer=/audience=, not both "
                 "(other verifier options go to TokenVerifier)"
             )
-        if not isinstance(verifier, TokenVerifier):
-            raise ConfigurationError("verifier must be a TokenVerifier")
-        if isinstance(public_paths, str):
-            raise ConfigurationError("public_paths must be a list of paths, not one string")
-        paths = tuple(public_paths)
-        if not all(isinstance(p, str) and p.startswith("/") for p in paths):
-            raise ConfigurationError("public_paths entries must be paths starting with '/'")
-        self.app = app
-        self.verifier = verifier
+        elif not isinstance(verifier, Verifier):
+            raise ConfigurationError(
+                "verifier must implement okta_bearer.Verifier (async verify() and aclose())"
+            )
+        else:
+            owns_verifier = False
+        self.verifier: Verifier = verifier
         # A verifier we built is ours to close, when the app shuts down.
         self._owns_verifier = owns_verifier
         self._exact = frozenset(p for p in paths if not p.endswith("/"))
         self._prefixes = tuple(p for p in paths if p.endswith("/"))
         self._optional = bool(optional)
-        self._realm = realm
-        self._scopes = tuple(scopes)
-        self._details = bool(error_details)
-        # --- RFC 9728 (resource=) ---
+        self._required_scopes = scopes
+        self._on_error = on_error
+        # RFC 9728: the document names the verifier's issuer unless told otherwise.
         if resource is not None:
-            resource = resource.with_authorization_servers([verifier.issuer])
+            issuer_of = getattr(verifier, "issuer", None)
+            servers = [issuer_of] if isinstance(issuer_of, str) else []
+            resource = resource.with_authorization_servers(servers)
         self._resource = resource
         self._metadata_paths = resource.paths if resource is not None else frozenset()
-        self._metadata_url = resource.metadata_url if resource is not None else None
-        # --- end RFC 9728 ---
 
-    def _closing_on_shutdown(self, send: Send) -> Send:
-        async def send_closing(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
-                await self.verifier.aclose()
-            await send(message)
+    @property
+    def required_scopes(self) -> tuple[str, ...]:
+        """The scopes every protected request must hold."""
+        return self._required_scopes
 
-        return send_closing
+    @property
+    def optional(self) -> bool:
+        """Whether anonymous requests reach the app (as ``UnauthenticatedUser``)."""
+        return self._optional
 
-    def _is_public(self, path: str) -> bool:
+    def is_public(self, path: str) -> bool:
+        """Whether ``path`` (a route path, relative to ``root_path``) is served without a token."""
         return path in self._exact or (bool(self._prefixes) and path.startswith(self._prefixes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            if kind == "lifespan" and self._owns_verifier:
-                send = self._closing_on_shutdown(send)
-            await self.app(scope, receive, send)
+            if kind == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
-        # --- RFC 9728: the metadata document, matched with and without root_path ---
-        paths = self._metadata_paths
-        if (
-            self._resource is not None
-            and kind == "http"
-            and (scope["path"] in paths or _route_path(scope) in paths)
-        ):
-            status, meta_headers, body = self._resource.response(scope["method"])
-            await send({"type": "http.response.start", "status": status, "headers": meta_headers})
-            await send({"type": "http.response.body", "body": body})
+        if self._failed is not None:
+            # A fresh exception each time: re-raising one instance grows its traceback.
+            raise ConfigurationError(*self._failed.args)
+        path = _route_path(scope)
+        # RFC 9728 section 3: the document, matched with and without root_path.
+        metadata = self._metadata_paths
+        if metadata and kind == "http" and (scope["path"] in metadata or path in metadata):
+            await self._send_metadata(scope, send)
             return
-        # --- end RFC 9728 ---
-        if self._is_public(_route_path(scope)):
+        if self.is_public(path):
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-            await self.app(scope, receive, send)
-            return
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        # CORS preflight: browsers never send credentials on it.
-        if (
-            kind == "http"
-            and scope["method"] == "OPTIONS"
-            and any(name == b"access-control-request-method" for name, _ in headers)
-        ):
-            await self.app(scope, receive, send)
+            await self._call_app(scope, receive, send)
             return
         try:
+            headers: list[tuple[bytes, bytes]] = scope["headers"]
             token = parse_authorization([v for k, v in headers if k == b"authorization"])
             if b"access_token" in scope.get("query_string", b""):
                 self._check_query(scope, token)
             if token is None:
-                if self._optional:
-                    scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-                    await self.app(scope, receive, send)
-                    return
-                raise MissingToken()
-            claims = await self.verifier.verify(token, self._scopes)
+                if not self._optional:
+                    raise MissingToken()
+                scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+            else:
+                claims = await self.verifier.verify(token, self._required_scopes)
+                scope["user"] = BearerUser(claims)
+                scope["auth"] = AuthCredentials(list(claims.scopes))
         except BearerError as error:
-            await self._deny(scope, receive, send, error)
+            await self._refuse(scope, receive, send, error, connect_pending=True)
             return
-        scope["user"] = BearerUser(claims)
-        scope["auth"] = AuthCredentials(list(claims.scopes))
         await self._call_app(scope, receive, send)
+
+    async def _send_metadata(self, scope: Scope, send: Send) -> None:
+        assert self._resource is not None
+        status, headers, body = self._resource.response(scope["method"])
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._failed is not None:
+            # ASGI lifespan spec: startup.failed makes the server stop with this
+            # message, where an exception would only mean "lifespan unsupported".
+            if (await receive())["type"] == "lifespan.startup":
+                message = f"okta_bearer.ConfigurationError: {self._failed}"
+                await send({"type": "lifespan.startup.failed", "message": message})
+            return
+        if not self._owns_verifier:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.verifier.aclose()
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
 
     @staticmethod
     def _check_query(scope: Scope, token: str | None) -> None:
@@ -233,6 +330,11 @@ class BearerAuthMiddleware:
             raise InvalidRequest("multiple_methods", "Use only one method to send the token")
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A BearerError from the app is answered like ours, but only while the
+        # app has sent nothing: a second http.response.start is a protocol error.
+        if scope["type"] != "http":
+            await self._call_websocket_app(scope, receive, send)
+            return
         started = False
 
         async def send_tracking(message: Message) -> None:
@@ -245,52 +347,98 @@ class BearerAuthMiddleware:
         except BearerError as error:
             if started:
                 raise
-            await self._deny(scope, receive, send, error)
+            await self._refuse(scope, receive, send, error, connect_pending=False)
 
-    async def _deny(self, scope: Scope, receive: Receive, send: Send, error: BearerError) -> None:
-        logger.debug("okta_bearer: %s denied (%s, %s)", scope["type"], error.status, error.reason)
-        status, headers, body = self.error_response(error)
+    async def _call_websocket_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+        connect_pending = True
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        async def receive_tracking() -> Message:
+            nonlocal connect_pending
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                connect_pending = False
+            return message
+
+        try:
+            await self.app(scope, receive_tracking, send_tracking)
+        except BearerError as error:
+            if started:
+                raise
+            await self._refuse(scope, receive, send, error, connect_pending=connect_pending)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        error: BearerError,
+        *,
+        connect_pending: bool,
+    ) -> None:
+        _log_refusal(scope, error)
+        response = self.error_response(error)
         if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": response.headers,
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
             return
         # WebSocket: refuse during the handshake, before any accept.
-        message = await receive()
-        if message["type"] != "websocket.connect":
+        if connect_pending and (await receive())["type"] != "websocket.connect":
             return
         if "websocket.http.response" in scope.get("extensions", {}):
             await send(
-                {"type": "websocket.http.response.start", "status": status, "headers": headers}
+                {
+                    "type": "websocket.http.response.start",
+                    "status": response.status,
+                    "headers": response.headers,
+                }
             )
-            await send({"type": "websocket.http.response.body", "body": body})
+            await send({"type": "websocket.http.response.body", "body": response.body})
         else:
             await send({"type": "websocket.close", "code": 1008})
 
-    def error_response(self, error: BearerError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """The status, headers and JSON body answering ``error`` (no token contents)."""
-        details = self._details
-        body = json.dumps(
-            {
-                "error": error.error if details else None,
-                "error_description": error.description if details else None,
-            }
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        if error.status == 503:
-            retry_after = getattr(error, "retry_after", 5)
-            headers.append((b"retry-after", str(retry_after).encode()))
-        else:
-            value = challenge(
-                error,
-                realm=self._realm,
-                details=details,
-                # RFC 9728 5.1; a 401 names the middleware's scopes only with a resource.
-                resource_metadata=self._metadata_url,
-                scopes=self._scopes if self._metadata_url else (),
-            )
-            headers.append((b"www-authenticate", value.encode("ascii")))
-        return error.status, headers, body
+    def error_response(self, error: BearerError) -> ErrorResponse:
+        """The status, headers and body answering ``error`` (no token contents)."""
+        if self._on_error is not None:
+            try:
+                return error_response(error, self._challenge, self._on_error(error))
+            except Exception:
+                # A raising hook, or a body JSON cannot encode: never a 500.
+                logger.exception("okta_bearer: on_error failed; the default body was sent")
+        return error_response(error, self._challenge)
+
+
+def _log_refusal(scope: Scope, error: BearerError) -> None:
+    level = logging.WARNING if error.status >= 500 else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    context = {k: str(v)[:_CONTEXT_LIMIT] for k, v in error.context.items()}
+    # %r on everything the client chose: no newline can forge a second log line.
+    logger.log(
+        level,
+        "okta_bearer: refused %s %r: %d %s (%s)%s",
+        scope.get("method", "WEBSOCKET"),
+        scope["path"],
+        error.status,
+        error.error or "no credentials",
+        error.reason,
+        "".join(f" {k}={v!r}" for k, v in context.items()),
+        extra={
+            "reason": error.reason,
+            "status": error.status,
+            "error": error.error,
+            "context": context,
+            "path": scope["path"],
+        },
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import Any
 
 import httpx
@@ -13,10 +13,17 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from okta_bearer import BearerAuthMiddleware, BearerUser, ConfigurationError, InsufficientScope
+from okta_bearer import (
+    BearerAuthMiddleware,
+    BearerUser,
+    Claims,
+    ConfigurationError,
+    InsufficientScope,
+    TokenVerifier,
+)
 from okta_bearer.testing import LocalIssuer
 
 from .helpers import bearer
@@ -155,9 +162,9 @@ async def test_insufficient_scope_raised_by_route(
     ).text == "ok"
 
 
-async def test_middleware_scopes(okta_issuer: LocalIssuer) -> None:
-    """Scopes given to the middleware are required on every protected request."""
-    app = build(okta_issuer, scopes=["items:write"])
+async def test_middleware_required_scopes(okta_issuer: LocalIssuer) -> None:
+    """required_scopes given to the middleware are required on every protected request."""
+    app = build(okta_issuer, required_scopes=["items:write"])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api"
     ) as c:
@@ -192,38 +199,6 @@ async def test_error_details_off(okta_issuer: LocalIssuer) -> None:
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer realm="api"'
     assert response.json() == {"error": None, "error_description": None}
-
-
-async def test_cors_preflight_passes_through(okta_issuer: LocalIssuer) -> None:
-    """A CORS preflight is answered by the CORS middleware, not refused for lack of a token."""
-    app = Starlette(
-        routes=[Route("/me", whoami)],
-        middleware=[
-            Middleware(
-                CORSMiddleware,
-                allow_origins=["http://spa"],
-                allow_headers=["authorization"],
-                expose_headers=["www-authenticate"],
-            ),
-            Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier()),
-        ],
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://api"
-    ) as c:
-        preflight = await c.options(
-            "/me",
-            headers={
-                "Origin": "http://spa",
-                "Access-Control-Request-Method": "GET",
-                "Access-Control-Request-Headers": "authorization",
-            },
-        )
-        denied = await c.get("/me", headers={"Origin": "http://spa"})
-    assert preflight.status_code == 200
-    assert preflight.headers["access-control-allow-origin"] == "http://spa"
-    assert denied.status_code == 401
-    assert denied.headers["access-control-expose-headers"] == "www-authenticate"
 
 
 async def test_plain_options_still_needs_a_token(client: httpx.AsyncClient) -> None:
@@ -270,19 +245,25 @@ async def test_keys_unavailable_503_with_retry_after(okta_issuer: LocalIssuer) -
     assert json.loads(response.text)["error"] == "temporarily_unavailable"
 
 
+OKTA = {"issuer": "https://example.okta.com/oauth2/default", "audience": "api://default"}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({}, "issuer and audience"),
-        ({"issuer": "https://example.okta.com/oauth2/default"}, "audience"),
-        ({"public_paths": "/health"}, "public_paths"),
-        ({"public_paths": ["health"]}, "public_paths"),
+        ({"issuer": OKTA["issuer"]}, "audience"),
+        ({**OKTA, "public_paths": "/health"}, "public_paths"),
+        ({**OKTA, "public_paths": ["health"]}, "public_paths"),
+        ({**OKTA, "required_scopes": "items:read"}, "required_scopes"),
+        ({**OKTA, "required_scopes": ["a b"]}, "required_scopes"),
+        ({**OKTA, "realm": 'my "api"'}, "realm"),
+        ({**OKTA, "on_error": "not callable"}, "on_error"),
+        ({"verifier": object()}, "okta_bearer.Verifier"),
     ],
 )
 def test_middleware_configuration_errors(kwargs: dict[str, Any], message: str) -> None:
-    """Missing or malformed middleware options fail at construction."""
-    if "public_paths" in kwargs:
-        kwargs = {**kwargs, "issuer": "https://example.okta.com/oauth2/default", "audience": "a"}
+    """Missing or malformed middleware options fail at construction, naming the option."""
     with pytest.raises(ConfigurationError, match=message):
         BearerAuthMiddleware(PlainTextResponse("x"), **kwargs)
 
@@ -302,6 +283,7 @@ def test_builds_its_own_verifier() -> None:
         issuer="https://example.okta.com/oauth2/default",
         audience="api://default",
     )
+    assert isinstance(middleware.verifier, TokenVerifier)
     assert middleware.verifier.issuer == "https://example.okta.com/oauth2/default"
 
 
@@ -338,6 +320,7 @@ async def test_owned_verifier_closed_at_shutdown() -> None:
     ) as c:
         # Port 9 is closed: the fetch fails fast, but the verifier's own client now exists.
         assert (await c.get("/me", headers=bearer(issuer.mint()))).status_code == 503
+    assert isinstance(middleware.verifier, TokenVerifier)
     client = middleware.verifier.keys._client
     assert client is not None
     assert not client.is_closed
@@ -374,3 +357,131 @@ async def test_given_verifier_left_open_at_shutdown(okta_issuer: LocalIssuer) ->
     assert client is not None
     assert not client.is_closed
     await client.aclose()
+
+
+async def catch_all(request: Request) -> PlainTextResponse:
+    # A proxy-style handler: it trusts that only authenticated requests reach it.
+    assert isinstance(request.user, BearerUser)
+    return PlainTextResponse(f"proxied {request.method}")
+
+
+PREFLIGHT = {
+    "Origin": "http://spa",
+    "Access-Control-Request-Method": "DELETE",
+    "Access-Control-Request-Headers": "authorization",
+}
+
+
+@pytest.mark.parametrize("path", ["/proxy/anything", "/mounted/x"])
+async def test_preflight_shaped_options_is_authenticated(
+    okta_issuer: LocalIssuer, path: str
+) -> None:
+    """An OPTIONS with Access-Control-Request-Method reaching a catch-all or mount gets 401."""
+    inner = Starlette(routes=[Route("/{rest:path}", catch_all, methods=["GET", "OPTIONS"])])
+    app = Starlette(
+        routes=[
+            Route("/proxy/{rest:path}", catch_all, methods=["GET", "OPTIONS"]),
+            Mount("/mounted", inner),
+        ],
+        middleware=[Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier())],
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        anonymous = await c.options(path, headers=PREFLIGHT)
+        without_origin = await c.options(path, headers={"Access-Control-Request-Method": "GET"})
+        signed_in = await c.options(path, headers=bearer(okta_issuer.mint()))
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert without_origin.status_code == 401
+    assert signed_in.text == "proxied OPTIONS"
+
+
+async def test_fastapi_api_route_with_options_is_authenticated(okta_issuer: LocalIssuer) -> None:
+    """A FastAPI api_route accepting OPTIONS and using require_scopes answers a preflight 401."""
+    from fastapi import FastAPI
+
+    from okta_bearer.fastapi import require_scopes
+
+    app = FastAPI()
+    app.add_middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier())
+
+    @app.api_route("/items", methods=["GET", "OPTIONS"])
+    async def items(claims: Claims = require_scopes("items:read")) -> str:
+        return "items"
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        response = await c.options("/items", headers=PREFLIGHT)
+    assert response.status_code == 401
+
+
+async def test_cors_outside_still_answers_preflights(okta_issuer: LocalIssuer) -> None:
+    """With CORSMiddleware outside the bearer middleware, a real preflight gets its CORS 200."""
+    app = Starlette(
+        routes=[Route("/me", whoami)],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["http://spa"],
+                allow_methods=["GET", "DELETE"],
+                allow_headers=["authorization"],
+                expose_headers=["www-authenticate"],
+            ),
+            Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier()),
+        ],
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        preflight = await c.options("/me", headers=PREFLIGHT)
+        denied = await c.get("/me", headers={"Origin": "http://spa"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://spa"
+    assert denied.status_code == 401
+    assert denied.headers["access-control-expose-headers"] == "www-authenticate"
+
+
+async def test_cors_inside_cannot_open_a_hole(okta_issuer: LocalIssuer) -> None:
+    """CORS middleware placed inside ours never sees an unauthenticated preflight."""
+    app = Starlette(
+        routes=[Route("/me", whoami)],
+        middleware=[
+            Middleware(BearerAuthMiddleware, verifier=okta_issuer.verifier()),
+            Middleware(CORSMiddleware, allow_origins=["http://spa"], allow_methods=["GET"]),
+        ],
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        assert (await c.options("/me", headers=PREFLIGHT)).status_code == 401
+
+
+class StaticVerifier:
+    """A Verifier that is not a TokenVerifier: every token is the same caller."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, tuple[str, ...]]] = []
+
+    async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
+        self.seen.append((token, tuple(required_scopes)))
+        payload = {"iss": "https://static", "aud": "api", "exp": 2**31, "sub": "static"}
+        return Claims.from_payload({**payload, "scp": ["items:read"]})
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_any_verifier_protocol_object_is_accepted() -> None:
+    """The middleware takes any okta_bearer.Verifier and passes it the required scopes."""
+    verifier = StaticVerifier()
+    app = BearerAuthMiddleware(
+        Starlette(routes=[Route("/me", whoami)]), verifier=verifier, required_scopes=["items:read"]
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as c:
+        response = await c.get("/me", headers=bearer("opaque-token"))
+    assert response.json()["sub"] == "static"
+    assert verifier.seen == [("opaque-token", ("items:read",))]

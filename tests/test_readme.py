@@ -1,7 +1,8 @@
-"""The README's quick starts run as written: 200 with a minted token, 401 without."""
+"""The README's examples run as printed: quick starts, the testing factory, the refusal log line."""
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import types
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from okta_bearer import BearerAuthMiddleware
+from okta_bearer import BearerAuthMiddleware, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio
@@ -22,11 +23,18 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
-def quick_start(title: str) -> str:
-    section = README.read_text().split(f"## {title}", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert match is not None
-    return match.group(1)
+def section(title: str) -> str:
+    return README.read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def blocks(title: str, language: str = "python") -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", section(title), flags=re.DOTALL)
+
+
+def run(source: str, name: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": name}
+    exec(compile(source, "README.md", "exec"), namespace)  # noqa: S102 - our README
+    return namespace
 
 
 def swap_in_local_issuer(app: Any) -> LocalIssuer:
@@ -35,6 +43,7 @@ def swap_in_local_issuer(app: Any) -> LocalIssuer:
     layer = app.middleware_stack
     while not isinstance(layer, BearerAuthMiddleware):
         layer = layer.app
+    assert isinstance(layer.verifier, TokenVerifier)
     issuer = LocalIssuer(layer.verifier.issuer, layer.verifier.audiences[0])
     layer.verifier = issuer.verifier()
     return issuer
@@ -43,9 +52,7 @@ def swap_in_local_issuer(app: Any) -> LocalIssuer:
 @pytest.mark.parametrize("title", ["FastAPI quick start", "Starlette quick start"])
 async def test_quick_start(title: str) -> None:
     """Each quick start, executed as printed, answers 200 with a valid token and 401 without."""
-    namespace: dict[str, Any] = {}
-    exec(compile(quick_start(title), "README.md", "exec"), namespace)  # noqa: S102 - our README
-    app = namespace["app"]
+    app = run(blocks(title)[0], "quick_start")["app"]
     issuer = swap_in_local_issuer(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         ok = await c.get("/items", headers={"Authorization": f"Bearer {issuer.mint()}"})
@@ -57,31 +64,34 @@ async def test_quick_start(title: str) -> None:
 
 def test_fastapi_quick_start_fits_on_a_screen() -> None:
     """The FastAPI quick start stays within 15 non-blank lines."""
-    lines = [line for line in quick_start("FastAPI quick start").splitlines() if line.strip()]
+    lines = [line for line in blocks("FastAPI quick start")[0].splitlines() if line.strip()]
     assert len(lines) <= 15
-    assert len(python_blocks()) >= 3
+    assert len(python_blocks()) >= 4
 
 
-async def test_testing_kit_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's testing-kit example passes against an app built the way it describes."""
-    from fastapi import FastAPI
-
-    from okta_bearer import Claims, TokenVerifier
-    from okta_bearer.fastapi import require_scopes
-
-    def create_app(verifier: TokenVerifier) -> FastAPI:
-        app = FastAPI()
-        app.add_middleware(BearerAuthMiddleware, verifier=verifier)
-
-        @app.get("/items")
-        async def items(claims: Claims = require_scopes("items:read")) -> dict[str, str | None]:
-            return {"hello": claims.sub}
-
-        return app
-
+async def test_testing_section_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The testing section's myapi.py and its test pass together, exactly as printed."""
+    factory, test = blocks("Testing your own app")
     myapi = types.ModuleType("myapi")
-    myapi.create_app = create_app  # type: ignore[attr-defined]
+    exec(compile(factory, "README.md", "exec"), myapi.__dict__)  # noqa: S102 - our README
     monkeypatch.setitem(sys.modules, "myapi", myapi)
-    namespace: dict[str, Any] = {}
-    exec(compile(quick_start("Testing your own app"), "README.md", "exec"), namespace)  # noqa: S102
-    await namespace["test_items"](LocalIssuer())
+    await run(test, "test_myapi")["test_items"](LocalIssuer())
+
+
+def test_testing_factory_matches_the_quick_start() -> None:
+    """The factory's app has the quick start's routes, scopes and documented refusals."""
+    quick = run(blocks("FastAPI quick start")[0], "quick_start")["app"]
+    factory = run(blocks("Testing your own app")[0], "myapi")["app"]
+    assert factory.openapi()["paths"] == quick.openapi()["paths"]
+
+
+async def test_refusal_log_line_is_the_real_one(caplog: pytest.LogCaptureFixture) -> None:
+    """The log line the Errors section shows is what a wrong-audience token produces."""
+    (printed,) = blocks("Errors", "text")
+    issuer = LocalIssuer()
+    app = run(blocks("Testing your own app")[0], "myapi")["create_app"](issuer.verifier())
+    caplog.set_level(logging.INFO, logger="okta_bearer")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        token = issuer.mint(aud="api://other")
+        await c.get("/items", headers={"Authorization": f"Bearer {token}"})
+    assert [r.getMessage() for r in caplog.records] == [printed.strip()]

@@ -89,7 +89,7 @@ def starlette_app(verifier: TokenVerifier, **options: Any) -> Starlette:
 
 
 def cors_inside_app(verifier: TokenVerifier) -> Starlette:
-    """CORS inside the bearer middleware: a preflight must pass through it to be answered."""
+    """CORS inside the bearer middleware (a mistake): preflights are refused before reaching it."""
     return Starlette(
         routes=STARLETTE_ROUTES,
         middleware=[

@@ -220,20 +220,18 @@ def test_cors_headers_are_on_401_responses(client: httpx.Client) -> None:
     assert response.headers["access-control-allow-origin"] == SPA_ORIGIN
 
 
-def test_preflight_passes_through_the_middleware_to_inner_cors(
+def test_cors_inside_the_middleware_does_not_open_preflights(
     serve: Serve, make_verifier: MakeVerifier
 ) -> None:
-    """With CORS inside, the bearer middleware lets the preflight through to be answered."""
+    """With CORS inside, a preflight is authenticated like any request: 401, never the app."""
     inner = serve(cors_inside_app(make_verifier()))
     with httpx.Client(base_url=inner.base_url, trust_env=False, timeout=30) as client:
         preflight = client.options(
             "/whoami",
             headers={"Origin": SPA_ORIGIN, "Access-Control-Request-Method": "GET"},
         )
-        assert preflight.status_code == 200
-        assert preflight.headers["access-control-allow-origin"] == SPA_ORIGIN
-        # A plain OPTIONS without Access-Control-Request-Method is not a preflight.
-        assert client.options("/whoami", headers={"Origin": SPA_ORIGIN}).status_code == 401
+    assert preflight.status_code == 401
+    assert preflight.headers["www-authenticate"] == 'Bearer realm="api"'
 
 
 def test_issuer_down_at_cold_start_is_503(serve: Serve) -> None:

@@ -30,8 +30,8 @@ def server(serve: Serve, make_verifier: MakeVerifier) -> Server:
 
 @pytest.fixture(scope="module")
 def scoped_server(serve: Serve, make_verifier: MakeVerifier) -> Server:
-    """The app with a scope every request must hold (``scopes=["items:read"]``)."""
-    return serve(starlette_app(make_verifier(), scopes=["items:read"]))
+    """The app with a scope every request must hold (``required_scopes=["items:read"]``)."""
+    return serve(starlette_app(make_verifier(), required_scopes=["items:read"]))
 
 
 def ws_connect(url: str, token: str | None = None) -> ClientConnection:

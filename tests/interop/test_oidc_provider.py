@@ -174,7 +174,7 @@ async def test_middleware_with_provider_tokens(
 
     verifier = _verifier(oidc_provider, verifiers)
     app = Starlette(routes=[Route("/whoami", whoami)])
-    app.add_middleware(BearerAuthMiddleware, verifier=verifier, scopes=["items:read"])
+    app.add_middleware(BearerAuthMiddleware, verifier=verifier, required_scopes=["items:read"])
 
     good = await oidc_provider.token(RS256, "items:read items:write")
     narrow = await oidc_provider.token(RS256, "items:write")

@@ -54,7 +54,7 @@ async def client(okta_issuer: LocalIssuer, echo: Echo) -> AsyncIterator[httpx.As
         ToolScopes(echo, {"add_item": ["items:write"], "purge": ["items:write", "admin"]}),
         verifier=okta_issuer.verifier(audience=RESOURCE),
         resource=RESOURCE,
-        scopes=["items:read"],
+        required_scopes=["items:read"],
         optional=True,
     )
     transport = httpx.ASGITransport(app=app)

@@ -13,7 +13,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from okta_bearer import BearerAuthMiddleware, Claims, ConfigurationError, ProtectedResource
+from okta_bearer import (
+    BearerAuthMiddleware,
+    Claims,
+    ConfigurationError,
+    ProtectedResource,
+    TokenVerifier,
+)
 from okta_bearer.fastapi import require_scopes
 from okta_bearer.testing import LocalIssuer
 
@@ -42,7 +48,7 @@ def client_for(app: Any, *, root_path: str = "") -> httpx.AsyncClient:
 
 @pytest.fixture
 async def client(okta_issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    app = starlette_app(okta_issuer, resource=RESOURCE, scopes=["items:read"])
+    app = starlette_app(okta_issuer, resource=RESOURCE, required_scopes=["items:read"])
     async with client_for(app) as c:
         yield c
 
@@ -118,7 +124,7 @@ async def test_bare_challenges_keep_the_metadata(okta_issuer: LocalIssuer) -> No
 
 async def test_without_resource_challenges_are_unchanged(okta_issuer: LocalIssuer) -> None:
     """No resource configured: no metadata served, no resource_metadata, no 401 scope."""
-    app = starlette_app(okta_issuer, scopes=["items:read"])
+    app = starlette_app(okta_issuer, required_scopes=["items:read"])
     async with client_for(app) as c:
         denied = await c.get("/mcp")
         doc = await c.get("/.well-known/oauth-protected-resource/mcp")
@@ -138,7 +144,7 @@ async def test_403_names_every_scope_the_route_needs(okta_issuer: LocalIssuer) -
         BearerAuthMiddleware,
         verifier=okta_issuer.verifier(audience=RESOURCE),
         resource=RESOURCE,
-        scopes=["items:read"],
+        required_scopes=["items:read"],
     )
     async with client_for(api) as c:
         token = okta_issuer.mint(aud=RESOURCE, scp=["items:read"])
@@ -197,6 +203,8 @@ def test_built_verifier_accepts_the_resource_as_audience() -> None:
     both = BearerAuthMiddleware(
         app, issuer="https://okta.example.test", audience="api://default", resource=RESOURCE
     )
+    assert isinstance(only.verifier, TokenVerifier)
+    assert isinstance(both.verifier, TokenVerifier)
     assert list(only.verifier.audiences) == [RESOURCE]
     assert list(both.verifier.audiences) == ["api://default", RESOURCE]
 
