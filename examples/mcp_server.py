@@ -62,7 +62,7 @@ def create_app(issuer: str, resource: str, **middleware: Any) -> ASGIApp:
     return BearerAuthMiddleware(
         ToolScopes(server.streamable_http_app(), TOOL_SCOPES),
         resource=metadata,
-        scopes=["items:read"],
+        required_scopes=["items:read"],
         **middleware,
     )
 
