@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import Any
 
 #: ``batch(n)`` runs the contender ``n`` times and returns the seconds it took.
 Batch = Callable[[int], Awaitable[float]]
@@ -90,6 +91,40 @@ def machine_facts() -> list[str]:
         f"{platform.system()} {platform.release()}",
         "Libraries: " + ", ".join(versions),
     ]
+
+
+class Timed:
+    """A contender's batch that also keeps wall-clock seconds per call, next to CPU time."""
+
+    def __init__(
+        self,
+        prepare: Callable[[int], Any],
+        run: Callable[[list[Any]], Awaitable[None]],
+    ) -> None:
+        self.prepare = prepare
+        self.run = run
+        self.wall: list[float] = []
+
+    async def batch(self, n: int) -> float:
+        """Prepare ``n`` inputs untimed (``prepare`` may be async), then time running them.
+
+        Returns the chosen clock's seconds; wall seconds per call are kept in :attr:`wall`.
+        """
+        inputs = self.prepare(n)
+        if isinstance(inputs, Awaitable):
+            inputs = await inputs
+        gc.collect()  # the preparation's garbage is not the contender's
+        wall = time.perf_counter()
+        start = clock()
+        await self.run(inputs)
+        elapsed = clock() - start
+        self.wall.append((time.perf_counter() - wall) / n)
+        return elapsed
+
+    @property
+    def wall_median(self) -> float:
+        """Median wall seconds per call over the timed rounds (the warm-up batch left out)."""
+        return statistics.median(self.wall[1:]) if len(self.wall) > 1 else float("nan")
 
 
 @dataclass

@@ -11,6 +11,8 @@ here so the benchmark does not move when the example does.  Variants:
   route unchanged (``request.user`` holds the claims);
 * ``okta_bearer+scopes``: as the example: the middleware, and the route takes
   ``claims: Claims = require_scopes("items:read")``;
+* ``okta_bearer`` with ``dpop=`` settings: the middleware accepting DPoP
+  (RFC 9449) requests as well;
 * ``pyjwt-dependency``: what users write without a library: an ``async def``
   dependency reading the header and calling ``jwt.decode`` with a preloaded key.
 """
@@ -44,8 +46,9 @@ def build_app(
     public_key: Any = None,
     issuer: str = "",
     audience: str = "",
+    dpop: Any = None,
 ) -> FastAPI:
-    """The app of one ``kind`` (see the module docstring)."""
+    """The app of one ``kind`` (module docstring); ``dpop``: the middleware's DPoP settings."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     if kind in ("unprotected", "okta_bearer"):
@@ -106,5 +109,6 @@ def build_app(
 
     if kind.startswith("okta_bearer"):
         assert verifier is not None
-        app.add_middleware(BearerAuthMiddleware, verifier=verifier)
+        options: dict[str, Any] = {} if dpop is None else {"dpop": dpop}
+        app.add_middleware(BearerAuthMiddleware, verifier=verifier, **options)
     return app

@@ -3,7 +3,11 @@
 Sections (all by default): ``verify`` (per-token cost vs the floor and the
 peers), ``instructions`` (the same, counted by callgrind: noise-free),
 ``asgi`` (in-process requests per second), ``http`` (uvicorn on 127.0.0.1
-under wrk), ``keys`` (fetch counts on a cold start and a random-kid flood).
+under wrk), ``keys`` (fetch counts on a cold start and a random-kid flood),
+``dpop`` (the extra cost of a DPoP request, in-memory and Redis replay store),
+``introspection`` (cached, shared and cold answers; single-flight) and
+``fleet`` (four verifiers starting cold, with and without a shared store).
+The last three start a redis-server on loopback when one is installed.
 ``--quick`` runs fewer rounds for a smoke check; ``--profile`` prints where a
 fresh-token verify spends its time instead.
 """
@@ -12,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 
 from ._common import CLOCK_NAMES, clock_name, machine_facts, use_clock
 
-SECTIONS = ("verify", "instructions", "asgi", "http", "keys")
+SECTIONS = ("verify", "instructions", "asgi", "http", "keys", "dpop", "introspection", "fleet")
+#: Sections that want a real redis-server (started here, on loopback).
+REDIS_SECTIONS = ("dpop", "introspection", "fleet")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -101,7 +109,52 @@ async def _main(args: argparse.Namespace) -> None:
         print("## Key fetching")
         print()
         print(await keyfetch())
+    with _redis(args.sections) as redis_url:
+        await _store_sections(args, redis_url)
     print(f"(total {time.perf_counter() - started:.0f} s)")
+
+
+@contextlib.contextmanager
+def _redis(sections: list[str]) -> Iterator[str | None]:
+    if not set(sections) & set(REDIS_SECTIONS):
+        yield None
+        return
+    from ._redis import redis_server
+
+    try:
+        server = redis_server()
+        url = server.__enter__()
+    except (RuntimeError, OSError) as exc:
+        print(f"(no redis-server: {exc}; Redis rows are left out)\n")
+        yield None
+        return
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+async def _store_sections(args: argparse.Namespace, redis_url: str | None) -> None:
+    rounds = args.rounds or (6 if args.quick else 30)
+    if "dpop" in args.sections:
+        from .dpop import run as dpop
+
+        print("## DPoP: the extra cost of a DPoP request")
+        print()
+        print(await dpop(rounds=rounds, calls=50 if args.quick else 200, redis_url=redis_url))
+    if "introspection" in args.sections:
+        from .introspection import run as introspection
+
+        print("## Introspection")
+        print()
+        calls = 50 if args.quick else 200
+        print(await introspection(rounds=rounds, calls=calls, redis_url=redis_url))
+    if "fleet" in args.sections:
+        from .fleet import run as fleet
+
+        print("## Fleet key sharing")
+        print()
+        print(await fleet(redis_url=redis_url))
 
 
 def main(argv: list[str] | None = None) -> None:
