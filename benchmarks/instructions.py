@@ -41,7 +41,20 @@ MODES = {
     "asgi-noop-dependency": "ASGI request: no-op async dependency",
     "asgi-okta_bearer": "ASGI request: okta_bearer middleware, repeated token",
     "asgi-okta_bearer+scopes": "ASGI request: okta_bearer + require_scopes, repeated token",
+    "introspection-hit": "IntrospectionVerifier, repeated opaque token (cached answer)",
+    "dpop-floor": "DPoP floor: one ES256 proof check (b64, json, key from jwk, verify)",
+    "dpop-store": "DPoP floor: one MemoryStore.set_if_absent",
+    "dpop-check": "DPoPGuard.check, MemoryStore (whole DPoP side)",
 }
+#: Modes counted only when this commit's middleware takes ``dpop=`` (the DPoP wiring).
+DPOP_ASGI = {
+    "asgi-okta_bearer+dpop": (
+        "ASGI request: okta_bearer, DPoP (MemoryStore), bound token, fresh proof"
+    ),
+}
+#: The per-verification table, then the DPoP/introspection table, then the ASGI table.
+_VERIFY = ("floor", "tuned", "off", "on", "hit", "pyjwt")
+_EXTRA = ("introspection-hit", "dpop-floor", "dpop-store", "dpop-check")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -79,6 +92,77 @@ def _asgi_call(kind: str, verifier: Any, token: str) -> Callable[[str], object]:
     return call
 
 
+def _extra_call(
+    mode: str, issuer: Any, verifier: Any, calls: int
+) -> tuple[Callable[..., object], list[tuple[Any, ...]]]:
+    """The DPoP and introspection modes: the function and its per-call arguments."""
+    import uuid
+
+    from okta_bearer._dpop_guard import DPoPGuard
+    from okta_bearer._dpop_settings import DPoPSettings
+    from okta_bearer._store import MemoryStore
+    from okta_bearer.testing import DPoPKey, IntrospectionServer
+
+    from .asgi import _headers, _scope
+    from .dpop import URL, proof_floor
+
+    if mode == "introspection-hit":
+        server = IntrospectionServer(issuer)
+        introspection = server.verifier()
+        opaque = server.mint_opaque(exp=issuer.claims()["exp"] + 86400)
+        _drive_loop(introspection.verify(opaque))
+        return (lambda _: _drive(introspection.verify(opaque))), [(None,)] * calls
+    key = DPoPKey("ES256")
+    bound = issuer.mint(cnf={"jkt": key.jkt}, exp=issuer.claims()["exp"] + 86400)
+    proofs = [key.proof("GET", URL, bound) for _ in range(calls)]
+    if mode == "dpop-floor":
+        return proof_floor, [(p,) for p in proofs]
+    store = MemoryStore()
+    if mode == "dpop-store":
+        keys = [f"dpop:{key.jkt}:{uuid.uuid4()}" for _ in range(calls)]
+        return (lambda k: _drive(store.set_if_absent(k, b"1", 65.0))), [(k,) for k in keys]
+    raw = _drive_loop(verifier.verify(bound)).raw
+    if mode == "dpop-check":
+        guard = DPoPGuard(DPoPSettings(store=store))
+        scopes = [_scope([*_headers(bound), (b"dpop", p.encode())]) for p in proofs]
+        return (lambda sc: _drive(guard.check(sc, "DPoP", bound, raw))), [(sc,) for sc in scopes]
+    # asgi-okta_bearer+dpop: whole requests through the middleware with DPoP on.
+    from .apps import build_app
+
+    app = build_app("okta_bearer", verifier=verifier, dpop=DPoPSettings(store=store))
+    statuses: list[int] = []
+    body = {"type": "http.request", "body": b"", "more_body": False}
+
+    async def receive() -> dict[str, Any]:
+        return body
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    def headers(proof: str) -> list[tuple[bytes, bytes]]:
+        return [
+            *_headers(bound)[:3],
+            (b"authorization", f"DPoP {bound}".encode()),
+            (b"dpop", proof.encode()),
+        ]
+
+    first = key.proof("GET", URL, bound)
+    _drive(app(_scope(headers(first)), receive, send))  # builds the middleware stack
+    if statuses != [200]:
+        raise RuntimeError(f"the DPoP app answered {statuses}")
+    return (lambda h: _drive(app(_scope(h), receive, send))), [(headers(p),) for p in proofs]
+
+
+def _drive_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` to completion on a loop of its own (set-up only, never counted)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
 def child(mode: str, fixture: str, calls: int) -> None:
     """Run ``calls`` verifications of ``mode`` inside ``starmap`` (under callgrind)."""
     import functools
@@ -103,6 +187,9 @@ def child(mode: str, fixture: str, calls: int) -> None:
         client = httpx.AsyncClient(transport=issuer.transport())  # closed by the caller
         verifier = issuer.verifier(token_cache_size=0 if mode == "off" else 64)
         await verifier.verify(tokens[-1])  # keys fetched, outside the count
+        if mode in _EXTRA or mode in DPOP_ASGI:
+            prepared.append(verifier)
+            return (lambda _: None), client
         if mode.startswith("asgi-"):
             return _asgi_call(mode[5:], verifier, tokens[0]), client
         if mode == "hit":
@@ -126,9 +213,13 @@ def child(mode: str, fixture: str, calls: int) -> None:
             client,
         )
 
+    prepared: list[Any] = []
     loop = asyncio.new_event_loop()
     fn, client = loop.run_until_complete(prepare())
-    deque(starmap(fn, [(t,) for t in tokens[:calls]]), maxlen=0)
+    arguments: list[tuple[Any, ...]] = [(t,) for t in tokens[:calls]]
+    if prepared:
+        fn, arguments = _extra_call(mode, issuer, prepared[0], calls)
+    deque(starmap(fn, arguments), maxlen=0)
     loop.run_until_complete(client.aclose())
     loop.close()
 
@@ -153,7 +244,7 @@ def run(calls: int = 200) -> str:
 
     from okta_bearer.testing import LocalIssuer
 
-    from ._common import table
+    from ._common import table, verdict
     from .verify import AUDIENCE, ISSUER
 
     issuer = LocalIssuer(ISSUER, AUDIENCE)
@@ -163,6 +254,9 @@ def run(calls: int = 200) -> str:
         serialization.NoEncryption(),
     ).decode()
     tokens = [issuer.mint(exp=issuer.claims()["exp"] + 86400) for _ in range(calls + 1)]
+    from .dpop import middleware_has_dpop
+
+    modes = {**MODES, **(DPOP_ASGI if middleware_has_dpop() else {})}
     counts: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         fixture = os.path.join(folder, "fixture.json")
@@ -170,10 +264,10 @@ def run(calls: int = 200) -> str:
             json.dump({"kid": issuer.kid, "pem": pem, "tokens": tokens}, handle)
         # Two at a time: counts do not depend on what else runs.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {mode: pool.submit(_count, mode, fixture, calls) for mode in MODES}
+            futures = {mode: pool.submit(_count, mode, fixture, calls) for mode in modes}
             for index, (mode, future) in enumerate(futures.items()):
                 counts[mode] = future.result() / calls
-                print(f"\r  instructions: {index + 1}/{len(MODES)}", end="", file=sys.stderr)
+                print(f"\r  instructions: {index + 1}/{len(modes)}", end="", file=sys.stderr)
         print(file=sys.stderr)
     if counts["floor"] < 1000:
         return (
@@ -182,16 +276,38 @@ def run(calls: int = 200) -> str:
         )
     floor, pyjwt = counts["floor"], counts["pyjwt"]
     body = [
-        [MODES[m], f"{c:,.0f}", f"{c / floor:.2f}x", f"{pyjwt / c:.2f}x"]
-        for m, c in counts.items()
-        if not m.startswith("asgi-")
+        [modes[m], f"{counts[m]:,.0f}", f"{counts[m] / floor:.2f}x", f"{pyjwt / counts[m]:.2f}x"]
+        for m in _VERIFY
     ]
     unprotected = counts["asgi-unprotected"]
     asgi_body = [
-        [MODES[m], f"{c:,.0f}", f"{unprotected / c:.2f}x"]
+        [modes[m], f"{c:,.0f}", f"{unprotected / c:.2f}x"]
         for m, c in counts.items()
         if m.startswith("asgi-")
     ]
+    hit, opaque = counts["hit"], counts["introspection-hit"]
+    proof, mark, check = counts["dpop-floor"], counts["dpop-store"], counts["dpop-check"]
+    extra_body = [[modes[m], f"{counts[m]:,.0f}"] for m in _EXTRA]
+    extra = [
+        "DPoP and introspection, per call (same method; DPoP: ES256 proofs, one fresh each):",
+        "",
+        table(["contender", "instructions/call"], extra_body),
+        "",
+        f"- cached introspection answer vs cached JWT: {opaque:,.0f} vs {hit:,.0f} instructions "
+        f"({opaque / hit:.2f}x) -> {verdict(opaque <= hit * 1.05)} (no more than a cached JWT, "
+        "within 5 %)",
+        f"- DPoP side of a request: {check:,.0f} instructions vs one proof check + one store "
+        f"round trip {proof + mark:,.0f} ({check / (proof + mark):.2f}x)",
+    ]
+    if "asgi-okta_bearer+dpop" in counts:
+        bearer, dpop = counts["asgi-okta_bearer"], counts["asgi-okta_bearer+dpop"]
+        extra.append(
+            f"- whole request through the middleware: DPoP {dpop:,.0f} vs Bearer {bearer:,.0f}: "
+            f"+{dpop - bearer:,.0f} ({(dpop - bearer) / (proof + mark):.2f}x one proof check + "
+            "one store round trip)"
+        )
+    else:
+        extra.append("- middleware DPoP row: not counted (this commit's middleware takes no dpop=)")
     return "\n".join(
         [
             f"RS256, {calls} distinct tokens per contender, one process each under callgrind "
@@ -209,6 +325,8 @@ def run(calls: int = 200) -> str:
                 ["app", "instructions/request", "throughput-equivalent vs unprotected"], asgi_body
             ),
             "",
+            *extra,
+            "",
         ]
     )
 
@@ -216,7 +334,7 @@ def run(calls: int = 200) -> str:
 def main() -> None:
     """Child entry point: ``python -m benchmarks.instructions MODE FIXTURE CALLS``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
-    parser.add_argument("mode", choices=sorted(MODES))
+    parser.add_argument("mode", choices=sorted({**MODES, **DPOP_ASGI}))
     parser.add_argument("fixture")
     parser.add_argument("calls", type=int)
     args = parser.parse_args()
