@@ -22,6 +22,7 @@ the redis-server process on this shared machine).
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import json
 import time
@@ -148,7 +149,7 @@ def _asgi_rows(
         rows.append(
             (
                 f"ASGI request, DPoP, repeated bound token, fresh proof ({name})",
-                Timed(sets, lambda items, app=app: run_asgi(app, items)),
+                Timed(sets, functools.partial(run_asgi, app)),
             )
         )
     return rows, verifiers
@@ -199,27 +200,27 @@ async def run(*, rounds: int, calls: int, redis_url: str | None) -> str:
         "Target (issue 10): the DPoP side of a request costs at most one proof signature check "
         "plus one store round trip:",
     ]
-    for store in stores:
-        check = f"DPoPGuard.check, {store} (whole DPoP side)"
-        trip = f"floor: one store round trip ({store}.set_if_absent)"
+    for store_name in stores:
+        check = f"DPoPGuard.check, {store_name} (whole DPoP side)"
+        trip = f"floor: one store round trip ({store_name}.set_if_absent)"
         for label, table_ in (("CPU", cpu), ("wall", wall)):
             bound_cost = table_[floor_name] + table_[trip]
             lines.append(
-                f"- {store}, {label}: check {table_[check] * 1e6:.1f} us vs floor "
+                f"- {store_name}, {label}: check {table_[check] * 1e6:.1f} us vs floor "
                 f"{table_[floor_name] * 1e6:.1f} + store {table_[trip] * 1e6:.1f} = "
                 f"{bound_cost * 1e6:.1f} us -> {table_[check] / bound_cost:.2f}x"
             )
     if wired:
         base = "ASGI request, Bearer, repeated token (middleware, DPoP off)"
         lines += ["", "Whole requests through the middleware, extra cost of DPoP over Bearer:"]
-        for store in stores:
-            name = f"ASGI request, DPoP, repeated bound token, fresh proof ({store})"
-            trip = f"floor: one store round trip ({store}.set_if_absent)"
+        for store_name in stores:
+            name = f"ASGI request, DPoP, repeated bound token, fresh proof ({store_name})"
+            trip = f"floor: one store round trip ({store_name}.set_if_absent)"
             for label, table_ in (("CPU", cpu), ("wall", wall)):
                 extra = table_[name] - table_[base]
                 bound_cost = table_[floor_name] + table_[trip]
                 lines.append(
-                    f"- {store}, {label}: +{extra * 1e6:.1f} us per request "
+                    f"- {store_name}, {label}: +{extra * 1e6:.1f} us per request "
                     f"({table_[name] / table_[base]:.2f}x the bearer request); "
                     f"floor + store {bound_cost * 1e6:.1f} us -> {extra / bound_cost:.2f}x"
                 )
