@@ -13,7 +13,8 @@ from okta_bearer import ConfigurationError
 from okta_bearer._store import StoreUnavailable
 from okta_bearer.redis_store import RedisStore
 
-from ._server import RedisServer, free_port
+from ..servers import free_port
+from ._server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
