@@ -507,9 +507,13 @@ class BearerAuthMiddleware:
             value = settings.challenge(error) if tried else settings.bare_challenge
             headers.append((b"www-authenticate", value))
         if mode != "bearer":
-            dpop_error = error if on_dpop else None
-            value = guard.dpop_challenge(dpop_error, details=settings.details).encode("ascii")
-            headers.append((b"www-authenticate", value))
+            # The DPoP challenge takes RFC 6750's parameters (realm, scope,
+            # error, error_description) and adds algs (RFC 9449 section 7.1).
+            tried = on_dpop and error.error is not None
+            bearer = settings.challenge(error) if tried else settings.bare_challenge
+            params = bearer.removeprefix(b"Bearer").lstrip(b" ")
+            algs = b'DPoP algs="' + " ".join(guard.settings.algorithms).encode("ascii") + b'"'
+            headers.append((b"www-authenticate", algs + b", " + params if params else algs))
         if isinstance(error, UseDPoPNonce):
             headers.append((b"dpop-nonce", error.nonce.encode("ascii")))
         return headers

@@ -14,7 +14,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Response, expect
+from playwright.sync_api import BrowserContext, Page, Request, Response, expect
 
 from .conftest import Shots
 from .demo import Demo
@@ -218,3 +218,41 @@ def test_swagger_ui_authorize(context: BrowserContext, demo: Demo, shots: Shots)
     assert status == "201"
     assert '"owner": "alice@example.com"' in body
     shots(page, "swagger-create-item")
+
+
+def test_dpop_option_gets_a_bound_token_and_a_200(
+    context: BrowserContext, demo: Demo, shots: Shots
+) -> None:
+    """The labelled DPoP option: a WebCrypto key, token_type DPoP, and the API answers 200."""
+    page = context.new_page()
+    page.goto(demo.spa)
+    sign_in(page, demo)
+    expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
+    page.click("#sign-out")
+    expect(page.get_by_test_id("status")).to_have_text("Signed out.")
+
+    tokens: list[Response] = []
+    page.on("response", lambda r: tokens.append(r) if r.url.endswith("/v1/token") else None)
+    calls: list[Request] = []
+    page.on("request", lambda r: calls.append(r) if r.url.endswith("/api/whoami") else None)
+    page.get_by_role("button", name=re.compile(r"^Sign in with DPoP")).click()
+    expect(page).to_have_url(re.compile(r"response_type=code"))
+    sign_in(page, demo)
+    expect(page.get_by_test_id("status")).to_have_text(
+        "Signed in as Alice (code + PKCE with DPoP flow)."
+    )
+    expect(page.get_by_test_id("token-type")).to_have_text("DPoP")
+    expect_results(page)
+    # The token is bound to the page's key: cnf.jkt is shown with the claims.
+    expect(page.get_by_test_id("claims").locator("td[data-claim='cnf']")).to_contain_text("jkt")
+    shots(page, "dpop-signed-in")
+
+    # What went over the wire: a proof to /v1/token, token_type DPoP, and DPoP to the API.
+    [exchange] = [r for r in tokens if r.request.method == "POST"]
+    assert exchange.request.headers["dpop"].count(".") == 2
+    assert exchange.json()["token_type"] == "DPoP"
+    whoami = [r for r in calls if r.method == "GET"][-1]
+    assert whoami.headers["authorization"].startswith("DPoP ")
+    assert whoami.headers["dpop"].count(".") == 2
+    # The private key never left WebCrypto: it is not extractable.
+    assert page.evaluate("dpopKey.privateKey.extractable") is False

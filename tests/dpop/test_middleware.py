@@ -34,6 +34,8 @@ BASE = "http://api.example.test"
 URL = f"{BASE}/me"
 SECRET = b"s" * 32
 ALGS = 'algs="ES256 ES384 EdDSA PS256 RS256"'
+#: The bare DPoP challenge: algs, then RFC 6750's parameters (here the realm).
+BARE_DPOP = f'DPoP {ALGS}, realm="api"'
 
 
 async def whoami(request: Request) -> JSONResponse:
@@ -151,7 +153,7 @@ async def test_required_mode_refuses_bearer_with_dpop_challenge_only(
     headers = {"authorization": f"Bearer {okta_issuer.mint()}"}
     response = await client_for(DPoPSettings(mode="required")).get("/me", headers=headers)
     assert response.status_code == 401
-    assert challenges(response) == [f"DPoP {ALGS}"]
+    assert challenges(response) == [BARE_DPOP]
 
 
 async def test_bearer_mode_refuses_dpop_scheme_with_bearer_challenge(
@@ -196,7 +198,7 @@ async def test_no_credentials_get_both_bare_challenges(client_for: Client) -> No
     """allowed, no Authorization: 401 with a bare Bearer and a bare DPoP challenge."""
     response = await client_for(DPoPSettings()).get("/me")
     assert response.status_code == 401
-    assert challenges(response) == ['Bearer realm="api"', f"DPoP {ALGS}"]
+    assert challenges(response) == ['Bearer realm="api"', BARE_DPOP]
 
 
 async def test_bound_token_as_bearer_error_on_bearer_challenge(
@@ -208,7 +210,7 @@ async def test_bound_token_as_bearer_error_on_bearer_challenge(
     assert response.status_code == 401
     bearer, dpop = challenges(response)
     assert error_of(bearer) == "invalid_token"
-    assert dpop == f"DPoP {ALGS}"
+    assert dpop == BARE_DPOP
 
 
 async def test_bad_proof_error_on_dpop_challenge(
@@ -221,7 +223,7 @@ async def test_bad_proof_error_on_dpop_challenge(
     assert response.status_code == 401
     bearer, dpop = challenges(response)
     assert bearer == 'Bearer realm="api"'
-    assert dpop.startswith(f"DPoP {ALGS}, ")
+    assert dpop.startswith(f'{BARE_DPOP}, error="invalid_dpop_proof"')
     assert error_of(dpop) == "invalid_dpop_proof"
     assert response.json()["error"] == "invalid_dpop_proof"
 
@@ -234,7 +236,7 @@ async def test_error_details_off_leaves_dpop_challenge_bare(
     headers = key.headers("POST", URL, token)
     response = await client_for(DPoPSettings(), error_details=False).get("/me", headers=headers)
     assert response.status_code == 401
-    assert challenges(response) == ['Bearer realm="api"', f"DPoP {ALGS}"]
+    assert challenges(response) == ['Bearer realm="api"', BARE_DPOP]
 
 
 async def test_malformed_header_in_required_mode_error_on_dpop(client_for: Client) -> None:
@@ -323,7 +325,9 @@ async def test_required_scopes_checked_after_the_proof(
     assert bad.status_code == 401
     good = await client.get("/me", headers=key.headers("GET", URL, token))
     assert good.status_code == 403
-    assert error_of(challenges(good)[1]) == "insufficient_scope"
+    dpop = challenges(good)[1]
+    assert error_of(dpop) == "insufficient_scope"
+    assert 'scope="admin"' in dpop
 
 
 async def test_app_refusal_goes_on_the_scheme_used(
