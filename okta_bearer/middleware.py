@@ -21,7 +21,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._claims import Claims
 from ._dpop_guard import DPoPGuard, Scheme
 from ._dpop_settings import DPoPSettings
-from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken, UseDPoPNonce
+from ._errors import (
+    BearerError,
+    ConfigurationError,
+    InvalidRequest,
+    InvalidToken,
+    MissingToken,
+    UseDPoPNonce,
+)
 from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._responses import ChallengeSettings, ErrorResponse, error_response
@@ -310,7 +317,16 @@ class BearerAuthMiddleware:
                     raise MissingToken()
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             else:
-                claims = await self.verifier.verify(token, self._required_scopes)
+                claims = await self.verifier.verify(token)
+                # RFC 9449 section 7.2: a DPoP-bound token is not a bearer token,
+                # even where DPoP is not enabled (a stolen one must not work as
+                # Bearer), and a thief learns no scope names: checked first.
+                if claims.jkt is not None:
+                    raise InvalidToken(
+                        "dpop_downgrade", "A DPoP-bound token requires the DPoP scheme"
+                    )
+                if self._required_scopes:
+                    check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)
                 scope["auth"] = AuthCredentials(list(claims.scopes))
         except BearerError as error:

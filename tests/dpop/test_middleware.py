@@ -178,17 +178,20 @@ async def test_bearer_mode_refuses_bound_token_as_bearer(
     assert error_of(bearer) == "invalid_token"
 
 
-async def test_without_dpop_settings_nothing_changes(
+async def test_without_dpop_settings_bound_tokens_are_still_not_bearer_tokens(
     client_for: Client, okta_issuer: LocalIssuer, key: DPoPKey
 ) -> None:
-    """dpop=None: the DPoP scheme is unknown (bare Bearer challenge), bound tokens plain bearer."""
+    """dpop=None: DPoP is unknown (bare challenge), and a bound token sent as Bearer is refused."""
     client = client_for(None)
     token = bound(okta_issuer, key)
     refused = await client.get("/me", headers=key.headers("GET", URL, token))
     assert refused.status_code == 401
     assert challenges(refused) == ['Bearer realm="api"']
-    accepted = await client.get("/me", headers={"authorization": f"Bearer {token}"})
-    assert accepted.status_code == 200
+    downgraded = await client.get("/me", headers={"authorization": f"Bearer {token}"})
+    assert downgraded.status_code == 401
+    assert 'error="invalid_token"' in challenges(downgraded)[0]
+    plain = await client.get("/me", headers={"authorization": f"Bearer {okta_issuer.mint()}"})
+    assert plain.status_code == 200
 
 
 # -- challenges (RFC 9449 section 7.1) ---------------------------------------
