@@ -14,6 +14,10 @@ own dev issuer.  Routes:
 * ``GET /api/items``: scope ``items:read``.
 * ``POST /api/items``: scope ``items:write`` (the SPA does not ask for it: 403).
 * ``/docs``: Swagger UI, whose *Authorize* button signs in with the implicit flow.
+
+DPoP (RFC 9449) is accepted next to Bearer (``DPoPSettings(mode="allowed")``):
+the SPA's DPoP option sends ``Authorization: DPoP <token>`` with a proof, and
+a DPoP-bound token sent as Bearer is refused.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.middleware.cors import CORSMiddleware
 
-from okta_bearer import BearerAuthMiddleware, Claims, TokenVerifier
-from okta_bearer.fastapi import configure_openapi, require_scopes
+from okta_bearer import Claims, DPoPSettings, TokenVerifier
+from okta_bearer.fastapi import configure_openapi, protect, require_scopes
 
 SCOPES = {
     "openid": "OpenID Connect sign-in (required by the issuer unless it has a default scope)",
@@ -152,25 +156,27 @@ def create_app(
             return get_swagger_ui_oauth2_redirect_html()
 
     configure_openapi(app, issuer=issuer, scopes=SCOPES, client_id=client_id)
-    app.add_middleware(
-        BearerAuthMiddleware,
-        verifier=token_verifier,
-        public_paths=[
-            "/api/public",
-            "/docs",
-            "/docs/oauth2-redirect",
-            "/openapi.json",
-            f"{DOCS_ASSETS}/",
-        ],
+    # protect() keeps the app's own openapi_url (and docs_url, when FastAPI
+    # serves the docs) public and documents the 401/403 answers in OpenAPI;
+    # the self-hosted Swagger UI's routes and assets are listed here.  Every
+    # other request needs a token, OPTIONS included.
+    protect(
+        app,
+        token_verifier,
+        public_paths=["/api/public", "/docs", "/docs/oauth2-redirect", f"{DOCS_ASSETS}/"],
+        # One process, so the default in-memory replay store is enough here;
+        # replicas would share DPoPSettings(store="redis://...").
+        dpop=DPoPSettings(mode="allowed"),
     )
-    # Added last, so it wraps the bearer middleware: 401/403 answers carry CORS
+    # Added after protect(), so it wraps the bearer middleware: it answers CORS
+    # preflights itself (they carry no token), 401/403 answers carry CORS
     # headers too, and the SPA can read WWW-Authenticate.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(spa_origins),
         allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["WWW-Authenticate"],
+        allow_headers=["Authorization", "Content-Type", "DPoP"],
+        expose_headers=["WWW-Authenticate", "DPoP-Nonce"],
         max_age=600,
     )
     return app

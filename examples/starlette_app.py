@@ -62,6 +62,9 @@ def create_app(*, issuer: str, audience: str, verifier: TokenVerifier | None = N
             Route("/items", items, methods=["GET"]),
             Route("/items", create_item, methods=["POST"]),
         ],
+        # Outermost first: a browser-facing app lists Middleware(CORSMiddleware, ...)
+        # before this one, so CORS answers preflights (they carry no token) and
+        # decorates 401/403; the bearer middleware refuses an OPTIONS without one.
         middleware=[
             Middleware(BearerAuthMiddleware, verifier=token_verifier, public_paths=["/health"])
         ],

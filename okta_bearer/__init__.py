@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._claims import Claims
 from ._config import KeyPolicy
+from ._dpop_settings import DPoPSettings
 from ._errors import (
     BearerError,
     ConfigurationError,
@@ -22,6 +23,7 @@ from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._require import check_auth, require_auth
 from ._stepup import InsufficientUserAuthentication
+from ._store import MemoryStore, Store
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser
 
@@ -33,6 +35,7 @@ __all__ = [
     "BearerUser",
     "Claims",
     "ConfigurationError",
+    "DPoPSettings",
     "InsufficientScope",
     "InsufficientUserAuthentication",
     "IntrospectionUnavailable",
@@ -42,10 +45,12 @@ __all__ = [
     "InvalidToken",
     "KeyPolicy",
     "KeysUnavailable",
+    "MemoryStore",
     "MissingToken",
     "MultiIssuerVerifier",
     "ProtectedResource",
     "ReplayCacheUnavailable",
+    "Store",
     "TokenProfile",
     "TokenShapeVerifier",
     "TokenVerifier",

@@ -102,7 +102,7 @@ class DPoPGuard:
     # -- 2. the proof ---------------------------------------------------------
 
     async def check(
-        self, scope: dict[str, Any], scheme: Scheme, token: str, claims: Mapping[str, Any]
+        self, scope: Mapping[str, Any], scheme: Scheme, token: str, claims: Mapping[str, Any]
     ) -> DPoPProof | None:
         """Check the DPoP side of a request whose token the verifier accepted.
 
@@ -169,7 +169,7 @@ class DPoPGuard:
         # (never check-then-set), kept as long as the proof could be accepted.
         key = f"dpop:{proof.jkt}:{proof.jti}"
         try:
-            fresh = await settings.store.set_if_absent(key, b"1", settings.replay_window)
+            fresh = await settings.replay_store.set_if_absent(key, b"1", settings.replay_window)
         except StoreUnavailable:
             if settings.store_failure == "fail_open":
                 logger.warning("okta_bearer: DPoP replay store unavailable; proof not checked")

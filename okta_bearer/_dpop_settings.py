@@ -46,8 +46,11 @@ class DPoPSettings:
             at least 32 random bytes, the same on every replica.
         nonce_step: seconds per nonce time step (a nonce lives one to two steps).
         store: where proof ``jti`` values are recorded; the default
-            :class:`~okta_bearer._store.MemoryStore` only protects one process,
-            so give every replica the same shared store (e.g. ``RedisStore``).
+            :class:`~okta_bearer.MemoryStore` only protects one process, so
+            give every replica the same shared store: a
+            ``okta_bearer.redis_store.RedisStore``, or its URL
+            (``"redis://host:6379/0"``, built with the default 0.5 s timeout;
+            the middleware closes a store it built at lifespan shutdown).
         store_failure: answer when the store cannot: see :data:`StoreFailure`.
         retry_after: ``Retry-After`` seconds of the 503 for a store outage.
         origin: the public ``scheme://host[:port]`` clients use; when set,
@@ -66,12 +69,14 @@ class DPoPSettings:
     leeway: float = 5.0
     nonce_secret: bytes | str | None = field(default=None, repr=False)
     nonce_step: int = 300
-    store: Store = field(default_factory=MemoryStore)
+    store: Store | str = field(default_factory=MemoryStore)
     store_failure: StoreFailure = "fail_closed"
     retry_after: int = 5
     origin: str | None = None
     forwarded: ForwardedHeaders = None
     max_proof_size: int = MAX_PROOF_SIZE
+    #: Whether ``store`` was built here from a URL (and so is the user's to forget).
+    owns_store: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in get_args(DPoPMode):
@@ -89,8 +94,11 @@ class DPoPSettings:
         _number("leeway", self.leeway, minimum=0, maximum=300)
         if self.nonce_secret is not None:
             NonceSource(self.nonce_secret, self.nonce_step)  # raises on a bad secret/step
+        if isinstance(self.store, str):
+            object.__setattr__(self, "store", _redis_store(self.store))
+            object.__setattr__(self, "owns_store", True)
         if not isinstance(self.store, Store):
-            raise ConfigurationError("store: must implement okta_bearer._store.Store")
+            raise ConfigurationError("store: must implement okta_bearer.Store or be a Redis URL")
         if self.store_failure not in get_args(StoreFailure):
             raise ConfigurationError(f"store_failure: must be one of {get_args(StoreFailure)}")
         if isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int):
@@ -112,11 +120,32 @@ class DPoPSettings:
         """Seconds a proof stays acceptable (``max_age + leeway``): how long a ``jti`` is kept."""
         return float(self.max_age + self.leeway)
 
+    @property
+    def replay_store(self) -> Store:
+        """The store proof ``jti`` values go to (``store``, once a URL is built into one)."""
+        assert not isinstance(self.store, str)  # converted in __post_init__
+        return self.store
+
     def nonces(self) -> NonceSource | None:
         """The nonce source, or ``None`` when nonces are off."""
         if self.nonce_secret is None:
             return None
         return NonceSource(self.nonce_secret, self.nonce_step)
+
+
+def _redis_store(url: str) -> Store:
+    # Imported here: redis-py is an optional extra, needed only for a URL.
+    try:
+        from .redis_store import RedisStore
+    except ImportError as exc:
+        raise ConfigurationError(
+            "store: a Redis URL needs redis-py: pip install 'okta-bearer[redis]'"
+        ) from exc
+    try:
+        return RedisStore(url)
+    except ConfigurationError as exc:
+        # RedisStore names its own option ("url: ..."); here it is this one.
+        raise ConfigurationError(f"store: {exc}") from None
 
 
 def _check_origin(origin: object) -> None:

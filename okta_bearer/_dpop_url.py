@@ -16,7 +16,7 @@ Two jobs, both without I/O:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -108,7 +108,7 @@ def _forwarded_pair(element: str) -> tuple[str | None, str | None]:
     return proto, host
 
 
-def _origin(scope: dict[str, Any], forwarded: ForwardedHeaders) -> tuple[str, str]:
+def _origin(scope: Mapping[str, Any], forwarded: ForwardedHeaders) -> tuple[str, str]:
     headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
     scheme = _WS_SCHEME.get(scope.get("scheme", "http"), "")
     # The client's own Host is one value (RFC 9110 section 7.2): two of them,
@@ -136,7 +136,7 @@ def _origin(scope: dict[str, Any], forwarded: ForwardedHeaders) -> tuple[str, st
 
 
 def request_url(
-    scope: dict[str, Any], *, origin: str | None = None, forwarded: ForwardedHeaders = None
+    scope: Mapping[str, Any], *, origin: str | None = None, forwarded: ForwardedHeaders = None
 ) -> str:
     """The URL the client addressed, without query: what ``htu`` must match.
 

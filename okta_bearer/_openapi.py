@@ -6,12 +6,14 @@ Works on the plain dict FastAPI builds, so it needs no framework import.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["ERROR_SCHEMA", "document_refusals"]
+__all__ = ["DPOP_SCHEME_NAME", "ERROR_SCHEMA", "document_dpop", "document_refusals"]
 
 ERROR_SCHEMA_NAME = "BearerError"
+#: The security scheme naming DPoP-bound access tokens (RFC 9449).
+DPOP_SCHEME_NAME = "DPoP"
 
 #: The default refusal body (see ``okta_bearer._responses.error_body``).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -115,3 +117,33 @@ def document_refusals(
         schemas = components.setdefault("schemas", {})
         schemas.setdefault(ERROR_SCHEMA_NAME, copy.deepcopy(ERROR_SCHEMA))
         components.setdefault("securitySchemes", {}).setdefault(scheme_name, dict(scheme))
+
+
+def document_dpop(schema: dict[str, Any], *, scheme_name: str, algorithms: Iterable[str]) -> None:
+    """Declare the ``DPoP`` scheme and offer it wherever ``scheme_name`` is required.
+
+    OpenAPI has no DPoP flow, so the scheme is an ``http`` one (``DPoP`` is a
+    registered HTTP authentication scheme, RFC 9449 section 7.1); each
+    requirement naming ``scheme_name`` gets a ``DPoP`` alternative (requirements
+    in a list are ORed).  Swagger UI cannot make proofs: it keeps using Bearer.
+    """
+    offered = False
+    for item in schema.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            security = operation.get("security") or []
+            if any(scheme_name in r for r in security) and {DPOP_SCHEME_NAME: []} not in security:
+                security.append({DPOP_SCHEME_NAME: []})
+                offered = True
+    if offered:
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes.setdefault(
+            DPOP_SCHEME_NAME,
+            {
+                "type": "http",
+                "scheme": "DPoP",
+                "description": "DPoP-bound access token (Authorization: DPoP) with a DPoP "
+                "proof header (RFC 9449); proof algorithms: " + " ".join(algorithms),
+            },
+        )

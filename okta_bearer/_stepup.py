@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._errors import BearerError, ConfigurationError
+from ._validation import _MAX_NUMERIC_DATE, _MIN_NUMERIC_DATE
 
 __all__ = ["InsufficientUserAuthentication", "StepUpPolicy"]
 
@@ -101,8 +102,16 @@ class StepUpPolicy:
                 )
         if self.max_age is not None:
             auth_time = claims.get("auth_time")
-            # RFC 9470 section 4 / OIDC Core 2: auth_time is a NumericDate.
-            if isinstance(auth_time, bool) or not isinstance(auth_time, (int, float)):
+            # RFC 9470 section 4 / OIDC Core 2: auth_time is a NumericDate, a
+            # JSON number (RFC 7519 section 2).  NaN or an infinity would make
+            # any sign-in look recent, and a 400-digit integer overflows float
+            # arithmetic: outside the verifier's bounds for exp/iat/nbf (years
+            # 1-9999) it is no auth_time at all.
+            if (
+                isinstance(auth_time, bool)
+                or not isinstance(auth_time, (int, float))
+                or not _MIN_NUMERIC_DATE <= auth_time <= _MAX_NUMERIC_DATE
+            ):
                 self._fail("no_auth_time", "A more recent authentication is required", None)
             elif now - auth_time > self.max_age:
                 self._fail(

@@ -30,9 +30,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 from ._claims import Claims
+from ._dpop_settings import DPoPSettings
 from ._errors import ConfigurationError, MissingToken
 from ._metadata import ProtectedResource
-from ._openapi import document_refusals
+from ._openapi import document_dpop, document_refusals
 from ._protocols import Verifier
 from ._stepup import StepUpPolicy
 from ._validation import check_scopes
@@ -194,6 +195,7 @@ def protect(
     error_details: bool = True,
     resource: str | ProtectedResource | None = None,
     on_error: OnError | None = None,
+    dpop: DPoPSettings | None = None,
 ) -> BearerAuthMiddleware:
     """Install :class:`~okta_bearer.BearerAuthMiddleware` on ``app``, docs kept public.
 
@@ -202,7 +204,9 @@ def protect(
     added to ``public_paths``, so the documentation keeps loading; every other
     path needs a token.  The OpenAPI document then lists, on each protected
     operation, the security requirement and the 400/401/403/503 answers with
-    their RFC 6750 body.
+    their RFC 6750 body; with ``dpop`` in ``allowed`` or ``required`` mode
+    it also declares the ``DPoP`` HTTP authentication scheme (RFC 9449) as
+    an alternative requirement.
 
     Call it once, before the app serves; add CORS middleware after it (so
     CORS wraps it and answers preflights).
@@ -226,6 +230,7 @@ def protect(
         error_details=error_details,
         resource=resource,
         on_error=on_error,
+        dpop=dpop,
     )
     if middleware._failed is not None:  # built inside an event loop: raise anyway
         raise middleware._failed
@@ -250,6 +255,8 @@ def protect(
             optional=middleware.optional,
             required_scopes=middleware.required_scopes,
         )
+        if dpop is not None and dpop.mode != "bearer":
+            document_dpop(schema, scheme_name=SCHEME_NAME, algorithms=dpop.algorithms)
         app.openapi_schema = schema
         return schema
 

@@ -19,11 +19,21 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
-from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
+from ._dpop_guard import DPoPGuard, Scheme
+from ._dpop_settings import DPoPSettings
+from ._errors import (
+    BearerError,
+    ConfigurationError,
+    InvalidRequest,
+    InvalidToken,
+    MissingToken,
+    UseDPoPNonce,
+)
 from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._responses import ChallengeSettings, ErrorResponse, error_response
 from ._rfc6750 import is_scope_token, parse_authorization
+from ._validation import check_scopes
 from ._verifier import TokenVerifier
 
 __all__ = ["BearerAuthMiddleware", "BearerUser", "OnError"]
@@ -107,6 +117,16 @@ class BearerAuthMiddleware:
             refusal.  Only the body: the status, ``WWW-Authenticate``,
             ``Retry-After`` and ``Cache-Control: no-store`` stay as RFC 6750
             wants them.  If it raises, the default body is sent.
+        dpop: a :class:`~okta_bearer.DPoPSettings` to accept DPoP
+            (RFC 9449): ``Authorization: DPoP <token>`` with a ``DPoP`` proof
+            header, in the settings' mode (``bearer``, ``allowed`` or
+            ``required``).  Then a DPoP-bound token (``cnf.jkt``) sent as
+            ``Bearer`` is refused, challenges name ``DPoP algs="..."`` next to
+            or instead of ``Bearer`` (RFC 9449 section 7.1), a bad proof is 401
+            ``invalid_dpop_proof``, a missing nonce 401 ``use_dpop_nonce`` with
+            ``DPoP-Nonce``, and a replay store outage 503 with ``Retry-After``
+            (unless ``store_failure="fail_open"``).  ``None`` (the default):
+            Bearer only, as without DPoP support.
 
     Behaviour: deny by default (401 with a bare challenge when no token is
     sent), 400 ``invalid_request`` for a malformed header or two of them, 401
@@ -147,6 +167,7 @@ class BearerAuthMiddleware:
         error_details: bool = True,
         resource: str | ProtectedResource | None = None,
         on_error: OnError | None = None,
+        dpop: DPoPSettings | None = None,
     ) -> None:
         self.app = app
         self._failed: ConfigurationError | None = None
@@ -162,6 +183,7 @@ class BearerAuthMiddleware:
                 error_details,
                 resource,
                 on_error,
+                dpop,
             )
         except ConfigurationError as error:
             if not _in_event_loop():
@@ -180,6 +202,7 @@ class BearerAuthMiddleware:
         error_details: bool,
         resource: str | ProtectedResource | None,
         on_error: OnError | None,
+        dpop: DPoPSettings | None,
     ) -> None:
         if isinstance(public_paths, str):
             raise ConfigurationError("public_paths must be a list of paths, not one string")
@@ -193,6 +216,8 @@ class BearerAuthMiddleware:
             raise ConfigurationError("required_scopes entries must be RFC 6749 scope tokens")
         if on_error is not None and not callable(on_error):
             raise ConfigurationError("on_error must be a callable taking the BearerError")
+        if dpop is not None and not isinstance(dpop, DPoPSettings):
+            raise ConfigurationError("dpop must be an okta_bearer.DPoPSettings or None")
         if isinstance(resource, str):
             resource = ProtectedResource(resource)
         elif resource is not None and not isinstance(resource, ProtectedResource):
@@ -235,6 +260,7 @@ class BearerAuthMiddleware:
         self._optional = bool(optional)
         self._required_scopes = scopes
         self._on_error = on_error
+        self._dpop = DPoPGuard(dpop) if dpop is not None else None
         # RFC 9728: the document names the verifier's issuer unless told otherwise.
         if resource is not None:
             issuer_of = getattr(verifier, "issuer", None)
@@ -278,6 +304,9 @@ class BearerAuthMiddleware:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self._call_app(scope, receive, send)
             return
+        if self._dpop is not None:
+            await self._dpop_request(self._dpop, scope, receive, send)
+            return
         try:
             headers: list[tuple[bytes, bytes]] = scope["headers"]
             token = parse_authorization([v for k, v in headers if k == b"authorization"])
@@ -288,13 +317,53 @@ class BearerAuthMiddleware:
                     raise MissingToken()
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             else:
-                claims = await self.verifier.verify(token, self._required_scopes)
+                claims = await self.verifier.verify(token)
+                # RFC 9449 section 7.2: a DPoP-bound token is not a bearer token,
+                # even where DPoP is not enabled (a stolen one must not work as
+                # Bearer), and a thief learns no scope names: checked first.
+                if claims.jkt is not None:
+                    raise InvalidToken(
+                        "dpop_downgrade", "A DPoP-bound token requires the DPoP scheme"
+                    )
+                if self._required_scopes:
+                    check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)
                 scope["auth"] = AuthCredentials(list(claims.scopes))
         except BearerError as error:
             await self._refuse(scope, receive, send, error, connect_pending=True)
             return
         await self._call_app(scope, receive, send)
+
+    async def _dpop_request(
+        self, guard: DPoPGuard, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        # The same steps with DPoP on (RFC 9449 sections 4.3 and 7): the scheme
+        # decides which challenge carries the error, so it goes to the refusal.
+        scheme: Scheme | None = None
+        try:
+            headers: list[tuple[bytes, bytes]] = scope["headers"]
+            found = guard.credentials([v for k, v in headers if k == b"authorization"])
+            token = None if found is None else found[1]
+            if b"access_token" in scope.get("query_string", b""):
+                self._check_query(scope, token)
+            if found is None:
+                if not self._optional:
+                    raise MissingToken()
+                scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+            else:
+                scheme, token = found
+                claims = await self.verifier.verify(token)
+                # Proof and binding before scopes: without possession of the
+                # key, a token's scopes are no one's business.
+                await guard.check(scope, scheme, token, claims.raw)
+                if self._required_scopes:
+                    check_scopes(claims, self._required_scopes)
+                scope["user"] = BearerUser(claims)
+                scope["auth"] = AuthCredentials(list(claims.scopes))
+        except BearerError as error:
+            await self._refuse(scope, receive, send, error, connect_pending=True, scheme=scheme)
+            return
+        await self._call_app(scope, receive, send, scheme)
 
     async def _send_metadata(self, scope: Scope, send: Send) -> None:
         assert self._resource is not None
@@ -310,13 +379,18 @@ class BearerAuthMiddleware:
                 message = f"okta_bearer.ConfigurationError: {self._failed}"
                 await send({"type": "lifespan.startup.failed", "message": message})
             return
-        if not self._owns_verifier:
+        dpop = self._dpop.settings if self._dpop is not None else None
+        owns_store = dpop is not None and dpop.owns_store
+        if not self._owns_verifier and not owns_store:
             await self.app(scope, receive, send)
             return
 
         async def send_closing(message: Message) -> None:
             if message["type"] == "lifespan.shutdown.complete":
-                await self.verifier.aclose()
+                if self._owns_verifier:
+                    await self.verifier.aclose()
+                if dpop is not None and owns_store:
+                    await dpop.replay_store.aclose()
             await send(message)
 
         await self.app(scope, receive, send_closing)
@@ -329,11 +403,13 @@ class BearerAuthMiddleware:
         if token is not None and any(k == "access_token" for k, _ in parse_qsl(query)):
             raise InvalidRequest("multiple_methods", "Use only one method to send the token")
 
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _call_app(
+        self, scope: Scope, receive: Receive, send: Send, scheme: Scheme | None = None
+    ) -> None:
         # A BearerError from the app is answered like ours, but only while the
         # app has sent nothing: a second http.response.start is a protocol error.
         if scope["type"] != "http":
-            await self._call_websocket_app(scope, receive, send)
+            await self._call_websocket_app(scope, receive, send, scheme)
             return
         started = False
 
@@ -347,9 +423,11 @@ class BearerAuthMiddleware:
         except BearerError as error:
             if started:
                 raise
-            await self._refuse(scope, receive, send, error, connect_pending=False)
+            await self._refuse(scope, receive, send, error, connect_pending=False, scheme=scheme)
 
-    async def _call_websocket_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _call_websocket_app(
+        self, scope: Scope, receive: Receive, send: Send, scheme: Scheme | None
+    ) -> None:
         started = False
         connect_pending = True
 
@@ -370,7 +448,9 @@ class BearerAuthMiddleware:
         except BearerError as error:
             if started:
                 raise
-            await self._refuse(scope, receive, send, error, connect_pending=connect_pending)
+            await self._refuse(
+                scope, receive, send, error, connect_pending=connect_pending, scheme=scheme
+            )
 
     async def _refuse(
         self,
@@ -380,9 +460,10 @@ class BearerAuthMiddleware:
         error: BearerError,
         *,
         connect_pending: bool,
+        scheme: Scheme | None = None,
     ) -> None:
         _log_refusal(scope, error)
-        response = self.error_response(error)
+        response = self.error_response(error, scheme)
         if scope["type"] == "http":
             await send(
                 {
@@ -408,15 +489,50 @@ class BearerAuthMiddleware:
         else:
             await send({"type": "websocket.close", "code": 1008})
 
-    def error_response(self, error: BearerError) -> ErrorResponse:
-        """The status, headers and body answering ``error`` (no token contents)."""
+    def error_response(self, error: BearerError, scheme: Scheme | None = None) -> ErrorResponse:
+        """The status, headers and body answering ``error`` (no token contents).
+
+        ``scheme`` is the authorization scheme the request used (``"Bearer"``,
+        ``"DPoP"``, or ``None`` for none); with DPoP on, the error goes on that
+        scheme's challenge.
+        """
+        challenges = None if self._dpop is None else self._challenges(self._dpop, error, scheme)
         if self._on_error is not None:
             try:
-                return error_response(error, self._challenge, self._on_error(error))
+                body = self._on_error(error)
+                return error_response(error, self._challenge, body, challenges=challenges)
             except Exception:
                 # A raising hook, or a body JSON cannot encode: never a 500.
                 logger.exception("okta_bearer: on_error failed; the default body was sent")
-        return error_response(error, self._challenge)
+        return error_response(error, self._challenge, challenges=challenges)
+
+    def _challenges(
+        self, guard: DPoPGuard, error: BearerError, scheme: Scheme | None
+    ) -> list[tuple[bytes, bytes]]:
+        # RFC 9449 section 7.1: one challenge per accepted scheme; the error's
+        # attributes go on the scheme the client tried (section 7.2), the
+        # other scheme's challenge stays bare.
+        # A malformed header (no scheme known) counts as an attempt at the
+        # one scheme accepted, or at Bearer when both are.
+        settings = self._challenge
+        mode = guard.settings.mode
+        on_dpop = scheme == "DPoP" or (scheme is None and mode == "required")
+        headers: list[tuple[bytes, bytes]] = []
+        if mode != "required":
+            tried = not on_dpop and error.error is not None
+            value = settings.challenge(error) if tried else settings.bare_challenge
+            headers.append((b"www-authenticate", value))
+        if mode != "bearer":
+            # The DPoP challenge takes RFC 6750's parameters (realm, scope,
+            # error, error_description) and adds algs (RFC 9449 section 7.1).
+            tried = on_dpop and error.error is not None
+            bearer = settings.challenge(error) if tried else settings.bare_challenge
+            params = bearer.removeprefix(b"Bearer").lstrip(b" ")
+            algs = b'DPoP algs="' + " ".join(guard.settings.algorithms).encode("ascii") + b'"'
+            headers.append((b"www-authenticate", algs + b", " + params if params else algs))
+        if isinstance(error, UseDPoPNonce):
+            headers.append((b"dpop-nonce", error.nonce.encode("ascii")))
+        return headers
 
 
 def _log_refusal(scope: Scope, error: BearerError) -> None:

@@ -9,8 +9,9 @@ client::
 
 ``set_if_absent`` is one ``SET key value NX PX ttl`` command, atomic on the
 server, so of any number of replicas racing on a DPoP ``jti`` exactly one wins.
-Every call is bounded by ``timeout`` (connect, send and answer together, with
-no retries), and any failure, a Redis error, a refused connection or the
+Every call is bounded by ``timeout`` (connect, send and answer together; a
+broken pooled connection is replaced once within it, nothing else is retried),
+and any failure, a Redis error, a refused connection or the
 deadline, is raised as :class:`~okta_bearer._store.StoreUnavailable`; the
 caller decides what an outage means (503 for DPoP, by default).
 """
@@ -28,6 +29,7 @@ try:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -92,8 +94,11 @@ class RedisStore:
                 timeout=self.timeout,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
-                # No retries: one attempt, bounded by the timeout; callers decide.
-                retry=Retry(NoBackoff(), 0),
+                # One retry, on a broken connection only, inside the same
+                # deadline: after a Redis restart every pooled connection is
+                # dead, and each would otherwise fail one request.  A timeout
+                # is never retried; callers decide what an outage means.
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             )
             self._pool: Any = pool
             self._client: Any = aioredis.Redis(connection_pool=pool)

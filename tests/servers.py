@@ -2,7 +2,10 @@
 
 * :func:`serve` runs an ASGI app under ``uvicorn.Server`` in a background
   thread on a socket bound to port 0 (no window for another process to take
-  the port), and stops it when the ``with`` block ends.
+  the port), and stops it when the ``with`` block ends.  An app that must know
+  its own URL before it is built (an issuer signs ``iss``, a resource names
+  itself) binds first with :func:`loopback_socket`, reads :func:`origin_of`,
+  and passes the socket as ``sock=``.
 * :class:`UvicornProcess` runs ``uvicorn module:app --workers N`` as a
   subprocess, for state that must hold across processes.
 """
@@ -19,6 +22,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
@@ -30,11 +34,24 @@ START_TIMEOUT = 60.0  # generous: the CI machine is shared
 
 
 def free_port() -> int:
-    """A loopback TCP port the OS reports as free right now."""
+    """A loopback TCP port the OS reports as free right now (nothing listens on it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def loopback_socket() -> socket.socket:
+    """A TCP socket bound to a free port on 127.0.0.1, not yet listening."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def origin_of(sock: socket.socket) -> str:
+    """``http://127.0.0.1:<port>`` for a socket from :func:`loopback_socket`."""
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @dataclass
@@ -64,16 +81,25 @@ class Server:
         assert not self.thread.is_alive(), "uvicorn did not stop"
 
 
-def start_server(app: ASGIApp, *, root_path: str = "", lifespan: str = "off") -> Server:
-    """Serve ``app`` with uvicorn on 127.0.0.1 in a background thread; wait until it listens."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+def start_server(
+    app: ASGIApp,
+    *,
+    sock: socket.socket | None = None,
+    root_path: str = "",
+    lifespan: Literal["auto", "on", "off"] = "off",
+) -> Server:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a background thread; wait until it listens.
+
+    ``sock`` is a socket from :func:`loopback_socket` (one is bound when it is
+    ``None``); the server owns it from here and closes it when it stops.
+    """
+    if sock is None:
+        sock = loopback_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
         log_level="warning",
-        lifespan=lifespan,  # type: ignore[arg-type]
+        lifespan=lifespan,
         ws="websockets-sansio",
         timeout_graceful_shutdown=5,
         root_path=root_path,
@@ -95,9 +121,15 @@ def start_server(app: ASGIApp, *, root_path: str = "", lifespan: str = "off") ->
 
 
 @contextlib.contextmanager
-def serve(app: ASGIApp, **options: str) -> Iterator[Server]:
+def serve(
+    app: ASGIApp,
+    *,
+    sock: socket.socket | None = None,
+    root_path: str = "",
+    lifespan: Literal["auto", "on", "off"] = "off",
+) -> Iterator[Server]:
     """``with serve(app) as server:`` a threaded uvicorn for the block's duration."""
-    server = start_server(app, **options)
+    server = start_server(app, sock=sock, root_path=root_path, lifespan=lifespan)
     try:
         yield server
     finally:
@@ -108,16 +140,28 @@ class UvicornProcess:
     """``python -m uvicorn <app> --workers N`` on a free loopback port, as a subprocess.
 
     Its output goes to ``log`` (read it in assertion messages). ``env`` is added
-    to this process's environment.
+    to this process's environment; ``factory`` says ``app`` names a function
+    that builds the app (uvicorn's ``--factory``).  The app must answer
+    ``GET /health`` without a token: that is how start-up is detected.
     """
 
-    def __init__(self, app: str, *, workers: int, env: Mapping[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        app: str,
+        *,
+        workers: int,
+        env: Mapping[str, str],
+        log: Path,
+        factory: bool = False,
+    ) -> None:
         self.port = free_port()
         self.log = log
         command = [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
             "--port", str(self.port), "--workers", str(workers), "--log-level", "warning",
         ]  # fmt: skip
+        if factory:
+            command.append("--factory")
         with log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own fixed command
                 command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out

@@ -21,17 +21,17 @@ from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .browser.demo import run_demo
-from .dev_issuer.helpers import free_socket, jwt_part, serve_in_thread
+from .dev_issuer.helpers import jwt_part
+from .servers import free_port, loopback_socket, origin_of, serve
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[DevIssuer]:
     """A dev issuer served by uvicorn on a free loopback port."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    local = LocalIssuer(f"http://127.0.0.1:{port}/oauth2/default")
+    sock = loopback_socket()
+    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
     dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
-    with serve_in_thread(dev, sock):
+    with serve(dev, sock=sock):
         yield dev
 
 
@@ -169,9 +169,7 @@ def test_verify_tampered_token(running: DevIssuer, capsys: pytest.CaptureFixture
 
 def test_verify_unreachable_issuer_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     """When no keys can be fetched the exit status is 3 (keys_unavailable), not 'invalid'."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now
+    port = free_port()  # nothing listens there
     local = LocalIssuer(f"http://127.0.0.1:{port}/oauth2/default")
     argv = ["verify", local.mint(), "--issuer", local.issuer, "--audience", "api://default"]
     assert main([*argv, "--timeout", "5"]) == 3
@@ -231,9 +229,7 @@ def test_mint_refused_scope_exits_1(running: DevIssuer, capsys: pytest.CaptureFi
 
 def test_mint_unreachable_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     """mint against nothing exits 3 and says to start the dev issuer."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()  # nothing listens there
     assert main(["mint", "--issuer", f"http://127.0.0.1:{port}/oauth2/default"]) == 3
     assert "okta-bearer dev-issuer" in capsys.readouterr().err
 
@@ -249,7 +245,7 @@ def test_rotate(running: DevIssuer, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_dev_issuer_port_taken(capsys: pytest.CaptureFixture[str]) -> None:
     """dev-issuer on a taken port exits 2 and names the port and the option."""
-    taken = free_socket()
+    taken = loopback_socket()
     taken.listen()
     port = taken.getsockname()[1]
     try:
@@ -264,7 +260,7 @@ def test_dev_issuer_port_taken(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_demo_port_taken_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
     """demo with its API port taken exits 2, naming that port and --api-port."""
-    taken = free_socket()
+    taken = loopback_socket()
     taken.listen()
     port = taken.getsockname()[1]
     try:

@@ -12,7 +12,7 @@ from okta_bearer._cli import main
 from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
-from .dev_issuer.helpers import free_socket, serve_in_thread
+from .servers import free_port, loopback_socket, origin_of, serve
 
 CHECKS = ["alg", "kid", "signature", "iss", "aud", "exp", "nbf", "iat", "cid", "scopes"]
 
@@ -20,11 +20,10 @@ CHECKS = ["alg", "kid", "signature", "iss", "aud", "exp", "nbf", "iat", "cid", "
 @pytest.fixture(scope="module")
 def running() -> Iterator[DevIssuer]:
     """A dev issuer served by uvicorn on a free loopback port."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    local = LocalIssuer(f"http://127.0.0.1:{port}/oauth2/default")
+    sock = loopback_socket()
+    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
     dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
-    with serve_in_thread(dev, sock):
+    with serve(dev, sock=sock):
         yield dev
 
 
@@ -171,9 +170,7 @@ def test_malformed_token(running: DevIssuer, capsys: pytest.CaptureFixture[str])
 
 def test_unreachable_issuer_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     """When nothing answers at the issuer, check exits 3."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()  # nothing listens there
     argv = ["check", "--issuer", f"http://127.0.0.1:{port}/oauth2/default", "--audience", "a"]
     assert main([*argv, "--timeout", "5"]) == 3
     assert "cannot reach the issuer" in capsys.readouterr().out

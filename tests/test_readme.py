@@ -95,3 +95,21 @@ async def test_refusal_log_line_is_the_real_one(caplog: pytest.LogCaptureFixture
         token = issuer.mint(aud="api://other")
         await c.get("/items", headers={"Authorization": f"Bearer {token}"})
     assert [r.getMessage() for r in caplog.records] == [printed.strip()]
+
+
+async def test_dpop_example_runs_as_printed() -> None:
+    """The DPoP section's example builds a middleware in allowed mode with a Redis store by URL."""
+    from okta_bearer.redis_store import RedisStore
+
+    [source] = blocks("Sender-constrained tokens (DPoP)")
+    namespace: dict[str, Any] = {"__name__": "dpop_example", "inner_app": lambda *a: None}
+    exec(compile(source, "README.md", "exec"), namespace)  # noqa: S102 - our README
+    app = namespace["app"]
+    assert isinstance(app, BearerAuthMiddleware)
+    assert app._dpop is not None
+    settings = app._dpop.settings
+    assert settings.mode == "allowed"
+    assert isinstance(settings.replay_store, RedisStore)
+    assert settings.owns_store
+    await settings.replay_store.aclose()
+    await app.verifier.aclose()

@@ -8,15 +8,23 @@
 // 2. back at the redirect URI, take the code or tokens out of the URL at once
 //    (history.replaceState), check `state` and the ID token's `nonce`;
 // 3. keep the access token in a variable (memory only: never in storage) and call the API.
+//
+// The DPoP option (RFC 9449) is code + PKCE with a sender-constrained token: at the
+// token exchange the page makes a non-extractable ES256 key with WebCrypto, proves
+// possession of it to /v1/token, and gets a token bound to it (token_type "DPoP").
+// Every API call then carries `Authorization: DPoP <token>` and a fresh proof
+// signed by that key: a stolen token alone is useless.  The key lives in memory only.
 "use strict";
 
 const PENDING_KEY = "okta_bearer_demo_pending"; // state/nonce/PKCE verifier, for one round trip
 const FLOW_KEY = "okta_bearer_demo_flow"; // "code" or "implicit": the flow this tab uses
 const SIGNED_OUT_KEY = "okta_bearer_demo_signed_out";
-const FLOW_NAMES = { code: "code + PKCE", implicit: "implicit" };
+const FLOW_NAMES = { code: "code + PKCE", implicit: "implicit", dpop: "code + PKCE with DPoP" };
 
 let config = null;
 let accessToken = null; // memory only: a reload signs in again (instantly, thanks to the session)
+let tokenType = "Bearer"; // "DPoP" when the token is bound to dpopKey
+let dpopKey = null; // { privateKey, jwk }: a non-extractable WebCrypto key pair, memory only
 
 const $ = (selector) => document.querySelector(selector);
 const byTestId = (testId) => $(`[data-testid="${testId}"]`);
@@ -49,7 +57,49 @@ function redirectUri() {
 }
 
 function currentFlow() {
-  return sessionStorage.getItem(FLOW_KEY) === "implicit" ? "implicit" : "code";
+  const flow = sessionStorage.getItem(FLOW_KEY);
+  return flow === "implicit" || flow === "dpop" ? flow : "code";
+}
+
+// -- DPoP (RFC 9449) -----------------------------------------------------------
+
+function base64urlJson(value) {
+  return base64url(new TextEncoder().encode(JSON.stringify(value)));
+}
+
+// An ES256 key pair whose private half cannot be exported, not even by this page.
+async function newDPoPKey() {
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
+    "sign",
+    "verify",
+  ]);
+  const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  return { privateKey: pair.privateKey, jwk: { kty, crv, x, y } };
+}
+
+// A proof for one request (section 4.2): htm, htu (no query or fragment), a fresh
+// jti, iat, and with a token its hash `ath`.  WebCrypto's ECDSA signature is
+// already r||s, the JWS form.
+async function dpopProof(method, url, token) {
+  const target = new URL(url);
+  const payload = {
+    jti: randomString(16),
+    htm: method,
+    htu: `${target.origin}${target.pathname}`,
+    iat: Math.floor(Date.now() / 1000),
+  };
+  if (token) {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+    payload.ath = base64url(new Uint8Array(digest));
+  }
+  const header = { typ: "dpop+jwt", alg: "ES256", jwk: dpopKey.jwk };
+  const input = `${base64urlJson(header)}.${base64urlJson(payload)}`;
+  const signature = await crypto.subtle.sign(
+    { name: "ECDSA", hash: "SHA-256" },
+    dpopKey.privateKey,
+    new TextEncoder().encode(input),
+  );
+  return `${input}.${base64url(new Uint8Array(signature))}`;
 }
 
 function setStatus(text, isError = false) {
@@ -62,7 +112,7 @@ function showButtons(signedIn) {
   for (const button of document.querySelectorAll("[data-when]")) {
     button.hidden = (button.dataset.when === "signed-in") !== signedIn;
   }
-  const other = currentFlow() === "code" ? "implicit" : "code";
+  const other = currentFlow() === "implicit" ? "code" : "implicit";
   $("#switch-flow").textContent =
     other === "implicit"
       ? "Sign in with the implicit flow instead (Okta's guide)"
@@ -83,7 +133,7 @@ async function signIn(flow, extraScopes = []) {
     state: pending.state,
     nonce: pending.nonce,
   });
-  if (flow === "code") {
+  if (flow === "code" || flow === "dpop") {
     pending.verifier = randomString(48);
     const digest = await crypto.subtle.digest(
       "SHA-256",
@@ -133,9 +183,15 @@ async function readCallback() {
   if (fromFragment) {
     tokens = { access_token: params.get("access_token"), id_token: params.get("id_token") };
   } else {
-    const response = await fetch(`${config.issuer}/v1/token`, {
+    const tokenUrl = `${config.issuer}/v1/token`;
+    const headers = { "Content-Type": "application/x-www-form-urlencoded" };
+    if (pending.flow === "dpop") {
+      dpopKey = await newDPoPKey();
+      headers.DPoP = await dpopProof("POST", tokenUrl);
+    }
+    const response = await fetch(tokenUrl, {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      headers,
       body: new URLSearchParams({
         grant_type: "authorization_code",
         code: params.get("code"),
@@ -146,7 +202,11 @@ async function readCallback() {
     });
     tokens = await response.json();
     if (!response.ok) throw new Error(`${tokens.error}: ${tokens.error_description || ""}`);
+    if (pending.flow === "dpop" && tokens.token_type !== "DPoP") {
+      throw new Error(`asked for a DPoP-bound token, got token_type ${tokens.token_type}`);
+    }
   }
+  tokenType = tokens.token_type === "DPoP" ? "DPoP" : "Bearer";
   if (tokens.id_token) {
     const idClaims = jwtPayload(tokens.id_token);
     if (idClaims.nonce !== pending.nonce) throw new Error("nonce mismatch: ID token rejected");
@@ -231,12 +291,12 @@ async function runCall(name) {
   status.textContent = "…";
   status.className = "badge";
   const { path, token, options = {} } = CALLS[name]();
+  const url = `${config.apiBase}${path}`;
   let response;
   try {
-    response = await fetch(`${config.apiBase}${path}`, {
-      ...options,
-      headers: { ...(options.headers || {}), Authorization: `Bearer ${token}` },
-    });
+    const headers = { ...(options.headers || {}), Authorization: `${tokenType} ${token}` };
+    if (tokenType === "DPoP") headers.DPoP = await dpopProof(options.method || "GET", url, token);
+    response = await fetch(url, { ...options, headers });
   } catch (error) {
     status.textContent = "network error";
     status.className = "badge error";
@@ -273,6 +333,7 @@ async function runCalls() {
 async function start() {
   $("#sign-in").addEventListener("click", () => signIn("code"));
   $("#sign-in-implicit").addEventListener("click", () => signIn("implicit"));
+  $("#sign-in-dpop").addEventListener("click", () => signIn("dpop"));
   $("#switch-flow").addEventListener("click", (event) => signIn(event.target.dataset.flow));
   $("#sign-in-write").addEventListener("click", () => signIn(currentFlow(), ["items:write"]));
   $("#sign-out").addEventListener("click", signOut);
@@ -290,6 +351,7 @@ async function start() {
   if (accessToken) {
     if ($("#status").textContent === "Loading…") setStatus("Signed in.");
     showButtons(true);
+    byTestId("token-type").textContent = tokenType;
     showClaims(accessToken);
     await runCalls();
     return;

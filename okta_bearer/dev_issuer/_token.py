@@ -15,14 +15,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._dpop import InvalidDPoPProof, check_proof
-from .._errors import BearerError, InvalidRequest, MissingToken
-from .._rfc6750 import challenge, parse_authorization
+from .._errors import BearerError, MissingToken
+from .._responses import ChallengeSettings, error_response
+from .._rfc6750 import parse_authorization
 from ._client_credentials import ClientCredentialsGrant
 from ._clientauth import authenticate_client
 from ._context import parse_resource
 from ._core import b64url
 from ._models import AuthError
 from ._pages import NO_STORE, read_form, token_error
+
+# UserInfo is an OAuth protected resource (OpenID Connect Core 5.3.3): its
+# refusals are RFC 6750 answers, built like the middleware's, without a realm.
+_USERINFO_CHALLENGE = ChallengeSettings(realm=None)
 
 
 class TokenEndpoints(ClientCredentialsGrant):
@@ -126,12 +131,10 @@ class TokenEndpoints(ClientCredentialsGrant):
             async with self.local.verifier(token_cache_size=0, clock=self.local.clock) as verifier:
                 claims = await verifier.verify(token, ("openid",))
         except BearerError as error:
-            status = error.status if error.status != 503 else 401
-            headers = {"www-authenticate": challenge(error, realm=None)} | NO_STORE
-            body = {"error": error.error, "error_description": error.description}
-            if isinstance(error, (MissingToken, InvalidRequest)) and error.error is None:
-                body = {"error": "invalid_request", "error_description": error.description}
-            return JSONResponse(body, status_code=status, headers=headers)
+            answer = error_response(error, _USERINFO_CHALLENGE)
+            response = Response(answer.body, status_code=answer.status)
+            response.raw_headers = [*answer.headers, (b"pragma", b"no-cache")]
+            return response
         user = next((u for u in self.users.values() if u.uid == claims.uid), None)
         if user is None:
             return JSONResponse({"sub": claims.sub}, headers=NO_STORE)

@@ -14,7 +14,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Response, expect
+from playwright.sync_api import BrowserContext, Page, Request, Response, expect
 
 from .conftest import Shots
 from .demo import Demo
@@ -180,8 +180,10 @@ def test_swagger_ui_authorize(context: BrowserContext, demo: Demo, shots: Shots)
     for scope in ("openid", "items:read", "items:write"):
         expect(page.locator(f"input[data-value='{scope}']")).to_be_checked()
     modal = page.locator(".modal-ux-content")
+    # The dialog lists the OAuth2 scheme and, since the API allows DPoP, a DPoP one.
+    authorize = modal.get_by_role("button", name="Apply given OAuth2 credentials")
     with page.expect_popup() as popup_info:
-        page.click(".auth-btn-wrapper button.authorize")
+        authorize.click()
     sign_in(popup_info.value, demo)  # a fresh browser profile: no session yet
     # The pop-up lands on /docs/oauth2-redirect, hands the token over and closes.
     expect(modal).to_contain_text("Authorized")
@@ -190,9 +192,9 @@ def test_swagger_ui_authorize(context: BrowserContext, demo: Demo, shots: Shots)
     # Log out of Swagger UI and authorize again: the issuer's session answers
     # at once, so the pop-up closes without showing the form.
     modal.locator("button", has_text="Logout").click()
-    expect(modal.locator(".auth-btn-wrapper button.authorize")).to_be_visible()
+    expect(authorize).to_be_visible()
     with page.expect_popup() as again:
-        page.click(".auth-btn-wrapper button.authorize")
+        authorize.click()
     expect(modal).to_contain_text("Authorized")
     wait_closed(again.value, page)
     page.click(".auth-btn-wrapper .btn-done")
@@ -218,3 +220,41 @@ def test_swagger_ui_authorize(context: BrowserContext, demo: Demo, shots: Shots)
     assert status == "201"
     assert '"owner": "alice@example.com"' in body
     shots(page, "swagger-create-item")
+
+
+def test_dpop_option_gets_a_bound_token_and_a_200(
+    context: BrowserContext, demo: Demo, shots: Shots
+) -> None:
+    """The labelled DPoP option: a WebCrypto key, token_type DPoP, and the API answers 200."""
+    page = context.new_page()
+    page.goto(demo.spa)
+    sign_in(page, demo)
+    expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
+    page.click("#sign-out")
+    expect(page.get_by_test_id("status")).to_have_text("Signed out.")
+
+    tokens: list[Response] = []
+    page.on("response", lambda r: tokens.append(r) if r.url.endswith("/v1/token") else None)
+    calls: list[Request] = []
+    page.on("request", lambda r: calls.append(r) if r.url.endswith("/api/whoami") else None)
+    page.get_by_role("button", name=re.compile(r"^Sign in with DPoP")).click()
+    expect(page).to_have_url(re.compile(r"response_type=code"))
+    sign_in(page, demo)
+    expect(page.get_by_test_id("status")).to_have_text(
+        "Signed in as Alice (code + PKCE with DPoP flow)."
+    )
+    expect(page.get_by_test_id("token-type")).to_have_text("DPoP")
+    expect_results(page)
+    # The token is bound to the page's key: cnf.jkt is shown with the claims.
+    expect(page.get_by_test_id("claims").locator("td[data-claim='cnf']")).to_contain_text("jkt")
+    shots(page, "dpop-signed-in")
+
+    # What went over the wire: a proof to /v1/token, token_type DPoP, and DPoP to the API.
+    [exchange] = [r for r in tokens if r.request.method == "POST"]
+    assert exchange.request.headers["dpop"].count(".") == 2
+    assert exchange.json()["token_type"] == "DPoP"
+    whoami = [r for r in calls if r.method == "GET"][-1]
+    assert whoami.headers["authorization"].startswith("DPoP ")
+    assert whoami.headers["dpop"].count(".") == 2
+    # The private key never left WebCrypto: it is not extractable.
+    assert page.evaluate("dpopKey.privateKey.extractable") is False

@@ -1,23 +1,16 @@
-"""Helpers shared by the dev issuer tests: flows driven through httpx, a uvicorn thread."""
+"""Helpers shared by the dev issuer tests: OAuth flows driven through httpx."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
 import secrets
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import uvicorn
-from starlette.types import ASGIApp
 
 BASE = "/oauth2/default"
 SPA = "http://127.0.0.1:9402/"
@@ -86,32 +79,3 @@ def jwt_part(token: str, index: int) -> dict[str, Any]:
     segment = token.split(".")[index]
     data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     return data
-
-
-def free_socket(host: str = "127.0.0.1") -> socket.socket:
-    """A listening-ready TCP socket bound to a free port on ``host``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    return sock
-
-
-@contextlib.contextmanager
-def serve_in_thread(app: ASGIApp, sock: socket.socket) -> Iterator[str]:
-    """Run ``app`` under a real uvicorn on ``sock`` in a thread; yields its base URL."""
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start within 60 s"
-        time.sleep(0.02)
-    host, port = sock.getsockname()[:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from okta_bearer import InvalidToken
+from okta_bearer import InsufficientScope, InvalidToken, MissingToken
+from okta_bearer._responses import ChallengeSettings, error_response
 from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.testing import LocalIssuer
 
@@ -104,6 +105,26 @@ async def test_userinfo_errors(client: httpx.AsyncClient, dev: DevIssuer) -> Non
     assert 'error="insufficient_scope"' in scoped.headers["www-authenticate"]
     malformed = await client.get(f"{BASE}/v1/userinfo", headers={"authorization": "Bearer a b"})
     assert malformed.status_code == 400
+
+
+async def test_userinfo_refusals_are_the_shared_error_response(
+    client: httpx.AsyncClient, dev: DevIssuer
+) -> None:
+    """/v1/userinfo answers refusals exactly as error_response builds them (no realm)."""
+    settings = ChallengeSettings(realm=None)
+    no_openid = dev.issue_access_token(dev.users[USER], CLIENT_ID, ["items:read"])
+    cases = [
+        ({}, MissingToken()),
+        ({"authorization": f"Bearer {no_openid}"}, InsufficientScope(["openid"], ["items:read"])),
+    ]
+    for headers, error in cases:
+        response = await client.get(f"{BASE}/v1/userinfo", headers=headers)
+        expected = error_response(error, settings)
+        assert response.status_code == expected.status
+        assert response.content == expected.body
+        # The dev issuer's CORS layer adds Vary: Origin to every answer.
+        got = [(k.lower(), v) for k, v in response.headers.raw if k.lower() != b"vary"]
+        assert got == [*expected.headers, (b"pragma", b"no-cache")]
 
 
 async def test_admin_mint_returns_a_token_for_curl(

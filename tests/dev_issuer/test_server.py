@@ -11,7 +11,8 @@ from okta_bearer import TokenVerifier
 from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
-from .helpers import CLIENT_ID, PASSWORD, USER, free_socket, serve_in_thread
+from ..servers import loopback_socket, origin_of, serve
+from .helpers import CLIENT_ID, PASSWORD, USER
 
 pytestmark = pytest.mark.anyio
 
@@ -19,12 +20,11 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[DevIssuer, str]]:
     """A DevIssuer listening on a free loopback port; yields it and its issuer URL."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    redirect = f"http://127.0.0.1:{port}/callback"
-    local = LocalIssuer(f"http://127.0.0.1:{port}/oauth2/default", keys_max_age=300)
+    sock = loopback_socket()
+    redirect = f"{origin_of(sock)}/callback"
+    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default", keys_max_age=300)
     dev = DevIssuer(local, clients=[DevClient(CLIENT_ID, (redirect,))])
-    with serve_in_thread(dev, sock):
+    with serve(dev, sock=sock):
         yield dev, local.issuer
 
 

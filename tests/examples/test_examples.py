@@ -65,6 +65,14 @@ async def test_preflight_from_another_origin_fails(api: httpx.AsyncClient) -> No
     assert "access-control-allow-origin" not in response.headers
 
 
+async def test_options_without_a_token_is_refused(api: httpx.AsyncClient) -> None:
+    """An OPTIONS that is not a preflight passes CORS and the bearer middleware refuses it."""
+    response = await api.options("/api/items", headers={"origin": SPA_ORIGIN})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["access-control-allow-origin"] == SPA_ORIGIN
+
+
 async def test_whoami_returns_claims(api: httpx.AsyncClient, okta_issuer: LocalIssuer) -> None:
     """A token with items:read gets its claims, with CORS headers for the SPA."""
     response = await api.get("/api/whoami", headers=bearer(okta_issuer.mint()))
@@ -136,7 +144,15 @@ async def test_openapi_offers_the_implicit_flow(
     assert implicit["authorizationUrl"] == f"{okta_issuer.issuer}/v1/authorize"
     assert set(implicit["scopes"]) == {"openid", "items:read", "items:write"}
     whoami = schema["paths"]["/api/whoami"]["get"]
-    assert whoami["security"] == [{"OktaBearer": ["items:read"]}]
+    # DPoP is allowed too, so it is documented as the alternative requirement.
+    assert whoami["security"] == [{"OktaBearer": ["items:read"]}, {"DPoP": []}]
+
+
+async def test_openapi_documents_the_refusals(api: httpx.AsyncClient) -> None:
+    """protect() documents 401/403 on protected operations and none on the public one."""
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    assert {"401", "403"} <= set(paths["/api/items"]["post"]["responses"])
+    assert "401" not in paths["/api/public"]["get"]["responses"]
 
 
 async def test_starlette_example_uses_requires(okta_issuer: LocalIssuer) -> None:

@@ -2,7 +2,8 @@
 
 Configured from the environment (``FLEET_ISSUER``, ``FLEET_AUDIENCE``,
 ``FLEET_REDIS_URL``); answers ``{"pid": ..., "client_id": ...}`` for a good
-token so the test can see which worker served it.
+token so the test can see which worker served it, and ``/health`` (no token)
+so the test harness sees when it is up.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ def create_app() -> Starlette:
             return JSONResponse({"error": error.reason, "pid": os.getpid()}, error.status)
         return JSONResponse({"pid": os.getpid(), "client_id": claims.client_id})
 
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"pid": os.getpid()})
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await verifier.aclose()
 
-    return Starlette(routes=[Route("/", whoami)], lifespan=lifespan)
+    routes = [Route("/", whoami), Route("/health", health)]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -3,18 +3,14 @@
 The dev issuer (served in this process on a loopback port) counts the
 introspection calls it receives and answers them slowly, so that concurrent
 requests really overlap; four uvicorn worker processes each run an
-IntrospectionVerifier with a Redis store, listening on one Unix socket.
+IntrospectionVerifier with a Redis store, listening on one loopback port.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,12 +19,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
-from ..dev_issuer.helpers import free_socket, serve_in_thread
+from ..servers import UvicornProcess, loopback_socket, origin_of, serve
 from ..store._server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 
 
@@ -47,25 +42,6 @@ class CountingSlowIntrospection:
         await self.app(scope, receive, send)
 
 
-def _wait_for(path: Path, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while not path.exists():
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with {process.returncode}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not start within {START_TIMEOUT} s")
-        time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port."""
@@ -80,14 +56,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[tuple[DevIssuer, CountingSlowIntrospection]]:
     """The dev issuer with a confidential resource-server client, counting introspections."""
-    sock = free_socket()
-    local = LocalIssuer(f"http://127.0.0.1:{sock.getsockname()[1]}/oauth2/default")
+    sock = loopback_socket()
+    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
     dev = DevIssuer(
         local,
         clients=[DevClient("0oaspa", ()), DevClient("0oaresourceserver", (), "fleet-secret")],
     )
     counting = CountingSlowIntrospection(dev, delay=0.5)
-    with serve_in_thread(counting, sock):
+    with serve(counting, sock=sock):
         yield dev, counting
 
 
@@ -97,28 +73,23 @@ def fleet(
     redis_url: str,
     issuer: tuple[DevIssuer, CountingSlowIntrospection],
 ) -> Iterator[str]:
-    """uvicorn --workers 4 on a Unix socket; yields the socket path."""
-    sock = tmp_path_factory.mktemp("fleet") / "api.sock"
-    env = {
-        **os.environ,
-        "FLEET_ISSUER": issuer[0].issuer,
-        "FLEET_AUDIENCE": issuer[0].local.audience,
-        "FLEET_REDIS_URL": redis_url,
-    }
-    process = subprocess.Popen(  # noqa: S603 - our own app under this interpreter's uvicorn
-        [
-            *(sys.executable, "-m", "uvicorn", "--factory", "tests.fleet._fleet_app:create_app"),
-            *("--workers", "4", "--uds", str(sock), "--log-level", "warning"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
+    """uvicorn --workers 4 on a free loopback port; yields its base URL."""
+    workdir = tmp_path_factory.mktemp("fleet")
+    api = UvicornProcess(
+        "tests.fleet._fleet_app:create_app",
+        factory=True,
+        workers=4,
+        env={
+            "FLEET_ISSUER": issuer[0].issuer,
+            "FLEET_AUDIENCE": issuer[0].local.audience,
+            "FLEET_REDIS_URL": redis_url,
+        },
+        log=workdir / "api.log",
     )
     try:
-        _wait_for(sock, process, "uvicorn")
-        yield str(sock)
+        yield api.base_url
     finally:
-        _stop(process)
+        api.stop()
 
 
 async def _pids_answering(client: httpx.AsyncClient, want: int) -> set[int]:
@@ -140,10 +111,9 @@ async def test_fifty_concurrent_cold_requests_across_workers_make_one_call(
 ) -> None:
     """50 concurrent requests with one new opaque token over 4 workers: one introspection."""
     dev, counting = issuer
-    transport = httpx.AsyncHTTPTransport(uds=fleet)
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=0)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://fleet", limits=limits, timeout=60
+        base_url=fleet, limits=limits, timeout=60, trust_env=False
     ) as client:
         assert len(await _pids_answering(client, 4)) == 4, "not every worker started"
         async with httpx.AsyncClient(trust_env=False) as http:

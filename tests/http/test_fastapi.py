@@ -12,8 +12,8 @@ from okta_bearer import InsufficientScope, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import bearer
+from ..servers import Server
 from .apps import fastapi_app
-from .conftest import Server
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 from okta_bearer import BearerAuthMiddleware, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
-from .conftest import Server, start_server
+from ..servers import Server, start_server
 
 Serve = Callable[[ASGIApp], Server]
 

@@ -16,8 +16,8 @@ from okta_bearer import KeyPolicy, TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import bearer
+from ..servers import Server
 from .apps import SPA_ORIGIN, cors_inside_app, raw_request, starlette_app
-from .conftest import Server
 
 Serve = Callable[[ASGIApp], Server]
 MakeVerifier = Callable[..., TokenVerifier]

@@ -15,8 +15,8 @@ from websockets.sync.client import ClientConnection, connect
 from okta_bearer import TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
+from ..servers import Server
 from .apps import starlette_app
-from .conftest import Server
 
 Serve = Callable[[ASGIApp], Server]
 MakeVerifier = Callable[..., TokenVerifier]

@@ -2,26 +2,41 @@
 
 Proofs come from the npm ``dpop`` package (run by ``provider/dpop_client.mjs``),
 bound tokens from oidc-provider's DPoP feature (``provider/server.mjs``); only
-the checking side, ``okta_bearer._dpop`` and ``DPoPGuard``, is ours.
+the checking side, ``okta_bearer._dpop`` and ``DPoPGuard``, is ours.  The last
+tests send both through ``BearerAuthMiddleware`` under a real uvicorn on
+127.0.0.1, byte for byte as the node client produced them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from okta_bearer import InvalidToken, TokenVerifier
+from okta_bearer import (
+    BearerAuthMiddleware,
+    BearerUser,
+    DPoPSettings,
+    InvalidToken,
+    TokenVerifier,
+)
 from okta_bearer._dpop import InvalidDPoPProof, check_proof
 from okta_bearer._dpop_guard import DPoPGuard
-from okta_bearer._dpop_settings import DPoPSettings
 
+from ..servers import Server, serve
 from .conftest import CLIENT_ID, CLIENT_SECRET, PROVIDER_DIR, OidcProvider
 
 pytestmark = [pytest.mark.interop]
@@ -230,3 +245,110 @@ async def test_oidc_provider_bound_token_as_bearer_refused(
     with pytest.raises(InvalidToken) as caught:
         await _request(oidc_provider, DPoPGuard(DPoPSettings()), "GET", API, "Bearer", token, None)
     assert caught.value.reason == "dpop_downgrade"
+
+
+# -- through the middleware, over real HTTP ------------------------------------
+
+
+async def items(request: Request) -> JSONResponse:
+    """The protected route: the key thumbprint the token is bound to."""
+    user = request.user
+    assert isinstance(user, BearerUser)
+    return JSONResponse({"jkt": user.claims.jkt, "scopes": sorted(user.claims.scopes)})
+
+
+@pytest.fixture(scope="module")
+def api(oidc_provider: OidcProvider) -> Iterator[Server]:
+    """The API, DPoP allowed, trusting oidc-provider, under a threaded uvicorn."""
+    verifier = TokenVerifier(oidc_provider.issuer, AUDIENCE, algorithms=("ES256",))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await verifier.aclose()  # on the server's own event loop
+
+    app = Starlette(
+        routes=[Route("/items", items, methods=["GET", "DELETE"])],
+        middleware=[Middleware(BearerAuthMiddleware, verifier, dpop=DPoPSettings())],
+        lifespan=lifespan,
+    )
+    with serve(app, lifespan="on") as server:
+        yield server
+
+
+def call(api: Server, method: str, headers: dict[str, str]) -> httpx.Response:
+    """One request to ``/items`` on a fresh connection."""
+    with httpx.Client(base_url=api.base_url, trust_env=False, timeout=30) as client:
+        return client.request(method, "/items", headers=headers)
+
+
+def error_on(response: httpx.Response, scheme: str) -> str | None:
+    """The ``error`` of the response's challenge for ``scheme``."""
+    for value in response.headers.get_list("www-authenticate"):
+        if value.split(" ", 1)[0] == scheme:
+            match = re.search(r'\berror="([^"]*)"', value)
+            return match.group(1) if match else None
+    raise AssertionError(f"no {scheme} challenge")
+
+
+def test_http_bound_token_with_npm_proof_accepted_then_replay_refused(
+    api: Server, oidc_provider: OidcProvider, npm_client: NodeDPoPClient
+) -> None:
+    """oidc-provider's bound token with a dpop-package proof is 200; the same proof again is 401."""
+    token = _dpop_token(oidc_provider, npm_client)
+    headers = {
+        "authorization": f"DPoP {token}",
+        "dpop": npm_client.proof("GET", f"{api.base_url}/items", token),
+    }
+    first = call(api, "GET", headers)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"jkt": npm_client.jkt, "scopes": ["items:read"]}
+    replay = call(api, "GET", headers)
+    assert replay.status_code == 401
+    assert error_on(replay, "DPoP") == "invalid_dpop_proof"
+
+
+@pytest.mark.parametrize(
+    ("method", "proof_method", "proof_path"),
+    [("GET", "GET", "/other"), ("DELETE", "GET", "/items")],
+    ids=["other-url", "other-method"],
+)
+def test_http_npm_proof_for_another_request_refused(
+    api: Server,
+    oidc_provider: OidcProvider,
+    other_client: NodeDPoPClient,
+    method: str,
+    proof_method: str,
+    proof_path: str,
+) -> None:
+    """A dpop-package proof made for another URL or method is 401 invalid_dpop_proof."""
+    token = _dpop_token(oidc_provider, other_client)
+    proof = other_client.proof(proof_method, f"{api.base_url}{proof_path}", token)
+    response = call(api, method, {"authorization": f"DPoP {token}", "dpop": proof})
+    assert response.status_code == 401
+    assert error_on(response, "DPoP") == "invalid_dpop_proof"
+
+
+def test_http_npm_proof_by_another_key_refused(
+    api: Server,
+    oidc_provider: OidcProvider,
+    npm_client: NodeDPoPClient,
+    other_client: NodeDPoPClient,
+) -> None:
+    """A valid dpop-package proof by a key the token is not bound to is 401 invalid_token."""
+    token = _dpop_token(oidc_provider, npm_client)
+    proof = other_client.proof("GET", f"{api.base_url}/items", token)
+    response = call(api, "GET", {"authorization": f"DPoP {token}", "dpop": proof})
+    assert response.status_code == 401
+    assert error_on(response, "DPoP") == "invalid_token"
+
+
+def test_http_bound_token_as_bearer_refused(
+    api: Server, oidc_provider: OidcProvider, other_client: NodeDPoPClient
+) -> None:
+    """oidc-provider's bound token sent as Bearer is 401 invalid_token on the Bearer challenge."""
+    token = _dpop_token(oidc_provider, other_client)
+    response = call(api, "GET", {"authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_on(response, "Bearer") == "invalid_token"
+    assert error_on(response, "DPoP") is None

@@ -30,8 +30,8 @@ from okta_bearer import (
 from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
-from ..dev_issuer.helpers import free_socket, serve_in_thread
 from ..helpers import Clock
+from ..servers import loopback_socket, origin_of, serve
 from .conftest import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
 pytestmark = [pytest.mark.interop, pytest.mark.anyio]
@@ -143,10 +143,10 @@ async def test_fifty_concurrent_cold_requests_make_one_introspection(
 @pytest.fixture(scope="module")
 def dev_issuer() -> Iterator[DevIssuer]:
     """The dev issuer on a free loopback port, beside oidc-provider."""
-    sock = free_socket()
-    local = LocalIssuer(f"http://127.0.0.1:{sock.getsockname()[1]}/oauth2/default")
+    sock = loopback_socket()
+    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
     dev = DevIssuer(local, clients=[DevClient("0oadevclient", ())])
-    with serve_in_thread(dev, sock):
+    with serve(dev, sock=sock):
         yield dev
 
 

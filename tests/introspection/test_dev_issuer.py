@@ -13,8 +13,8 @@ from okta_bearer import IntrospectionVerifier, InvalidToken, TokenShapeVerifier,
 from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
-from ..dev_issuer.helpers import free_socket, serve_in_thread
 from ..helpers import Clock
+from ..servers import loopback_socket, origin_of, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -157,9 +157,9 @@ async def test_mint_refuses_a_non_boolean_opaque(
 @pytest.fixture(scope="module")
 def served() -> Iterator[DevIssuer]:
     """The dev issuer on a free loopback port under a real uvicorn."""
-    sock = free_socket()
-    dev = _dev(f"http://127.0.0.1:{sock.getsockname()[1]}/oauth2/default")
-    with serve_in_thread(dev, sock):
+    sock = loopback_socket()
+    dev = _dev(f"{origin_of(sock)}/oauth2/default")
+    with serve(dev, sock=sock):
         yield dev
 
 

@@ -267,7 +267,7 @@ def assert_no_leak(
         description = body["error_description"]
         # A fixed, short English sentence: nothing request-derived fits this shape.
         assert isinstance(description, str)
-        assert re.fullmatch(r"[A-Za-z' ]{5,60}", description), description
+        assert re.fullmatch(r"[A-Za-z' +-]{5,60}", description), description
     if caplog is not None:
         logged = "\n".join(record.getMessage() for record in caplog.records)
         for secret in secrets:

@@ -46,6 +46,10 @@ def test_satisfied(
         ((), 300, {"auth_time": "1800000000"}, "no_auth_time"),
         ((), 300, {"auth_time": True}, "no_auth_time"),
         ((), 300, {"auth_time": None}, "no_auth_time"),
+        ((), 300, {"auth_time": float("nan")}, "no_auth_time"),
+        ((), 300, {"auth_time": float("inf")}, "no_auth_time"),
+        ((), 300, {"auth_time": float("-inf")}, "no_auth_time"),
+        ((), 300, {"auth_time": 10**400}, "no_auth_time"),
         ((MFA,), 300, {"acr": MFA, "auth_time": NOW - 3600}, "auth_too_old"),
     ],
 )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import redis
+
+from ..servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -31,14 +32,6 @@ def redis_binary() -> str:
     if found is None:
         pytest.fail("redis-server is missing and .ci/install-redis.sh could not install it")
     return found
-
-
-def free_port() -> int:
-    """A loopback TCP port the OS reports as free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RedisServer:

@@ -13,7 +13,8 @@ from okta_bearer import ConfigurationError
 from okta_bearer._store import StoreUnavailable
 from okta_bearer.redis_store import RedisStore
 
-from ._server import RedisServer, free_port
+from ..servers import free_port
+from ._server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -168,3 +169,19 @@ async def test_non_positive_ttl_refused(redis_store: RedisStore) -> None:
     """A TTL of zero would make a key that never expires in some backends; it is refused."""
     with pytest.raises(ValueError, match="ttl"):
         await redis_store.set_if_absent("k", b"v", 0)
+
+
+async def test_pooled_connections_recover_after_a_restart(redis_server: RedisServer) -> None:
+    """After a Redis restart each pooled connection's first call works: a dead one is replaced."""
+    store = RedisStore(redis_server.url, timeout=0.5, max_connections=8)
+    try:
+        # Eight calls at once leave eight open connections in the pool.
+        await asyncio.gather(*(store.set(f"warm-{i}", b"v", 60) for i in range(8)))
+        redis_server.stop()
+        redis_server.start()
+        results = await asyncio.gather(
+            *(store.set_if_absent(f"after-{i}", b"v", 60) for i in range(8))
+        )
+        assert results == [True] * 8
+    finally:
+        await store.aclose()

@@ -1,0 +1,128 @@
+"""DPoP over uvicorn --workers 4 sharing a real redis-server: replays and outages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from okta_bearer.testing import DPoPKey, LocalIssuer
+
+from ..servers import UvicornProcess, serve
+from ..store._server import RedisServer
+from .conftest import WORKERS, KeyServer
+
+
+@dataclass
+class DPoPFleet:
+    """The issuer, the 4-worker API with DPoP on, and the Redis it shares."""
+
+    issuer: LocalIssuer
+    api: UvicornProcess
+    redis: RedisServer
+
+
+@pytest.fixture
+def dpop_fleet(tmp_path: Path) -> Iterator[DPoPFleet]:
+    """A key server, a redis-server and ``tests.fleet.dpop_app`` under 4 workers."""
+    keys = KeyServer()
+    with serve(keys) as key_server:
+        keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
+        redis = RedisServer(tmp_path)
+        redis.start()
+        api = UvicornProcess(
+            "tests.fleet.dpop_app:app",
+            workers=WORKERS,
+            env={"FLEET_ISSUER": keys.issuer.issuer, "FLEET_REDIS_URL": redis.url},
+            log=tmp_path / "api.log",
+        )
+        try:
+            yield DPoPFleet(keys.issuer, api, redis)
+        finally:
+            api.stop()
+            redis.stop()
+
+
+def send_all(base_url: str, requests: list[dict[str, str]]) -> list[httpx.Response]:
+    """Send ``GET /`` once per header set, each on a fresh connection, all at once."""
+
+    def call(headers: dict[str, str]) -> httpx.Response:
+        # A new connection each: the kernel spreads them over the workers.
+        with httpx.Client(base_url=base_url, trust_env=False, timeout=30) as client:
+            response = client.get("/", headers=headers)
+            response.read()
+            return response
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        return list(pool.map(call, requests))
+
+
+def test_a_proof_replayed_to_other_workers_is_refused(dpop_fleet: DPoPFleet) -> None:
+    """A proof accepted by one worker is refused by every worker it is replayed to."""
+    key = DPoPKey()
+    token = dpop_fleet.issuer.mint(cnf={"jkt": key.jkt})
+    url = dpop_fleet.api.base_url + "/"
+    headers = key.headers("GET", url, token)
+    [first] = send_all(dpop_fleet.api.base_url, [headers])
+    assert first.status_code == 200, dpop_fleet.api.log.read_text()
+    assert first.json()["jkt"] == key.jkt
+    replays = send_all(dpop_fleet.api.base_url, [headers] * 24)
+    assert {r.status_code for r in replays} == {401}
+    assert all('error="invalid_dpop_proof"' in r.headers["www-authenticate"] for r in replays)
+    other_workers = {r.headers["x-worker-pid"] for r in replays} - {first.headers["x-worker-pid"]}
+    assert other_workers  # the replay really reached other processes
+
+
+def test_concurrent_copies_of_one_proof_are_accepted_once(dpop_fleet: DPoPFleet) -> None:
+    """16 copies of one fresh proof sent at once over 4 workers: exactly one 200."""
+    key = DPoPKey()
+    token = dpop_fleet.issuer.mint(cnf={"jkt": key.jkt})
+    headers = key.headers("GET", dpop_fleet.api.base_url + "/", token)
+    responses = send_all(dpop_fleet.api.base_url, [headers] * 16)
+    assert sorted(r.status_code for r in responses) == [200] + [401] * 15
+    assert len({r.headers["x-worker-pid"] for r in responses}) >= 2
+
+
+def test_redis_stopped_mid_run_dpop_503_bearer_200(dpop_fleet: DPoPFleet) -> None:
+    """Redis stopped: DPoP requests get 503 + Retry-After, Bearer requests 200; back once it is."""
+    url = dpop_fleet.api.base_url + "/"
+    key = DPoPKey()
+    token = dpop_fleet.issuer.mint(cnf={"jkt": key.jkt})
+    bearer = {"authorization": f"Bearer {dpop_fleet.issuer.mint()}"}
+    warm = send_all(dpop_fleet.api.base_url, [key.headers("GET", url, token) for _ in range(8)])
+    assert {r.status_code for r in warm} == {200}, dpop_fleet.api.log.read_text()
+
+    dpop_fleet.redis.stop()
+    during = [key.headers("GET", url, token) for _ in range(16)] + [bearer] * 16
+    responses = send_all(dpop_fleet.api.base_url, during)
+    dpop_answers, bearer_answers = responses[:16], responses[16:]
+    assert {r.status_code for r in dpop_answers} == {503}
+    assert {r.headers["retry-after"] for r in dpop_answers} == {"3"}
+    assert not any("www-authenticate" in r.headers for r in dpop_answers)
+    assert {r.status_code for r in bearer_answers} == {200}
+
+    dpop_fleet.redis.start()
+    after = send_all(dpop_fleet.api.base_url, [key.headers("GET", url, token) for _ in range(8)])
+    assert {r.status_code for r in after} == {200}, dpop_fleet.api.log.read_text()
+
+
+def test_redis_frozen_dpop_503_within_the_store_timeout(dpop_fleet: DPoPFleet) -> None:
+    """Redis frozen (SIGSTOP, connections open, no answers): DPoP gets 503, Bearer 200, no hang."""
+    url = dpop_fleet.api.base_url + "/"
+    key = DPoPKey()
+    token = dpop_fleet.issuer.mint(cnf={"jkt": key.jkt})
+    bearer = {"authorization": f"Bearer {dpop_fleet.issuer.mint()}"}
+    warm = send_all(dpop_fleet.api.base_url, [key.headers("GET", url, token) for _ in range(8)])
+    assert {r.status_code for r in warm} == {200}, dpop_fleet.api.log.read_text()
+    dpop_fleet.redis.pause()
+    try:
+        # The client's own 30 s timeout would raise if a worker waited on Redis for good.
+        during = [key.headers("GET", url, token) for _ in range(8)] + [bearer] * 8
+        responses = send_all(dpop_fleet.api.base_url, during)
+    finally:
+        dpop_fleet.redis.resume()
+    assert [r.status_code for r in responses] == [503] * 8 + [200] * 8
