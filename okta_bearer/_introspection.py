@@ -52,7 +52,7 @@ from cachetools import LRUCache
 from ._claims import Claims
 from ._client_auth import ClientAuth
 from ._config import check_int, check_number, check_strings, check_url
-from ._errors import BearerError, ConfigurationError, InvalidToken
+from ._errors import ConfigurationError, IntrospectionUnavailable, InvalidToken
 from ._events import NO_EVENTS, Events
 from ._lease import Fetched, shared_fetch
 from ._rfc6750 import is_scope_token
@@ -66,24 +66,6 @@ logger = logging.getLogger("okta_bearer")
 _MAX_BODY = 256 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _TOKEN_TYPES = frozenset({"bearer", "dpop"})
-
-
-class IntrospectionUnavailable(BearerError):
-    """The introspection endpoint cannot answer right now (503 + ``Retry-After``).
-
-    A valid token must never be told it is invalid because the issuer is
-    down, so this is a server-side condition, like ``KeysUnavailable``.
-
-    Attributes:
-        retry_after: seconds the client should wait before retrying.
-    """
-
-    status = 503
-    error = "temporarily_unavailable"
-
-    def __init__(self, retry_after: int = 5) -> None:
-        super().__init__("introspection_unavailable", "Token introspection is unavailable")
-        self.retry_after = retry_after
 
 
 class _BadAnswer(Exception):
