@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from ._claims import Claims
 from ._errors import ConfigurationError, MissingToken
+from ._events import Events
 from ._metadata import ProtectedResource
 from ._openapi import document_refusals
 from ._protocols import Verifier
@@ -194,6 +195,7 @@ def protect(
     error_details: bool = True,
     resource: str | ProtectedResource | None = None,
     on_error: OnError | None = None,
+    events: Events | None = None,
 ) -> BearerAuthMiddleware:
     """Install :class:`~okta_bearer.BearerAuthMiddleware` on ``app``, docs kept public.
 
@@ -226,6 +228,7 @@ def protect(
         error_details=error_details,
         resource=resource,
         on_error=on_error,
+        events=events,
     )
     if middleware._failed is not None:  # built inside an event loop: raise anyway
         raise middleware._failed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._claims import Claims
 from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
+from ._events import Events, check_events, outcome_of
+from ._log_fields import token_fields
 from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._responses import ChallengeSettings, ErrorResponse, error_response
@@ -107,6 +110,12 @@ class BearerAuthMiddleware:
             refusal.  Only the body: the status, ``WWW-Authenticate``,
             ``Retry-After`` and ``Cache-Control: no-store`` stay as RFC 6750
             wants them.  If it raises, the default body is sent.
+        events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`):
+            every request judged is reported once with its outcome, reason
+            and the time spent judging it, refusals before verification (no
+            token, a malformed header) included.  When the middleware builds
+            the verifier, the verifier reports to it too (key fetches,
+            caches); a verifier you pass takes its own ``events=``.
 
     Behaviour: deny by default (401 with a bare challenge when no token is
     sent), 400 ``invalid_request`` for a malformed header or two of them, 401
@@ -147,6 +156,7 @@ class BearerAuthMiddleware:
         error_details: bool = True,
         resource: str | ProtectedResource | None = None,
         on_error: OnError | None = None,
+        events: Events | None = None,
     ) -> None:
         self.app = app
         self._failed: ConfigurationError | None = None
@@ -162,6 +172,7 @@ class BearerAuthMiddleware:
                 error_details,
                 resource,
                 on_error,
+                events,
             )
         except ConfigurationError as error:
             if not _in_event_loop():
@@ -180,7 +191,9 @@ class BearerAuthMiddleware:
         error_details: bool,
         resource: str | ProtectedResource | None,
         on_error: OnError | None,
+        events: Events | None,
     ) -> None:
+        self._events = check_events(events)
         if isinstance(public_paths, str):
             raise ConfigurationError("public_paths must be a list of paths, not one string")
         paths = tuple(public_paths)
@@ -214,7 +227,7 @@ class BearerAuthMiddleware:
                 raise ConfigurationError(
                     "BearerAuthMiddleware needs verifier= or the options " + " and ".join(missing)
                 )
-            verifier = TokenVerifier(issuer, audience)
+            verifier = TokenVerifier(issuer, audience, events=self._events)
             owns_verifier = True
         elif issuer is not None or audience is not None:
             raise ConfigurationError(
@@ -278,6 +291,9 @@ class BearerAuthMiddleware:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self._call_app(scope, receive, send)
             return
+        events = self._events
+        start = perf_counter() if events is not None else 0.0
+        outcome = "ok"
         try:
             headers: list[tuple[bytes, bytes]] = scope["headers"]
             token = parse_authorization([v for k, v in headers if k == b"authorization"])
@@ -287,14 +303,24 @@ class BearerAuthMiddleware:
                 if not self._optional:
                     raise MissingToken()
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+                outcome = "anonymous"
             else:
                 claims = await self.verifier.verify(token, self._required_scopes)
                 scope["user"] = BearerUser(claims)
                 scope["auth"] = AuthCredentials(list(claims.scopes))
         except BearerError as error:
-            await self._refuse(scope, receive, send, error, connect_pending=True)
+            seconds = perf_counter() - start if events is not None else 0.0
+            await self._refuse(scope, receive, send, error, connect_pending=True, seconds=seconds)
             return
-        await self._call_app(scope, receive, send)
+        if events is None:
+            await self._call_app(scope, receive, send)
+            return
+        seconds = perf_counter() - start
+        reason = "ok" if outcome == "ok" else "missing_token"
+        # Reported when the route starts answering: it may still refuse (require_scopes).
+        await self._call_app(
+            scope, receive, send, lambda: events.request(outcome, reason, seconds), seconds
+        )
 
     async def _send_metadata(self, scope: Scope, send: Send) -> None:
         assert self._resource is not None
@@ -329,17 +355,28 @@ class BearerAuthMiddleware:
         if token is not None and any(k == "access_token" for k, _ in parse_qsl(query)):
             raise InvalidRequest("multiple_methods", "Use only one method to send the token")
 
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _call_app(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        admitted: Callable[[], None] | None = None,
+        seconds: float = 0.0,
+    ) -> None:
         # A BearerError from the app is answered like ours, but only while the
         # app has sent nothing: a second http.response.start is a protocol error.
+        # ``admitted`` reports the request once the app answers (or ends) without one.
         if scope["type"] != "http":
-            await self._call_websocket_app(scope, receive, send)
+            await self._call_websocket_app(scope, receive, send, admitted, seconds)
             return
         started = False
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
-            started = True
+            if not started:
+                started = True
+                if admitted is not None:
+                    admitted()
             await send(message)
 
         try:
@@ -347,15 +384,29 @@ class BearerAuthMiddleware:
         except BearerError as error:
             if started:
                 raise
-            await self._refuse(scope, receive, send, error, connect_pending=False)
+            admitted = None
+            await self._refuse(scope, receive, send, error, connect_pending=False, seconds=seconds)
+        finally:
+            if not started and admitted is not None:
+                admitted()
 
-    async def _call_websocket_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _call_websocket_app(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        admitted: Callable[[], None] | None,
+        seconds: float,
+    ) -> None:
         started = False
         connect_pending = True
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
-            started = True
+            if not started:
+                started = True
+                if admitted is not None:
+                    admitted()
             await send(message)
 
         async def receive_tracking() -> Message:
@@ -370,7 +421,13 @@ class BearerAuthMiddleware:
         except BearerError as error:
             if started:
                 raise
-            await self._refuse(scope, receive, send, error, connect_pending=connect_pending)
+            admitted = None
+            await self._refuse(
+                scope, receive, send, error, connect_pending=connect_pending, seconds=seconds
+            )
+        finally:
+            if not started and admitted is not None:
+                admitted()
 
     async def _refuse(
         self,
@@ -380,7 +437,10 @@ class BearerAuthMiddleware:
         error: BearerError,
         *,
         connect_pending: bool,
+        seconds: float = 0.0,
     ) -> None:
+        if self._events is not None:
+            self._events.request(outcome_of(error), error.reason, seconds)
         _log_refusal(scope, error)
         response = self.error_response(error)
         if scope["type"] == "http":
@@ -424,6 +484,7 @@ def _log_refusal(scope: Scope, error: BearerError) -> None:
     if not logger.isEnabledFor(level):
         return
     context = {k: str(v)[:_CONTEXT_LIMIT] for k, v in error.context.items()}
+    fields = token_fields(scope)
     # %r on everything the client chose: no newline can forge a second log line.
     logger.log(
         level,
@@ -440,5 +501,6 @@ def _log_refusal(scope: Scope, error: BearerError) -> None:
             "error": error.error,
             "context": context,
             "path": scope["path"],
+            **fields,
         },
     )
