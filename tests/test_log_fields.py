@@ -27,34 +27,29 @@ async def admin(request: Request) -> PlainTextResponse:
     raise InsufficientScope(["admin"])
 
 
-async def refusal(local: LocalIssuer, token: str, path: str) -> logging.LogRecord:
-    """The one refusal record logged for a request with ``token`` to ``path``."""
+async def refusal(
+    local: LocalIssuer, token: str, caplog: pytest.LogCaptureFixture
+) -> logging.LogRecord:
+    """The one refusal record logged for a request with ``token`` to a route that refuses."""
     app = Starlette(
         routes=[Route("/admin", admin)],
         middleware=[Middleware(BearerAuthMiddleware, verifier=local.verifier())],
     )
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("okta_bearer")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            await client.get(path, headers=bearer(token))
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
-    [record] = [r for r in records if "refused" in r.getMessage()]
+    caplog.set_level(logging.INFO, logger="okta_bearer")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        await client.get("/admin", headers=bearer(token))
+    [record] = [r for r in caplog.records if "refused" in r.getMessage()]
     return record
 
 
-async def test_refusal_log_names_issuer_client_and_kid_of_the_refused_token() -> None:
+async def test_refusal_log_names_issuer_client_and_kid_of_the_refused_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A refused JWT's iss, cid and kid (unverified) are in the record; the token is not."""
     local = LocalIssuer()
     token = local.mint(aud="api://other", cid="0oaclient")
-    record = await refusal(local, token, "/admin")
+    record = await refusal(local, token, caplog)
     assert record.__dict__["reason"] == "bad_audience"
     assert record.__dict__["issuer"] == local.issuer
     assert record.__dict__["client_id"] == "0oaclient"
@@ -63,10 +58,12 @@ async def test_refusal_log_names_issuer_client_and_kid_of_the_refused_token() ->
     assert token.split(".")[2] not in str(record.__dict__)
 
 
-async def test_route_refusal_log_names_the_verified_issuer_and_client() -> None:
+async def test_route_refusal_log_names_the_verified_issuer_and_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A refusal raised by the route carries the verified claims' issuer and client id."""
     local = LocalIssuer()
-    record = await refusal(local, local.mint(cid="0oaverified"), "/admin")
+    record = await refusal(local, local.mint(cid="0oaverified"), caplog)
     assert record.__dict__["reason"] == "missing_scope"
     assert (record.__dict__["issuer"], record.__dict__["client_id"]) == (
         local.issuer,
