@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
             'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:9401/api/whoami',
             "okta-bearer mint --scope openid --scope items:write --expires-in 300",
             "okta-bearer mint --client-token --json",
-            'curl -d "token=$(okta-bearer mint --opaque)" -u 0oaresourceserver:SECRET '
+            f'curl -d client_id={DEMO_CLIENT_ID} -d "token=$(okta-bearer mint --opaque)" '
             + DEFAULT_ISSUER
             + "/v1/introspect",
         ),
