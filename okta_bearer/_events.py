@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ._errors import BearerError, ConfigurationError
 
-__all__ = ["NO_EVENTS", "Events", "check_events", "outcome_of"]
+__all__ = ["Events", "check_events", "outcome_of"]
 
 
 class Events:
@@ -51,10 +51,6 @@ class Events:
 
     def cache(self, kind: str, hit: bool) -> None:
         """A cache lookup hit or missed."""
-
-
-#: The shared do-nothing instance (the default everywhere).
-NO_EVENTS = Events()
 
 
 def outcome_of(error: BearerError) -> str:

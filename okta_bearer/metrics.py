@@ -44,9 +44,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "okta_bearer.metrics needs prometheus-client: pip install 'okta-bearer[metrics]'"
     ) from exc
 
-from ._events import NO_EVENTS, Events
+from ._events import Events
 
-__all__ = ["NO_EVENTS", "Events", "PrometheusEvents"]
+__all__ = ["Events", "PrometheusEvents"]
 
 # Verification is microseconds when cached, one round trip when not.
 _VERIFY_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
