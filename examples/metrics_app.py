@@ -1,8 +1,11 @@
 """An API that accepts JWTs and opaque tokens, and exposes Prometheus metrics.
 
-JWTs are verified locally; any other token is introspected (RFC 7662).  Every
-verification, fetch and cache lookup is counted; ``/metrics`` serves the
-numbers (keep it on an internal port or network in production)::
+JWTs are verified locally; any other token is introspected (RFC 7662).  One
+``PrometheusEvents`` is given to ``protect()`` (every request judged: 200s,
+401s and 400s by reason, 403s from ``require_scopes``, 503s) and to the
+verifiers (key, discovery and introspection fetches; cache hits and misses).
+``/metrics`` serves the numbers (keep it on an internal port or network in
+production)::
 
     pip install 'okta-bearer[metrics]' uvicorn
     OKTA_CLIENT_ID=... OKTA_CLIENT_SECRET=... \
@@ -22,50 +25,42 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.applications import Starlette
-from starlette.authentication import requires
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from okta_bearer import (
-    BearerAuthMiddleware,
-    BearerUser,
+    Claims,
     IntrospectionVerifier,
     TokenShapeVerifier,
     TokenVerifier,
     Verifier,
 )
-from okta_bearer.metrics import PrometheusEvents, observe
+from okta_bearer.fastapi import protect, require_scopes
+from okta_bearer.metrics import PrometheusEvents
 
 
-@requires("items:read")
-async def items(request: Request) -> JSONResponse:
-    """Needs items:read."""
-    user = request.user
-    assert isinstance(user, BearerUser)
-    return JSONResponse({"items": ["first item"], "caller": user.display_name})
-
-
-def create_app(*, verifier: Verifier, events: PrometheusEvents) -> Starlette:
+def create_app(*, verifier: Verifier, events: PrometheusEvents) -> FastAPI:
     """The app: ``verifier`` judges tokens, ``events`` holds the series ``/metrics`` serves."""
-    observed = observe(verifier, events)
-
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(events.registry), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await observed.aclose()
+        await verifier.aclose()
 
-    return Starlette(
-        routes=[Route("/items", items), Route("/metrics", metrics)],
-        middleware=[Middleware(BearerAuthMiddleware, observed, public_paths=["/metrics"])],
-        lifespan=lifespan,
-    )
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/items")
+    async def items(claims: Claims = require_scopes("items:read")) -> dict[str, Any]:
+        """Needs items:read."""
+        return {"items": ["first item"], "caller": claims.sub or claims.client_id}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(events.registry), media_type=CONTENT_TYPE_LATEST)
+
+    protect(app, verifier, public_paths=["/metrics"], events=events)
+    return app
 
 
 def build_verifier(events: PrometheusEvents) -> Verifier:
@@ -73,7 +68,7 @@ def build_verifier(events: PrometheusEvents) -> Verifier:
     issuer = os.environ.get("OKTA_ISSUER", "http://127.0.0.1:9400/oauth2/default")
     audience = os.environ.get("OKTA_AUDIENCE", "api://default")
     return TokenShapeVerifier(
-        TokenVerifier(issuer, audience),
+        TokenVerifier(issuer, audience, events=events),
         IntrospectionVerifier(
             issuer,
             audience,

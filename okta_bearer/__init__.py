@@ -9,6 +9,8 @@ from ._errors import (
     BearerError,
     ConfigurationError,
     InsufficientScope,
+    InsufficientUserAuthentication,
+    IntrospectionUnavailable,
     InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
@@ -17,12 +19,11 @@ from ._errors import (
     ReplayCacheUnavailable,
     UseDPoPNonce,
 )
-from ._introspection import IntrospectionUnavailable, IntrospectionVerifier
+from ._introspection import IntrospectionVerifier
 from ._issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
 from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._require import check_auth, require_auth
-from ._stepup import InsufficientUserAuthentication
 from ._store import MemoryStore, Store
 from ._verifier import TokenVerifier
 from .middleware import BearerAuthMiddleware, BearerUser

@@ -7,9 +7,14 @@ The tree is shallow on purpose; each class carries what the HTTP layer needs::
     ├── InvalidRequest          400  invalid_request
     ├── InvalidToken            401  invalid_token
     ├── InsufficientScope       403  insufficient_scope (+ the scopes required)
+    ├── InsufficientUserAuthentication
+    │                           401  insufficient_user_authentication (+ acr_values,
+    │                                max_age to ask for, RFC 9470 section 3)
     ├── InvalidDPoPProof        401  invalid_dpop_proof (RFC 9449 section 7.1)
     ├── UseDPoPNonce            401  use_dpop_nonce (+ the nonce to send, RFC 9449 section 9)
     ├── KeysUnavailable         503  no signing key could be obtained (+ retry_after)
+    ├── IntrospectionUnavailable
+    │                           503  the introspection endpoint cannot answer (+ retry_after)
     └── ReplayCacheUnavailable  503  the DPoP replay store cannot answer (+ retry_after)
 
     ConfigurationError          a ValueError raised by constructors, naming the option
@@ -30,6 +35,8 @@ __all__ = [
     "BearerError",
     "ConfigurationError",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
+    "IntrospectionUnavailable",
     "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
@@ -172,3 +179,47 @@ class ReplayCacheUnavailable(BearerError):
     def __init__(self, retry_after: int = 5) -> None:
         super().__init__("replay_store_unavailable", "DPoP replay check is unavailable")
         self.retry_after = retry_after
+
+
+class IntrospectionUnavailable(BearerError):
+    """The introspection endpoint cannot answer right now (503 + ``Retry-After``).
+
+    A valid token must never be told it is invalid because the issuer is
+    down, so this is a server-side condition, like ``KeysUnavailable``.
+
+    Attributes:
+        retry_after: seconds the client should wait before retrying.
+    """
+
+    status = 503
+    error = "temporarily_unavailable"
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("introspection_unavailable", "Token introspection is unavailable")
+        self.retry_after = retry_after
+
+
+class InsufficientUserAuthentication(BearerError):
+    """The token is valid, but the sign-in behind it is too weak or too old (401).
+
+    Attributes:
+        acr_values: the acceptable authentication context classes, in order of
+            preference (empty when only recency is required).
+        max_age: the maximum age in seconds of the sign-in, or ``None``.
+    """
+
+    status = 401
+    error = "insufficient_user_authentication"
+
+    def __init__(
+        self,
+        reason: str,
+        description: str,
+        *,
+        acr_values: Iterable[str] = (),
+        max_age: int | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(reason, description, context)
+        self.acr_values = tuple(acr_values)
+        self.max_age = max_age

@@ -1,7 +1,9 @@
 """Hooks for metrics: what the library reports, with no metrics library imported.
 
-The core calls an :class:`Events` object at a few fixed points; the default
-does nothing.  :mod:`okta_bearer.metrics` turns the calls into Prometheus
+The core calls an :class:`Events` object at a few fixed points when one is
+given (``events=`` on the middleware, ``protect()``, ``TokenVerifier`` and
+``IntrospectionVerifier``); without one nothing is called at all, so the
+default costs one ``is None`` test.  :mod:`okta_bearer.metrics` turns the calls into Prometheus
 series, and any other backend (OpenTelemetry, StatsD, logs) is a subclass
 overriding the methods it cares about.  Hooks must be cheap and must not
 raise: they run on the request path.
@@ -12,30 +14,36 @@ configuration), never anything taken from a token.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
-from types import TracebackType
+from ._errors import BearerError, ConfigurationError
 
-from ._claims import Claims
-from ._errors import BearerError
-from ._protocols import Verifier
-
-__all__ = ["NO_EVENTS", "Events", "ObservedVerifier"]
+__all__ = ["Events", "check_events", "outcome_of"]
 
 
 class Events:
     """The metric hooks, each a no-op here; subclass and override.
 
     ``kind`` names what was fetched or looked up: ``"discovery"``, ``"jwks"``,
-    ``"introspection"`` for fetches; ``"token"`` (verified JWTs),
-    ``"introspection"`` (introspection answers) and ``"keys"`` for caches.
+    ``"introspection"`` for fetches; for caches ``"token"`` (verified JWTs),
+    ``"keys"`` (the signing key a token names, found in the cached key set),
+    ``"introspection"`` (introspection answers in this process), and the
+    fleet's shared store: ``"keys_shared"`` (a hit when a process adopts the
+    key set another one fetched, a miss when it fetches itself) and
+    ``"introspection_shared"`` (hits only).
     """
 
     def request(self, outcome: str, reason: str, seconds: float) -> None:
         """A token was judged: ``outcome`` is ``"ok"`` or the RFC 6750 error
         (``"invalid_token"``, ``"insufficient_scope"``, ``"invalid_request"``,
-        ``"missing_token"``, ``"temporarily_unavailable"``); ``reason`` is the
-        error's reason code (``"ok"`` on success); ``seconds`` the time verify took.
+        ``"missing_token"``, ``"temporarily_unavailable"``...), or
+        ``"anonymous"`` (reason ``"missing_token"``) when an ``optional``
+        middleware lets a request without a token through; ``reason`` is the
+        error's reason code (``"ok"`` on success); ``seconds`` the time spent
+        judging the request (reading the header and verifying the token).
+
+        The middleware reports each request once: a refusal when it refuses,
+        or when the route refuses with a :class:`~okta_bearer.BearerError`
+        (``require_scopes``) before answering; otherwise ``"ok"`` once the
+        route starts its answer.
         """
 
     def fetch(self, kind: str, issuer: str, ok: bool, seconds: float) -> None:
@@ -45,56 +53,15 @@ class Events:
         """A cache lookup hit or missed."""
 
 
-#: The shared do-nothing instance (the default everywhere).
-NO_EVENTS = Events()
-
-
 def outcome_of(error: BearerError) -> str:
     """The ``outcome`` label for ``error`` (its RFC 6750 code, or ``missing_token``)."""
     return error.error or "missing_token"
 
 
-class ObservedVerifier:
-    """Wrap any :class:`~okta_bearer.Verifier` so each ``verify`` reports to ``events``.
-
-    Reports :meth:`Events.request` with the outcome, reason and duration of
-    every call.  Requests the middleware refuses before calling the verifier
-    (no token, a malformed header) are not seen here.
-    """
-
-    def __init__(
-        self,
-        verifier: Verifier,
-        events: Events,
-        *,
-        clock: Callable[[], float] = time.perf_counter,
-    ) -> None:
-        self.verifier = verifier
-        self.events = events
-        self._clock = clock
-
-    async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
-        """Verify through the wrapped verifier, reporting the outcome."""
-        start = self._clock()
-        try:
-            claims = await self.verifier.verify(token, required_scopes)
-        except BearerError as error:
-            self.events.request(outcome_of(error), error.reason, self._clock() - start)
-            raise
-        self.events.request("ok", "ok", self._clock() - start)
-        return claims
-
-    async def aclose(self) -> None:
-        """Close the wrapped verifier."""
-        await self.verifier.aclose()
-
-    async def __aenter__(self) -> ObservedVerifier:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+def check_events(events: object) -> Events | None:
+    """``events`` if it is ``None`` or an :class:`Events`, else :class:`ConfigurationError`."""
+    if events is None or isinstance(events, Events):
+        return events
+    raise ConfigurationError(
+        "events must be an okta_bearer.metrics.Events (e.g. PrometheusEvents()) or None"
+    )

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._events import Events
 from ._store import Store
 
 __all__ = ["Fleet", "SharedKeys"]
@@ -104,6 +105,9 @@ class Fleet:
         timeout: the refresh budget; the lease lives a little longer.
         interval: the unknown-kid interval of :class:`~okta_bearer.KeyPolicy`.
         refresh_ahead: seconds before expiry at which a copy is no longer fresh.
+        max_stale: seconds the published copy outlives its freshness.
+        events: metric hooks: ``cache("keys_shared", hit)``, a hit for each
+            adopted copy, a miss for each fetch this process makes.
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class Fleet:
         interval: float,
         refresh_ahead: float,
         max_stale: float,
+        events: Events | None = None,
     ) -> None:
         digest = hashlib.sha256(issuer.encode()).hexdigest()[:32]
         self._store = store
@@ -126,6 +131,8 @@ class Fleet:
         self._interval = interval
         self._refresh_ahead = refresh_ahead
         self._max_stale = max_stale
+        self._issuer = issuer
+        self._events = events
         #: Fetches this process made from the issuer, and copies it adopted.
         self.counts = {"fetched": 0, "adopted": 0}
 
@@ -142,8 +149,7 @@ class Fleet:
         try:
             shared = await self._read()
             if shared is not None and self._answers(shared, kid, ours_fetched_at):
-                self.counts["adopted"] += 1
-                return shared
+                return self._adopted(shared)
             leased = await self._store.set_if_absent(
                 self._lease_key, os.urandom(8), self._timeout + 1.0
             )
@@ -153,8 +159,10 @@ class Fleet:
             raise
         except Exception as exc:  # the store failed: fetch alone, never fail because of it
             logger.warning(
-                "okta_bearer: shared key store unavailable (%s); fetching keys without it",
+                "okta_bearer: shared key store unavailable (%s); fetching keys of %s without it",
                 type(exc).__name__,
+                self._issuer,
+                extra={"reason": "store_unavailable", "issuer": self._issuer},
             )
             return await self._fetch(fetch, publish=False, kid=kid)
         try:
@@ -175,6 +183,8 @@ class Fleet:
     async def _fetch(self, fetch: Fetch, *, publish: bool, kid: str | None) -> SharedKeys:
         jwks_uri, document, ttl = await fetch()
         self.counts["fetched"] += 1
+        if self._events is not None:
+            self._events.cache("keys_shared", False)
         shared = SharedKeys(jwks_uri, document, self._clock(), ttl, kid is not None)
         if publish:
             await self._quietly(
@@ -192,14 +202,18 @@ class Fleet:
                 and shared.fetched_at > ours_fetched_at
                 and self._answers(shared, None, ours_fetched_at)
             ):
-                self.counts["adopted"] += 1
-                return shared
+                return self._adopted(shared)
             if await self._store.get(self._lease_key) is None:
                 shared = await self._read()
                 if shared is not None and self._answers(shared, kid, ours_fetched_at):
-                    self.counts["adopted"] += 1
-                    return shared
+                    return self._adopted(shared)
                 raise FleetError("another process's key refresh did not publish keys")
+
+    def _adopted(self, shared: SharedKeys) -> SharedKeys:
+        self.counts["adopted"] += 1
+        if self._events is not None:
+            self._events.cache("keys_shared", True)
+        return shared
 
     async def _read(self) -> SharedKeys | None:
         data = await self._store.get(self._doc_key)

@@ -52,8 +52,8 @@ from cachetools import LRUCache
 from ._claims import Claims
 from ._client_auth import ClientAuth
 from ._config import check_int, check_number, check_strings, check_url
-from ._errors import BearerError, ConfigurationError, InvalidToken
-from ._events import NO_EVENTS, Events
+from ._errors import ConfigurationError, IntrospectionUnavailable, InvalidToken
+from ._events import Events, check_events
 from ._lease import Fetched, shared_fetch
 from ._rfc6750 import is_scope_token
 from ._store import MemoryStore, Store, StoreUnavailable
@@ -66,24 +66,6 @@ logger = logging.getLogger("okta_bearer")
 _MAX_BODY = 256 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _TOKEN_TYPES = frozenset({"bearer", "dpop"})
-
-
-class IntrospectionUnavailable(BearerError):
-    """The introspection endpoint cannot answer right now (503 + ``Retry-After``).
-
-    A valid token must never be told it is invalid because the issuer is
-    down, so this is a server-side condition, like ``KeysUnavailable``.
-
-    Attributes:
-        retry_after: seconds the client should wait before retrying.
-    """
-
-    status = 503
-    error = "temporarily_unavailable"
-
-    def __init__(self, retry_after: int = 5) -> None:
-        super().__init__("introspection_unavailable", "Token introspection is unavailable")
-        self.retry_after = retry_after
 
 
 class _BadAnswer(Exception):
@@ -116,7 +98,9 @@ class IntrospectionVerifier:
         retry_after: seconds announced in ``Retry-After`` (and the fail-fast
             window) after the endpoint failed.
         transport: an ``httpx.AsyncBaseTransport`` (tests, proxies).
-        events: metric hooks (see :mod:`okta_bearer.metrics`).
+        events: metric hooks (see :mod:`okta_bearer.metrics`): answers found
+            in the in-process cache and the shared store, introspection and
+            discovery requests.  ``None`` (the default) calls nothing.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
@@ -146,7 +130,7 @@ class IntrospectionVerifier:
         timeout: float = 5.0,
         retry_after: int = 5,
         transport: httpx.AsyncBaseTransport | None = None,
-        events: Events = NO_EVENTS,
+        events: Events | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = check_url("issuer", issuer)
@@ -192,7 +176,7 @@ class IntrospectionVerifier:
         # The default store runs on the verifier's clock, so a test clock expires it too.
         self._store: Store = store if store is not None else MemoryStore(clock=clock)
         self._owns_store = store is None
-        self._events = events
+        self._events = check_events(events)
         self._clock = clock
         self._client = httpx.AsyncClient(
             transport=transport, timeout=self._timeout, follow_redirects=False
@@ -232,14 +216,16 @@ class IntrospectionVerifier:
         # In-process memory only (as TokenVerifier's cache); the shared store sees a hash.
         hit = None if local is None else local.get(token)
         if hit is not None and now < hit[1]:
-            self._events.cache("introspection", True)
+            if self._events is not None:
+                self._events.cache("introspection", True)
             claims = hit[0]
         else:
             if not token or not token.isascii():
                 raise InvalidToken("malformed", "Token is malformed")
             if len(token) > self._max_size:
                 raise InvalidToken("too_large", "Token is too large")
-            self._events.cache("introspection", False)
+            if self._events is not None:
+                self._events.cache("introspection", False)
             digest = hashlib.sha256(token.encode("ascii")).hexdigest()
             answer = await self._answer(digest, token, now)
             claims = self._judge(token, answer, self._clock())
@@ -291,7 +277,7 @@ class IntrospectionVerifier:
         document, fetched = await shared_fetch(
             self._store, key, fetch, lease_ttl=self._timeout * 2 + 1
         )
-        if not fetched:
+        if not fetched and self._events is not None:
             self._events.cache("introspection_shared", True)
         answer = _parse(document)
         if answer is None:  # not ours: a corrupted or foreign entry
@@ -319,15 +305,22 @@ class IntrospectionVerifier:
         try:
             answer = await asyncio.wait_for(self._post(endpoint, token), self._timeout)
         except (_BadAnswer, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
-            self._events.fetch("introspection", self.issuer, False, time.perf_counter() - start)
+            if self._events is not None:
+                self._events.fetch("introspection", self.issuer, False, time.perf_counter() - start)
             raise self._failed(f"introspection at {endpoint} failed", exc) from exc
-        self._events.fetch("introspection", self.issuer, True, time.perf_counter() - start)
+        if self._events is not None:
+            self._events.fetch("introspection", self.issuer, True, time.perf_counter() - start)
         return answer
 
     def _failed(self, what: str, exc: BaseException) -> IntrospectionUnavailable:
         now = self._clock()
         self._failed_until = now + self._retry_after
-        logger.warning("okta_bearer: %s (%s)", what, str(exc) or type(exc).__name__)
+        logger.warning(
+            "okta_bearer: %s (%s)",
+            what,
+            str(exc) or type(exc).__name__,
+            extra={"reason": "introspection_unavailable", "issuer": self.issuer},
+        )
         return self._unavailable(now)
 
     async def _post(self, endpoint: str, token: str) -> dict[str, Any]:
@@ -342,6 +335,7 @@ class IntrospectionVerifier:
                 "the secret or key, and auth_method",
                 endpoint,
                 status,
+                extra={"reason": "client_auth_refused", "issuer": self.issuer},
             )
         if status != 200:
             raise _BadAnswer(f"HTTP {status}")
@@ -382,9 +376,11 @@ class IntrospectionVerifier:
         try:
             endpoint = await asyncio.wait_for(self._find_endpoint(), self._timeout)
         except (_BadAnswer, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
-            self._events.fetch("discovery", self.issuer, False, time.perf_counter() - start)
+            if self._events is not None:
+                self._events.fetch("discovery", self.issuer, False, time.perf_counter() - start)
             raise self._failed(f"discovery for {self.issuer} failed", exc) from exc
-        self._events.fetch("discovery", self.issuer, True, time.perf_counter() - start)
+        if self._events is not None:
+            self._events.fetch("discovery", self.issuer, True, time.perf_counter() - start)
         self._endpoint = endpoint
         return endpoint
 

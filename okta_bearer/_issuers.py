@@ -278,3 +278,14 @@ class TokenShapeVerifier:
         """Close both verifiers."""
         await self._jwt.aclose()
         await self._opaque.aclose()
+
+    async def __aenter__(self) -> TokenShapeVerifier:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -37,14 +37,17 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from ._config import KeyPolicy, is_loopback_url
 from ._errors import InvalidToken, KeysUnavailable
+from ._events import Events
 from ._fleet import Fleet, FleetError
 from ._jwk import SignatureCheck, build_keys
 from ._store import Store
@@ -57,6 +60,7 @@ REFRESH_AHEAD = 30.0
 _MAX_BODY = 256 * 1024
 _ACCEPT = "application/json, application/jwk-set+json"
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)")
+_T = TypeVar("_T")
 _NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s])")
 
 
@@ -121,6 +125,7 @@ class KeyStore:
         on_withdrawn: called with the kids a refresh no longer lists.
         store: a store shared by every process of the fleet; key sets are
             then fetched once for all of them (see :mod:`okta_bearer._fleet`).
+        events: metric hooks for key lookups and fetches (``None``: none).
     """
 
     def __init__(
@@ -134,8 +139,10 @@ class KeyStore:
         clock: Callable[[], float],
         on_withdrawn: Callable[[frozenset[str]], None] | None = None,
         store: Store | None = None,
+        events: Events | None = None,
     ) -> None:
         self._issuer = issuer
+        self._events = events
         self._jwks_uri = jwks_uri
         self._algorithms = tuple(algorithms)
         self._policy = policy
@@ -158,6 +165,7 @@ class KeyStore:
                 interval=policy.unknown_kid_interval,
                 refresh_ahead=REFRESH_AHEAD,
                 max_stale=policy.max_stale,
+                events=events,
             )
         )
         #: HTTP requests made, by kind ("discovery", "jwks"); for tests and metrics.
@@ -184,6 +192,10 @@ class KeyStore:
         """
         now = self._clock()
         keyset = self._keys
+        if self._events is not None:
+            # A hit: the cached key set, still usable, lists the kid (no fetch needed).
+            hit = keyset is not None and now < keyset.stale_until and kid in keyset.checks
+            self._events.cache("keys", hit)
         if keyset is None:
             keyset = await self._refresh_now(now)
         elif now >= keyset.expires_at - REFRESH_AHEAD:
@@ -263,7 +275,11 @@ class KeyStore:
             await asyncio.wait_for(self._fetch_and_store(kid), self._policy.timeout)
         except asyncio.CancelledError:
             self._failed_at = self._clock()
-            logger.info("okta_bearer: key refresh for %s cancelled", self._issuer)
+            logger.info(
+                "okta_bearer: key refresh for %s cancelled",
+                self._issuer,
+                extra={"reason": "keys_refresh_cancelled", "issuer": self._issuer},
+            )
             raise
         except Exception as exc:  # any failure is a refresh failure
             self._failed_at = self._clock()
@@ -279,7 +295,7 @@ class KeyStore:
                 self._issuer,
                 reason,
                 kept,
-                extra={"okta_bearer_reason": "keys_refresh_failed", "issuer": self._issuer},
+                extra={"reason": "keys_refresh_failed", "issuer": self._issuer},
             )
         finally:
             self._task = None
@@ -287,10 +303,25 @@ class KeyStore:
     async def _download(self) -> tuple[str, object, float]:
         # From the issuer: (jwks_uri, JWKS document, freshness in seconds).
         if self._jwks_uri is None:
-            self._jwks_uri = await self._discover()
+            self._jwks_uri = await self._reported("discovery", self._discover())
         self.fetch_counts["jwks"] += 1
-        document, cache_control = await self._get_json(self._jwks_uri)
+        document, cache_control = await self._reported("jwks", self._get_json(self._jwks_uri))
         return self._jwks_uri, document, _ttl(cache_control, self._policy)
+
+    async def _reported(self, kind: str, fetch: Awaitable[_T]) -> _T:
+        # One fetch event per discovery (all its candidate URLs) or JWKS request;
+        # a timeout cancels us, which is a failure too.
+        events = self._events
+        if events is None:
+            return await fetch
+        start = time.perf_counter()
+        try:
+            result = await fetch
+        except BaseException:
+            events.fetch(kind, self._issuer, False, time.perf_counter() - start)
+            raise
+        events.fetch(kind, self._issuer, True, time.perf_counter() - start)
+        return result
 
     async def _download_checked(self) -> tuple[str, object, float]:
         # What a fleet publishes must be usable by every process.
@@ -319,7 +350,10 @@ class KeyStore:
             withdrawn = frozenset(previous.checks).difference(checks)
             if withdrawn:
                 logger.info(
-                    "okta_bearer: %d signing key(s) of %s withdrawn", len(withdrawn), self._issuer
+                    "okta_bearer: %d signing key(s) of %s withdrawn",
+                    len(withdrawn),
+                    self._issuer,
+                    extra={"reason": "keys_withdrawn", "issuer": self._issuer},
                 )
                 self._on_withdrawn(withdrawn)
 
@@ -358,7 +392,7 @@ class KeyStore:
                     self._issuer,
                     got if isinstance(got, str) else None,
                     issuer_mismatch_hint(self._issuer, got),
-                    extra={"okta_bearer_reason": "issuer_mismatch", "issuer": self._issuer},
+                    extra={"reason": "issuer_mismatch", "issuer": self._issuer},
                 )
                 raise FetchError("metadata issuer does not match the configured issuer")
             return _checked_jwks_uri(document.get("jwks_uri"), url)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._errors import BearerError, ConfigurationError
+from ._errors import ConfigurationError, InsufficientUserAuthentication
 from ._validation import _MAX_NUMERIC_DATE, _MIN_NUMERIC_DATE
 
 __all__ = ["InsufficientUserAuthentication", "StepUpPolicy"]
@@ -22,32 +22,6 @@ __all__ = ["InsufficientUserAuthentication", "StepUpPolicy"]
 # Values are written inside acr_values="..." (space-separated), so each must be
 # a visible ASCII token without quotes or backslashes (RFC 9470 section 3).
 _ACR_VALUE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-
-
-class InsufficientUserAuthentication(BearerError):
-    """The token is valid, but the sign-in behind it is too weak or too old (401).
-
-    Attributes:
-        acr_values: the acceptable authentication context classes, in order of
-            preference (empty when only recency is required).
-        max_age: the maximum age in seconds of the sign-in, or ``None``.
-    """
-
-    status = 401
-    error = "insufficient_user_authentication"
-
-    def __init__(
-        self,
-        reason: str,
-        description: str,
-        *,
-        acr_values: Iterable[str] = (),
-        max_age: int | None = None,
-        context: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(reason, description, context)
-        self.acr_values = tuple(acr_values)
-        self.max_age = max_age
 
 
 class StepUpPolicy:

@@ -25,6 +25,7 @@ from ._config import (
     check_url,
 )
 from ._errors import ConfigurationError, InvalidToken
+from ._events import Events, check_events
 from ._jwk import SUPPORTED_ALGORITHMS
 from ._jws import decode_payload, parse_token
 from ._keys import KeyStore
@@ -71,6 +72,10 @@ class TokenVerifier:
             of a fleet (``okta_bearer.redis_store.RedisStore``): key sets are
             then fetched once for all of them and refetches coordinated by a
             lease.  Without it each process fetches its own keys.
+        events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`
+            or any :class:`~okta_bearer.metrics.Events`): verified-token
+            cache hits and misses, key lookups, discovery and JWKS fetches.
+            ``None`` (the default) calls nothing.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
@@ -95,6 +100,7 @@ class TokenVerifier:
         token_cache_size: int = 4096,
         token_cache_ttl: float = 300.0,
         store: Store | None = None,
+        events: Events | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         issuer = check_url("issuer", issuer)
@@ -139,6 +145,7 @@ class TokenVerifier:
             )
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning epoch seconds")
+        self._events = check_events(events)
 
         self.issuer = issuer
         self.audiences = audiences
@@ -163,6 +170,7 @@ class TokenVerifier:
             clock=clock,
             on_withdrawn=self._forget_withdrawn,
             store=store,
+            events=self._events,
         )
         # Verified tokens: token -> (claims, deadline, kid), least recently used
         # first.  cachetools' LRUCache bounds the size; expiry is one deadline
@@ -199,11 +207,15 @@ class TokenVerifier:
             hit = cache.get(token)  # an LRU hit also marks the entry recently used
             if hit is not None:
                 if now < hit[1]:
+                    if self._events is not None:
+                        self._events.cache("token", True)
                     claims = hit[0]
                     if required_scopes or self.required_scopes:
                         check_scopes(claims, (*self.required_scopes, *required_scopes))
                     return claims
                 del cache[token]
+            if self._events is not None:
+                self._events.cache("token", False)
 
         parsed = parse_token(
             token,

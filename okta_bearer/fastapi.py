@@ -32,6 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from ._claims import Claims
 from ._dpop_settings import DPoPSettings
 from ._errors import ConfigurationError, MissingToken
+from ._events import Events
 from ._metadata import ProtectedResource
 from ._openapi import document_dpop, document_refusals
 from ._protocols import Verifier
@@ -196,6 +197,7 @@ def protect(
     resource: str | ProtectedResource | None = None,
     on_error: OnError | None = None,
     dpop: DPoPSettings | None = None,
+    events: Events | None = None,
 ) -> BearerAuthMiddleware:
     """Install :class:`~okta_bearer.BearerAuthMiddleware` on ``app``, docs kept public.
 
@@ -231,6 +233,7 @@ def protect(
         resource=resource,
         on_error=on_error,
         dpop=dpop,
+        events=events,
     )
     if middleware._failed is not None:  # built inside an event loop: raise anyway
         raise middleware._failed

@@ -10,7 +10,7 @@ users who run it subclass :class:`okta_bearer.metrics.Events` in a few lines
 
 Series (``namespace`` defaults to ``okta_bearer``)::
 
-    okta_bearer_requests_total{outcome, reason}          tokens judged
+    okta_bearer_requests_total{outcome, reason}          requests judged, once each
     okta_bearer_verification_seconds{outcome}            time spent judging (histogram)
     okta_bearer_fetches_total{kind, issuer, result}      discovery / jwks / introspection
                                                          requests, result ok or error
@@ -18,11 +18,18 @@ Series (``namespace`` defaults to ``okta_bearer``)::
     okta_bearer_cache_lookups_total{cache, result}       hit / miss; hit ratio =
                                                          hit / (hit + miss)
 
-Wiring::
+``cache`` is ``token`` (verified JWTs), ``keys`` (a token's signing key in the
+cached key set), ``introspection``, and with a shared store ``keys_shared`` and
+``introspection_shared``.  Outcomes and reasons are listed in
+:class:`Events.request`.
 
-    from okta_bearer.metrics import PrometheusEvents, observe
+Wiring: give the same instance to the middleware (requests) and to the
+verifiers (fetches and caches)::
+
+    from okta_bearer.metrics import PrometheusEvents
     events = PrometheusEvents()
-    verifier = observe(IntrospectionVerifier(..., events=events), events)
+    protect(app, issuer=..., audience=..., events=events)   # builds the verifier
+    # or: BearerAuthMiddleware(app, TokenVerifier(..., events=events), events=events)
 
 then serve ``prometheus_client.generate_latest(events.registry)`` (see
 ``examples/metrics_app.py``).
@@ -37,10 +44,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "okta_bearer.metrics needs prometheus-client: pip install 'okta-bearer[metrics]'"
     ) from exc
 
-from ._events import NO_EVENTS, Events, ObservedVerifier
-from ._protocols import Verifier
+from ._events import Events
 
-__all__ = ["NO_EVENTS", "Events", "ObservedVerifier", "PrometheusEvents", "observe"]
+__all__ = ["Events", "PrometheusEvents"]
 
 # Verification is microseconds when cached, one round trip when not.
 _VERIFY_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
@@ -102,8 +108,3 @@ class PrometheusEvents(Events):
 
     def cache(self, kind: str, hit: bool) -> None:
         self._cache.labels(kind, "hit" if hit else "miss").inc()
-
-
-def observe(verifier: Verifier, events: Events) -> ObservedVerifier:
-    """Wrap ``verifier`` so every verification is counted and timed in ``events``."""
-    return ObservedVerifier(verifier, events)

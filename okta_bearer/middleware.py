@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,8 @@ from ._errors import (
     MissingToken,
     UseDPoPNonce,
 )
+from ._events import Events, check_events, outcome_of
+from ._log_fields import token_fields
 from ._metadata import ProtectedResource
 from ._protocols import Verifier
 from ._responses import ChallengeSettings, ErrorResponse, error_response
@@ -127,6 +130,12 @@ class BearerAuthMiddleware:
             ``DPoP-Nonce``, and a replay store outage 503 with ``Retry-After``
             (unless ``store_failure="fail_open"``).  ``None`` (the default):
             Bearer only, as without DPoP support.
+        events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`):
+            every request judged is reported once with its outcome, reason
+            and the time spent judging it, refusals before verification (no
+            token, a malformed header) included.  When the middleware builds
+            the verifier, the verifier reports to it too (key fetches,
+            caches); a verifier you pass takes its own ``events=``.
 
     Behaviour: deny by default (401 with a bare challenge when no token is
     sent), 400 ``invalid_request`` for a malformed header or two of them, 401
@@ -168,6 +177,7 @@ class BearerAuthMiddleware:
         resource: str | ProtectedResource | None = None,
         on_error: OnError | None = None,
         dpop: DPoPSettings | None = None,
+        events: Events | None = None,
     ) -> None:
         self.app = app
         self._failed: ConfigurationError | None = None
@@ -184,6 +194,7 @@ class BearerAuthMiddleware:
                 resource,
                 on_error,
                 dpop,
+                events,
             )
         except ConfigurationError as error:
             if not _in_event_loop():
@@ -203,7 +214,9 @@ class BearerAuthMiddleware:
         resource: str | ProtectedResource | None,
         on_error: OnError | None,
         dpop: DPoPSettings | None,
+        events: Events | None,
     ) -> None:
+        self._events = check_events(events)
         if isinstance(public_paths, str):
             raise ConfigurationError("public_paths must be a list of paths, not one string")
         paths = tuple(public_paths)
@@ -239,7 +252,7 @@ class BearerAuthMiddleware:
                 raise ConfigurationError(
                     "BearerAuthMiddleware needs verifier= or the options " + " and ".join(missing)
                 )
-            verifier = TokenVerifier(issuer, audience)
+            verifier = TokenVerifier(issuer, audience, events=self._events)
             owns_verifier = True
         elif issuer is not None or audience is not None:
             raise ConfigurationError(
@@ -304,9 +317,11 @@ class BearerAuthMiddleware:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await self._call_app(scope, receive, send)
             return
+        start = perf_counter() if self._events is not None else 0.0
         if self._dpop is not None:
-            await self._dpop_request(self._dpop, scope, receive, send)
+            await self._dpop_request(self._dpop, scope, receive, send, start)
             return
+        anonymous = False
         try:
             headers: list[tuple[bytes, bytes]] = scope["headers"]
             token = parse_authorization([v for k, v in headers if k == b"authorization"])
@@ -315,6 +330,7 @@ class BearerAuthMiddleware:
             if token is None:
                 if not self._optional:
                     raise MissingToken()
+                anonymous = True
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             else:
                 claims = await self.verifier.verify(token)
@@ -330,16 +346,44 @@ class BearerAuthMiddleware:
                 scope["user"] = BearerUser(claims)
                 scope["auth"] = AuthCredentials(list(claims.scopes))
         except BearerError as error:
-            await self._refuse(scope, receive, send, error, connect_pending=True)
+            await self._refuse(
+                scope, receive, send, error, connect_pending=True, seconds=self._since(start)
+            )
             return
-        await self._call_app(scope, receive, send)
+        await self._admit(scope, receive, send, start, anonymous=anonymous)
+
+    def _since(self, start: float) -> float:
+        return perf_counter() - start if self._events is not None else 0.0
+
+    async def _admit(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        start: float,
+        *,
+        anonymous: bool,
+        scheme: Scheme | None = None,
+    ) -> None:
+        # Call the app; with metrics, the request is reported once the route
+        # starts answering (it may still refuse, as require_scopes does).
+        events = self._events
+        if events is None:
+            await self._call_app(scope, receive, send, scheme)
+            return
+        seconds = perf_counter() - start
+        outcome, reason = ("anonymous", "missing_token") if anonymous else ("ok", "ok")
+        await self._call_app(
+            scope, receive, send, scheme, lambda: events.request(outcome, reason, seconds), seconds
+        )
 
     async def _dpop_request(
-        self, guard: DPoPGuard, scope: Scope, receive: Receive, send: Send
+        self, guard: DPoPGuard, scope: Scope, receive: Receive, send: Send, start: float
     ) -> None:
         # The same steps with DPoP on (RFC 9449 sections 4.3 and 7): the scheme
         # decides which challenge carries the error, so it goes to the refusal.
         scheme: Scheme | None = None
+        anonymous = False
         try:
             headers: list[tuple[bytes, bytes]] = scope["headers"]
             found = guard.credentials([v for k, v in headers if k == b"authorization"])
@@ -349,6 +393,7 @@ class BearerAuthMiddleware:
             if found is None:
                 if not self._optional:
                     raise MissingToken()
+                anonymous = True
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             else:
                 scheme, token = found
@@ -361,9 +406,17 @@ class BearerAuthMiddleware:
                 scope["user"] = BearerUser(claims)
                 scope["auth"] = AuthCredentials(list(claims.scopes))
         except BearerError as error:
-            await self._refuse(scope, receive, send, error, connect_pending=True, scheme=scheme)
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                error,
+                connect_pending=True,
+                scheme=scheme,
+                seconds=self._since(start),
+            )
             return
-        await self._call_app(scope, receive, send, scheme)
+        await self._admit(scope, receive, send, start, anonymous=anonymous, scheme=scheme)
 
     async def _send_metadata(self, scope: Scope, send: Send) -> None:
         assert self._resource is not None
@@ -404,18 +457,28 @@ class BearerAuthMiddleware:
             raise InvalidRequest("multiple_methods", "Use only one method to send the token")
 
     async def _call_app(
-        self, scope: Scope, receive: Receive, send: Send, scheme: Scheme | None = None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        scheme: Scheme | None = None,
+        admitted: Callable[[], None] | None = None,
+        seconds: float = 0.0,
     ) -> None:
         # A BearerError from the app is answered like ours, but only while the
         # app has sent nothing: a second http.response.start is a protocol error.
+        # ``admitted`` reports the request once the app answers (or ends) without one.
         if scope["type"] != "http":
-            await self._call_websocket_app(scope, receive, send, scheme)
+            await self._call_websocket_app(scope, receive, send, scheme, admitted, seconds)
             return
         started = False
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
-            started = True
+            if not started:
+                started = True
+                if admitted is not None:
+                    admitted()
             await send(message)
 
         try:
@@ -423,17 +486,38 @@ class BearerAuthMiddleware:
         except BearerError as error:
             if started:
                 raise
-            await self._refuse(scope, receive, send, error, connect_pending=False, scheme=scheme)
+            admitted = None
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                error,
+                connect_pending=False,
+                scheme=scheme,
+                seconds=seconds,
+            )
+        finally:
+            if not started and admitted is not None:
+                admitted()
 
     async def _call_websocket_app(
-        self, scope: Scope, receive: Receive, send: Send, scheme: Scheme | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        scheme: Scheme | None,
+        admitted: Callable[[], None] | None,
+        seconds: float,
     ) -> None:
         started = False
         connect_pending = True
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
-            started = True
+            if not started:
+                started = True
+                if admitted is not None:
+                    admitted()
             await send(message)
 
         async def receive_tracking() -> Message:
@@ -448,9 +532,19 @@ class BearerAuthMiddleware:
         except BearerError as error:
             if started:
                 raise
+            admitted = None
             await self._refuse(
-                scope, receive, send, error, connect_pending=connect_pending, scheme=scheme
+                scope,
+                receive,
+                send,
+                error,
+                connect_pending=connect_pending,
+                scheme=scheme,
+                seconds=seconds,
             )
+        finally:
+            if not started and admitted is not None:
+                admitted()
 
     async def _refuse(
         self,
@@ -461,7 +555,10 @@ class BearerAuthMiddleware:
         *,
         connect_pending: bool,
         scheme: Scheme | None = None,
+        seconds: float = 0.0,
     ) -> None:
+        if self._events is not None:
+            self._events.request(outcome_of(error), error.reason, seconds)
         _log_refusal(scope, error)
         response = self.error_response(error, scheme)
         if scope["type"] == "http":
@@ -540,6 +637,7 @@ def _log_refusal(scope: Scope, error: BearerError) -> None:
     if not logger.isEnabledFor(level):
         return
     context = {k: str(v)[:_CONTEXT_LIMIT] for k, v in error.context.items()}
+    fields = token_fields(scope)
     # %r on everything the client chose: no newline can forge a second log line.
     logger.log(
         level,
@@ -556,5 +654,6 @@ def _log_refusal(scope: Scope, error: BearerError) -> None:
             "error": error.error,
             "context": context,
             "path": scope["path"],
+            **fields,
         },
     )

@@ -31,3 +31,16 @@ def test_pytest_plugin_fixture(okta_issuer: okta_bearer.testing.LocalIssuer) -> 
     """The okta_issuer fixture comes from the installed pytest plugin."""
     assert isinstance(okta_issuer, okta_bearer.testing.LocalIssuer)
     assert okta_issuer.jwks()["keys"][0]["kid"] == okta_issuer.kid
+
+
+def test_moved_errors_stay_importable_where_they_were() -> None:
+    """The errors moved into _errors are the same classes under their old module paths."""
+    from okta_bearer import _errors, _introspection, _stepup
+
+    assert _introspection.IntrospectionUnavailable is _errors.IntrospectionUnavailable
+    assert okta_bearer.IntrospectionUnavailable is _errors.IntrospectionUnavailable
+    assert _stepup.InsufficientUserAuthentication is _errors.InsufficientUserAuthentication
+    assert okta_bearer.InsufficientUserAuthentication is _errors.InsufficientUserAuthentication
+    for name in ("IntrospectionUnavailable", "InsufficientUserAuthentication"):
+        assert name in _errors.__all__
+        assert name in (_errors.__doc__ or "")

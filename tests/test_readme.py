@@ -71,11 +71,34 @@ def test_fastapi_quick_start_fits_on_a_screen() -> None:
 
 async def test_testing_section_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The testing section's myapi.py and its test pass together, exactly as printed."""
-    factory, test = blocks("Testing your own app")
+    factory, test, _ = blocks("Testing your own app")
     myapi = types.ModuleType("myapi")
     exec(compile(factory, "README.md", "exec"), myapi.__dict__)  # noqa: S102 - our README
     monkeypatch.setitem(sys.modules, "myapi", myapi)
     await run(test, "test_myapi")["test_items"](LocalIssuer())
+
+
+async def test_two_issuer_testing_example_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two-issuer test in the testing section passes as printed, against the same myapi."""
+    factory, _, tenants = blocks("Testing your own app")
+    assert "MultiIssuerVerifier([old.verifier(), new.verifier()])" in tenants
+    myapi = types.ModuleType("myapi")
+    exec(compile(factory, "README.md", "exec"), myapi.__dict__)  # noqa: S102 - our README
+    monkeypatch.setitem(sys.modules, "myapi", myapi)
+    await run(tenants, "test_tenants")["test_two_issuers"]()
+
+
+def test_metrics_wiring_reaches_the_verifier_protect_builds() -> None:
+    """The Logs and metrics block, as printed, gives its events to the middleware and verifier."""
+    namespace = run(blocks("Logs and metrics")[0], "metrics_wiring")
+    app, events = namespace["app"], namespace["events"]
+    app.middleware_stack = app.build_middleware_stack()
+    layer = app.middleware_stack
+    while not isinstance(layer, BearerAuthMiddleware):
+        layer = layer.app
+    assert layer._events is events
+    assert isinstance(layer.verifier, TokenVerifier)
+    assert layer.verifier._events is events
 
 
 def test_testing_factory_matches_the_quick_start() -> None:

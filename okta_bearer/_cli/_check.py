@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._config import is_loopback_url
-from .._errors import BearerError, ConfigurationError, KeysUnavailable
+from .._errors import BearerError, ConfigurationError, InvalidToken, KeysUnavailable
+from .._issuers import unverified_issuer
 from .._jwk import JWKError, SignatureCheck, build_keys
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
-from ._tokens import describe_refusal, make_verifier, read_token
+from ._tokens import IssuerOption, describe_refusal, issuer_options, make_verifier, read_token
 
 OK, FAIL, NA = "ok", "FAIL", "--"
 Keys = dict[str, dict[str, SignatureCheck]]
@@ -251,7 +252,9 @@ async def _keys(
     return usable
 
 
-def _token_lines(token: str, keys: Keys, args: argparse.Namespace, report: _Report) -> None:
+def _token_lines(
+    token: str, keys: Keys, args: argparse.Namespace, option: IssuerOption, report: _Report
+) -> None:
     algorithms = tuple(args.algorithm or ("RS256",))
     parts = token.split(".")
     try:
@@ -287,14 +290,29 @@ def _token_lines(token: str, keys: Keys, args: argparse.Namespace, report: _Repo
         report.add(Line(OK, "signature", "valid") if valid else Line(FAIL, "signature", "invalid"))
     for line in claim_lines(
         payload,
-        issuer=args.issuer,
-        audiences=args.audience,
+        issuer=option.issuer,
+        audiences=option.audiences,
         leeway=args.leeway,
         now=time.time(),
         client_ids=args.client_id,
         scopes=args.scope,
     ):
         report.add(line)
+
+
+def _route(token: str, options: list[IssuerOption], report: _Report) -> IssuerOption | None:
+    """The issuer option the token's unverified iss names, as MultiIssuerVerifier routes."""
+    try:
+        iss: str | None = unverified_issuer(token)
+    except InvalidToken:
+        iss = None
+    for option in options:
+        if option.issuer == iss:
+            report.add(Line(OK, "route", f"iss {iss!r} is a configured issuer"))
+            return option
+    wanted = " or ".join(repr(o.issuer) for o in options)
+    report.add(Line(FAIL, "route", f"expected an iss of {wanted}, got {iss!r}"))
+    return None
 
 
 def _verdict(token: str, args: argparse.Namespace, out: TextIO) -> int:
@@ -318,18 +336,25 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         make_verifier(args)  # configuration mistakes are usage errors, before any request
     except ConfigurationError as exc:
         raise CLIError(f"configuration error: {exc}") from exc
+    options = issuer_options(args)
     report = _Report(out)
 
-    async def fetch() -> Keys:
+    async def fetch_one(http: httpx.AsyncClient, option: IssuerOption) -> Keys:
+        if len(options) > 1:
+            audiences = " or ".join(option.audiences)
+            report.add(Line(NA, "issuer", f"{option.issuer} (audience {audiences})"))
+        jwks_uri = args.jwks_uri
+        if jwks_uri is None:
+            jwks_uri = await _discover(http, option.issuer, report)
+        else:
+            report.add(Line(NA, "discovery", f"skipped: --jwks-uri {jwks_uri}"))
+        if jwks_uri is None:
+            return {}
+        return await _keys(http, jwks_uri, tuple(args.algorithm or ("RS256",)), report)
+
+    async def fetch() -> dict[str, Keys]:
         async with httpx.AsyncClient(timeout=args.timeout, follow_redirects=False) as http:
-            jwks_uri = args.jwks_uri
-            if jwks_uri is None:
-                jwks_uri = await _discover(http, args.issuer, report)
-            else:
-                report.add(Line(NA, "discovery", f"skipped: --jwks-uri {jwks_uri}"))
-            if jwks_uri is None:
-                return {}
-            return await _keys(http, jwks_uri, tuple(args.algorithm or ("RS256",)), report)
+            return {option.issuer: await fetch_one(http, option) for option in options}
 
     try:
         keys = asyncio.run(fetch())
@@ -338,6 +363,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_UNREACHABLE
     if token is None:
         return EXIT_REJECTED if report.failed else EXIT_OK
-    _token_lines(token, keys, args, report)
+    option = options[0] if len(options) == 1 else _route(token, options, report)
+    if option is not None:
+        _token_lines(token, keys[option.issuer], args, option, report)
     status = _verdict(token, args, out)
     return status if status != EXIT_OK or not report.failed else EXIT_REJECTED

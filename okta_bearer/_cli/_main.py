@@ -82,20 +82,44 @@ def _examples(*commands: str) -> str:
     return "examples:\n" + "\n".join(f"  {command}" for command in commands)
 
 
+class _InOrder(argparse.Action):
+    """Appends like ``append`` and records the order, so an --audience knows its --issuer."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
+        namespace.order = [*(getattr(namespace, "order", None) or []), (self.dest, values)]
+
+
+_SEVERAL_ISSUERS = (
+    "several issuers: repeat --issuer; tokens are routed by their (unverified) iss to the "
+    "issuer configured with exactly that URL, and any other iss is refused without a request. "
+    "An --audience before the first --issuer is shared by every issuer; one after an --issuer "
+    "is that issuer's own (added to the shared ones)."
+)
+
+
 def _add_verifier_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--issuer",
         required=True,
+        action=_InOrder,
         metavar="URL",
         help="the issuer, exactly as in the token's iss, "
-        "e.g. https://dev-123456.okta.com/oauth2/default",
+        "e.g. https://dev-123456.okta.com/oauth2/default (repeatable: several issuers)",
     )
     parser.add_argument(
         "--audience",
         required=True,
-        action="append",
+        action=_InOrder,
         metavar="AUD",
-        help="an accepted aud, e.g. api://default (repeatable)",
+        help="an accepted aud, e.g. api://default (repeatable); after an --issuer it is that "
+        "issuer's own, before the first --issuer it is shared by all",
     )
     parser.add_argument(
         "--scope",
@@ -112,7 +136,9 @@ def _add_verifier_options(parser: argparse.ArgumentParser) -> None:
         help="accept only tokens from this client (cid), e.g. 0oa1b2c3d4 (repeatable)",
     )
     parser.add_argument(
-        "--jwks-uri", metavar="URL", help="keys URL (default: discovered from the issuer)"
+        "--jwks-uri",
+        metavar="URL",
+        help="keys URL (default: discovered from the issuer; one --issuer only)",
     )
     parser.add_argument(
         "--algorithm", action="append", metavar="ALG", help="accepted alg (default: RS256)"
@@ -149,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify a token and print its claims",
         description="Verify TOKEN against the issuer's published keys and print its claims as "
         "JSON. On failure print the reason (RFC 6750 error, reason code, description) and, for "
-        "issuer, audience, client and scope refusals, what was expected and what the token holds.",
+        "issuer, audience, client and scope refusals, what was expected and what the token holds. "
+        + _SEVERAL_ISSUERS,
         epilog=_examples(
             "okta-bearer verify eyJraWQi... --issuer https://dev-123456.okta.com/oauth2/default "
             "--audience api://default",
@@ -157,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
             + DEFAULT_ISSUER
             + " --audience api://default --scope items:read",
             "pbpaste | okta-bearer verify - --issuer ... --audience ...",
+            "okta-bearer verify eyJraWQi... --audience api://default "
+            "--issuer https://old-org.okta.com/oauth2/default "
+            "--issuer https://new-org.okta.com/oauth2/default",
+            "okta-bearer verify eyJraWQi... "
+            "--issuer https://tenant-a.okta.com/oauth2/default --audience api://tenant-a "
+            "--issuer https://tenant-b.okta.com/oauth2/aus1b2c3 --audience api://tenant-b",
         ),
     )
     verify.add_argument("token", metavar="TOKEN", help="the access token, or - to read stdin")
@@ -170,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fetch the issuer's metadata and keys and say, one line each, whether "
         "they fit this configuration; with --token, also judge the token's header, key, "
         "signature and every claim, each ok or FAIL with what was expected and what was found. "
-        "The last line is the verdict of a TokenVerifier with the same options.",
+        "The last line is the verdict of a TokenVerifier with the same options. With several "
+        "--issuer, each issuer's discovery and keys are checked, and the token against the "
+        "issuer its iss names. " + _SEVERAL_ISSUERS,
         epilog="exit status: 0 every check passed, 1 a check failed, 2 usage or "
         "configuration error, 3 the issuer could not be reached.\n\n"
         + _examples(
@@ -179,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
             "okta-bearer check --issuer "
             + DEFAULT_ISSUER
             + ' --audience api://default --token "$(okta-bearer mint)" --scope items:write',
+            "okta-bearer check --audience api://default "
+            "--issuer https://old-org.okta.com/oauth2/default "
+            "--issuer https://new-org.okta.com/oauth2/default --token eyJraWQi...",
         ),
     )
     check.add_argument(
@@ -210,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
             'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:9401/api/whoami',
             "okta-bearer mint --scope openid --scope items:write --expires-in 300",
             "okta-bearer mint --client-token --json",
+            f'curl -d client_id={DEMO_CLIENT_ID} -d "token=$(okta-bearer mint --opaque)" '
+            + DEFAULT_ISSUER
+            + "/v1/introspect",
         ),
     )
     mint.add_argument("--issuer", default=DEFAULT_ISSUER, help="dev issuer URL (%(default)s)")
@@ -232,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mint.add_argument(
         "--expires-in", type=int, metavar="S", help="lifetime in seconds (default 3600)"
+    )
+    mint.add_argument(
+        "--opaque",
+        action="store_true",
+        help="an opaque token (not a JWT): only the issuer's /v1/introspect can judge it",
     )
     mint.add_argument("--json", action="store_true", help="print the whole token response")
     mint.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)

@@ -9,12 +9,14 @@ import binascii
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import httpx
 
 from .._config import KeyPolicy
 from .._errors import BearerError, ConfigurationError, KeysUnavailable
+from .._issuers import MultiIssuerVerifier
 from .._verifier import TokenVerifier
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
 
@@ -38,8 +40,51 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def make_verifier(args: argparse.Namespace) -> TokenVerifier:
-    """The TokenVerifier that ``verify`` and ``check`` options describe."""
+@dataclass(frozen=True)
+class IssuerOption:
+    """One ``--issuer`` and the audiences it accepts (its own and the shared ones)."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+
+
+def issuer_options(args: argparse.Namespace) -> list[IssuerOption]:
+    """The issuers of ``verify``/``check``: ``--audience`` before the first ``--issuer``
+    is shared, one after an ``--issuer`` belongs to it (in addition).
+
+    Raises:
+        CLIError: an issuer given twice or without any audience, or
+            ``--jwks-uri`` with several issuers (exit status 2).
+    """
+    shared: list[str] = []
+    own: dict[str, list[str]] = {}
+    current: str | None = None
+    for option, value in args.order:
+        if option == "issuer":
+            if value in own:
+                raise CLIError(f"--issuer {value} is given twice")
+            own[value], current = [], value
+        elif current is None:
+            shared.append(value)
+        else:
+            own[current].append(value)
+    found = []
+    for issuer, audiences in own.items():
+        accepted = tuple(dict.fromkeys([*shared, *audiences]))
+        if not accepted:
+            raise CLIError(
+                f"--issuer {issuer} has no audience: put --audience after it, "
+                "or before the first --issuer to share it"
+            )
+        found.append(IssuerOption(issuer, accepted))
+    if len(found) > 1 and args.jwks_uri:
+        raise CLIError("--jwks-uri needs a single --issuer (with several, keys are discovered)")
+    return found
+
+
+def make_verifier(args: argparse.Namespace) -> TokenVerifier | MultiIssuerVerifier:
+    """The verifier ``verify`` and ``check`` options describe: a TokenVerifier for one
+    issuer, a MultiIssuerVerifier routing by ``iss`` for several."""
     options: dict[str, Any] = {"leeway": args.leeway, "keys": KeyPolicy(timeout=args.timeout)}
     if args.jwks_uri:
         options["jwks_uri"] = args.jwks_uri
@@ -47,7 +92,10 @@ def make_verifier(args: argparse.Namespace) -> TokenVerifier:
         options["algorithms"] = tuple(args.algorithm)
     if args.client_id:
         options["client_ids"] = tuple(args.client_id)
-    return TokenVerifier(args.issuer, args.audience, **options)
+    verifiers = [
+        TokenVerifier(option.issuer, option.audiences, **options) for option in issuer_options(args)
+    ]
+    return verifiers[0] if len(verifiers) == 1 else MultiIssuerVerifier(verifiers)
 
 
 def describe_refusal(exc: BearerError) -> str:
@@ -135,6 +183,8 @@ def cmd_mint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         body["client_id"] = args.client_id
     if args.expires_in is not None:
         body["expires_in"] = args.expires_in
+    if args.opaque:
+        body["opaque"] = True
     data = _admin_post(args.issuer, "/dev/mint", body, args.timeout)
     print(json.dumps(data, indent=2) if args.json else data["access_token"], file=out)
     return EXIT_OK
