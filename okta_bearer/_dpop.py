@@ -24,9 +24,12 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
+from cachetools import LRUCache
+
 from ._dpop_url import normalize_htu
 from ._errors import InvalidDPoPProof, InvalidToken, ReplayCacheUnavailable, UseDPoPNonce
 from ._jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
+from ._jws import CANONICAL_LAST as _CANONICAL_LAST
 
 __all__ = [
     "DPOP_ALGORITHMS",
@@ -137,7 +140,7 @@ def check_proof(
         InvalidDPoPProof: for any failed check.
         UseDPoPNonce: raised by ``nonce_check``.
     """
-    header, payload, signing_input, signature = _split(proof, max_size)
+    head, header, payload, signing_input, signature = _split(proof, max_size)
     # Check 4: typ (media types compare case-insensitively, RFC 7515 section 4.1.9).
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in _TYP:
@@ -155,13 +158,9 @@ def check_proof(
         raise InvalidDPoPProof("bad_jwk", "DPoP proof has no usable jwk")
     if _PRIVATE_MEMBERS.intersection(jwk):
         raise InvalidDPoPProof("private_jwk", "DPoP proof jwk must be a public key")
-    verify = _signature_check(jwk, alg)
+    verify, jkt = _key_of(head, jwk, alg)
     if not verify(signing_input, signature):
         raise InvalidDPoPProof("bad_signature", "DPoP proof signature is invalid")
-    try:
-        jkt = jwk_thumbprint(jwk)
-    except ValueError as exc:  # unreachable once the key loaded; kept as a guard
-        raise InvalidDPoPProof("bad_jwk", "DPoP proof has no usable jwk") from exc
     claims = _json_object(payload)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > _MAX_JTI:
@@ -170,10 +169,12 @@ def check_proof(
     if claims.get("htm") != method:
         raise InvalidDPoPProof("bad_htm", "DPoP proof htm does not match the request")
     # Check 9: htu, after syntax- and scheme-based normalisation (RFC 3986 6.2.2, 6.2.3).
+    # Equal strings normalise alike, so the common case skips both normalisations.
     htu = claims.get("htu")
-    expected = normalize_htu(url)
-    if not isinstance(htu, str) or expected is None or normalize_htu(htu) != expected:
-        raise InvalidDPoPProof("bad_htu", "DPoP proof htu does not match the request")
+    if htu != url:
+        expected = normalize_htu(url)
+        if not isinstance(htu, str) or expected is None or normalize_htu(htu) != expected:
+            raise InvalidDPoPProof("bad_htu", "DPoP proof htu does not match the request")
     # Check 11: iat within [now - max_age, now + leeway] (section 11.1).
     iat = claims.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not math.isfinite(iat):
@@ -211,6 +212,10 @@ def _equal(a: str, b: str) -> bool:
 def _b64decode(segment: str) -> bytes:
     if not segment or len(segment) % 4 == 1 or not _BASE64URL.issuperset(segment.encode()):
         raise InvalidDPoPProof("malformed", "DPoP proof is not a valid JWS")
+    # RFC 4648 section 3.5: spare bits zero, one spelling per proof (as for tokens).
+    rest = len(segment) % 4
+    if rest and ord(segment[-1]) not in _CANONICAL_LAST[rest]:
+        raise InvalidDPoPProof("malformed", "DPoP proof is not a valid JWS")
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as exc:
@@ -236,7 +241,7 @@ def _json_object(data: bytes) -> dict[str, Any]:
     return value
 
 
-def _split(proof: str, max_size: int) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+def _split(proof: str, max_size: int) -> tuple[str, dict[str, Any], bytes, bytes, bytes]:
     # Checks 1 and 2: one well-formed compact JWS, bounded before any work.
     if len(proof) > max_size:
         raise InvalidDPoPProof("too_large", "DPoP proof is too large")
@@ -246,7 +251,28 @@ def _split(proof: str, max_size: int) -> tuple[dict[str, Any], bytes, bytes, byt
     header = _json_object(_b64decode(head))
     payload = _b64decode(body)
     signature = _b64decode(sig)
-    return header, payload, f"{head}.{body}".encode("ascii"), signature
+    return head, header, payload, f"{head}.{body}".encode("ascii"), signature
+
+
+# A client signs every proof with one key, so the protected header (typ, alg,
+# jwk) is byte for byte the same each time: the parsed key's bound check and
+# its thumbprint are kept per header segment.  Bounded, least recently used
+# first; an attacker sending many headers only evicts entries (never grows
+# memory), and an entry says nothing about any signature.
+_KEYS: LRUCache[str, tuple[Callable[[bytes, bytes], bool], str]] = LRUCache(maxsize=1024)
+
+
+def _key_of(head: str, jwk: dict[str, Any], alg: str) -> tuple[Callable[[bytes, bytes], bool], str]:
+    cached = _KEYS.get(head)
+    if cached is not None:
+        return cached
+    verify = _signature_check(jwk, alg)
+    try:
+        jkt = jwk_thumbprint(jwk)
+    except ValueError as exc:  # unreachable once the key loaded; kept as a guard
+        raise InvalidDPoPProof("bad_jwk", "DPoP proof has no usable jwk") from exc
+    _KEYS[head] = (verify, jkt)
+    return verify, jkt
 
 
 def _signature_check(jwk: dict[str, Any], alg: str) -> Callable[[bytes, bytes], bool]:

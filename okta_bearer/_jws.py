@@ -37,7 +37,7 @@ _URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 # RFC 4648 section 3.5: in canonical encoding the bits after the last full
 # byte are zero.  With 2 characters left over (4 spare bits) the last one
 # must be one of these; with 3 left over (2 spare bits), one of the second set.
-_CANONICAL_LAST = {
+CANONICAL_LAST = {
     2: frozenset(b"AQgw"),
     3: frozenset(b"AEIMQUYcgkosw048"),
 }
@@ -50,7 +50,7 @@ def _b64decode_ascii(segment: bytes) -> bytes:
         raise InvalidToken("malformed", "Token is not a valid JWS")
     # Non-canonical encodings (non-zero spare bits) decode to the same bytes as
     # the canonical one, so a token would have several spellings: refuse them.
-    if rest and segment[-1] not in _CANONICAL_LAST[rest]:
+    if rest and segment[-1] not in CANONICAL_LAST[rest]:
         raise InvalidToken("malformed", "Token is not a valid JWS")
     # The segment holds only the base64url alphabet, where this decodes exactly
     # as base64.urlsafe_b64decode does (surplus '=' padding is ignored), minus

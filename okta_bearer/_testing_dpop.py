@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._dpop import jwk_thumbprint
-from .testing import OMIT, SigningKey
+from ._testing_keys import OMIT, SigningKey
 
 __all__ = ["DPoPKey"]
 

@@ -307,3 +307,33 @@ def test_ath_is_base64url_sha256() -> None:
     assert access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU") == (
         "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
     )
+
+
+def test_a_known_key_header_never_skips_the_signature(key: DPoPKey) -> None:
+    """A proof reusing a client's (cached) header with another signature is still refused."""
+    first = key.proof("GET", URL, TOKEN, jti="j-known-1")
+    assert _check(first).jkt == key.jkt  # the header's key is now cached
+    other = DPoPKey(clock=lambda: NOW).proof("GET", URL, TOKEN, jti="j-known-2")
+    head = first.split(".")[0]
+    body, signature = other.split(".")[1:]
+    with pytest.raises(InvalidDPoPProof) as info:
+        _check(f"{head}.{body}.{signature}")
+    assert info.value.reason == "bad_signature"
+
+
+def test_a_proof_spelled_non_canonically_is_malformed(key: DPoPKey) -> None:
+    """A proof segment with non-zero spare bits (RFC 4648 3.5) is refused, as for tokens."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    proof = key.proof("GET", URL, TOKEN, jti="j-spelling")
+    head, body, signature = proof.split(".")
+    assert len(signature) % 4 in (2, 3)  # ES256: 64 bytes, 86 characters
+    respelled = signature[:-1] + alphabet[alphabet.index(signature[-1]) + 1]
+    with pytest.raises(InvalidDPoPProof) as info:
+        _check(f"{head}.{body}.{respelled}")
+    assert info.value.reason == "malformed"
+
+
+def test_an_htu_that_only_normalises_equal_still_matches(key: DPoPKey) -> None:
+    """htu differing from the request URL only by case and default port is accepted."""
+    proof = key.proof("GET", "HTTPS://API.example.test:443/items?page=2", TOKEN, jti="j-norm")
+    assert _check(proof).jti == "j-norm"
