@@ -466,51 +466,12 @@ class BearerAuthMiddleware:
         seconds: float = 0.0,
     ) -> None:
         # A BearerError from the app is answered like ours, but only while the
-        # app has sent nothing: a second http.response.start is a protocol error.
+        # app has sent nothing: a second response start is a protocol error.
         # ``admitted`` reports the request once the app answers (or ends) without one.
-        if scope["type"] != "http":
-            await self._call_websocket_app(scope, receive, send, scheme, admitted, seconds)
-            return
         started = False
-
-        async def send_tracking(message: Message) -> None:
-            nonlocal started
-            if not started:
-                started = True
-                if admitted is not None:
-                    admitted()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_tracking)
-        except BearerError as error:
-            if started:
-                raise
-            admitted = None
-            await self._refuse(
-                scope,
-                receive,
-                send,
-                error,
-                connect_pending=False,
-                scheme=scheme,
-                seconds=seconds,
-            )
-        finally:
-            if not started and admitted is not None:
-                admitted()
-
-    async def _call_websocket_app(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        scheme: Scheme | None,
-        admitted: Callable[[], None] | None,
-        seconds: float,
-    ) -> None:
-        started = False
-        connect_pending = True
+        # A WebSocket app that has not read the connect message yet leaves the
+        # handshake to the refusal; HTTP requests have no handshake.
+        connect_pending = scope["type"] == "websocket"
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
@@ -528,7 +489,7 @@ class BearerAuthMiddleware:
             return message
 
         try:
-            await self.app(scope, receive_tracking, send_tracking)
+            await self.app(scope, receive_tracking if connect_pending else receive, send_tracking)
         except BearerError as error:
             if started:
                 raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from okta_bearer.testing import LocalIssuer
 
-from ..servers import Server, UvicornProcess, serve
+from ..servers import UvicornProcess, serve
 from ..store._server import RedisServer
 
 WORKERS = 4
@@ -58,16 +59,16 @@ class Fleet:
     redis: RedisServer
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    """A fresh key server, redis-server and 4-worker API for one test."""
+@contextmanager
+def start_fleet(app: str, tmp_path: Path) -> Iterator[Fleet]:
+    """A fresh key server, redis-server and ``app`` under 4 uvicorn workers."""
     keys = KeyServer()
     with serve(keys) as key_server:
         keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
         redis = RedisServer(tmp_path)
         redis.start()
         api = UvicornProcess(
-            "tests.fleet.api_app:app",
+            app,
             workers=WORKERS,
             env={"FLEET_ISSUER": keys.issuer.issuer, "FLEET_REDIS_URL": redis.url},
             log=tmp_path / "api.log",
@@ -79,4 +80,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
             redis.stop()
 
 
-__all__ = ["WORKERS", "Fleet", "KeyServer", "Server"]
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    """The shared-keys API (tests.fleet.api_app) under 4 workers, with its key server and Redis."""
+    with start_fleet("tests.fleet.api_app:app", tmp_path) as started:
+        yield started

@@ -4,47 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from okta_bearer.testing import DPoPKey, LocalIssuer
+from okta_bearer.testing import DPoPKey
 
-from ..servers import UvicornProcess, serve
-from ..store._server import RedisServer
-from .conftest import WORKERS, KeyServer
-
-
-@dataclass
-class DPoPFleet:
-    """The issuer, the 4-worker API with DPoP on, and the Redis it shares."""
-
-    issuer: LocalIssuer
-    api: UvicornProcess
-    redis: RedisServer
+from .conftest import Fleet, start_fleet
 
 
 @pytest.fixture
-def dpop_fleet(tmp_path: Path) -> Iterator[DPoPFleet]:
+def dpop_fleet(tmp_path: Path) -> Iterator[Fleet]:
     """A key server, a redis-server and ``tests.fleet.dpop_app`` under 4 workers."""
-    keys = KeyServer()
-    with serve(keys) as key_server:
-        keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
-        redis = RedisServer(tmp_path)
-        redis.start()
-        api = UvicornProcess(
-            "tests.fleet.dpop_app:app",
-            workers=WORKERS,
-            env={"FLEET_ISSUER": keys.issuer.issuer, "FLEET_REDIS_URL": redis.url},
-            log=tmp_path / "api.log",
-        )
-        try:
-            yield DPoPFleet(keys.issuer, api, redis)
-        finally:
-            api.stop()
-            redis.stop()
+    with start_fleet("tests.fleet.dpop_app:app", tmp_path) as started:
+        yield started
 
 
 def send_all(base_url: str, requests: list[dict[str, str]]) -> list[httpx.Response]:
@@ -61,7 +35,7 @@ def send_all(base_url: str, requests: list[dict[str, str]]) -> list[httpx.Respon
         return list(pool.map(call, requests))
 
 
-def test_a_proof_replayed_to_other_workers_is_refused(dpop_fleet: DPoPFleet) -> None:
+def test_a_proof_replayed_to_other_workers_is_refused(dpop_fleet: Fleet) -> None:
     """A proof accepted by one worker is refused by every worker it is replayed to."""
     key = DPoPKey()
     token = dpop_fleet.issuer.mint(cnf={"jkt": key.jkt})
@@ -77,7 +51,7 @@ def test_a_proof_replayed_to_other_workers_is_refused(dpop_fleet: DPoPFleet) -> 
     assert other_workers  # the replay really reached other processes
 
 
-def test_concurrent_copies_of_one_proof_are_accepted_once(dpop_fleet: DPoPFleet) -> None:
+def test_concurrent_copies_of_one_proof_are_accepted_once(dpop_fleet: Fleet) -> None:
     """16 copies of one fresh proof sent at once over 4 workers: exactly one 200."""
     key = DPoPKey()
     token = dpop_fleet.issuer.mint(cnf={"jkt": key.jkt})
@@ -87,7 +61,7 @@ def test_concurrent_copies_of_one_proof_are_accepted_once(dpop_fleet: DPoPFleet)
     assert len({r.headers["x-worker-pid"] for r in responses}) >= 2
 
 
-def test_redis_stopped_mid_run_dpop_503_bearer_200(dpop_fleet: DPoPFleet) -> None:
+def test_redis_stopped_mid_run_dpop_503_bearer_200(dpop_fleet: Fleet) -> None:
     """Redis stopped: DPoP requests get 503 + Retry-After, Bearer requests 200; back once it is."""
     url = dpop_fleet.api.base_url + "/"
     key = DPoPKey()
@@ -110,7 +84,7 @@ def test_redis_stopped_mid_run_dpop_503_bearer_200(dpop_fleet: DPoPFleet) -> Non
     assert {r.status_code for r in after} == {200}, dpop_fleet.api.log.read_text()
 
 
-def test_redis_frozen_dpop_503_within_the_store_timeout(dpop_fleet: DPoPFleet) -> None:
+def test_redis_frozen_dpop_503_within_the_store_timeout(dpop_fleet: Fleet) -> None:
     """Redis frozen (SIGSTOP, connections open, no answers): DPoP gets 503, Bearer 200, no hang."""
     url = dpop_fleet.api.base_url + "/"
     key = DPoPKey()
