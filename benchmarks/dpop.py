@@ -5,7 +5,7 @@ cached): one proof signature check (the proof carries its own public key, so
 this includes building that key) and one atomic set-if-absent of the proof's
 ``jti`` in the replay store.  This section times those two parts on their own
 (the floor), then the library doing the whole DPoP side of a request,
-``okta_bearer._dpop_guard.DPoPGuard.check`` (proof checks of section 4.3,
+``okta_bearer._dpop.guard.DPoPGuard.check`` (proof checks of section 4.3,
 token binding, replay mark), with the in-memory store and with a real
 ``redis-server`` on loopback started here.  When the middleware accepts
 ``dpop=`` settings it also times whole ASGI requests: the same bound token
@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from okta_bearer import BearerAuthMiddleware
-from okta_bearer._dpop_guard import DPoPGuard
-from okta_bearer._dpop_settings import DPoPSettings
-from okta_bearer._store import MemoryStore, Store
+from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.settings import DPoPSettings
+from okta_bearer._store.memory import MemoryStore, Store
 from okta_bearer.testing import DPoPKey, LocalIssuer
 
 from ._common import Contender, Timed, interleave, table

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from okta_bearer._store import MemoryStore, Store
+from okta_bearer._store.memory import MemoryStore, Store
 from okta_bearer.testing import LocalIssuer
 
 from ._common import table, verdict

@@ -35,7 +35,7 @@ def build() -> FastAPI:
     dpop: Any = None
     max_age = os.environ.get("FLEET_DPOP_MAX_AGE")
     if max_age:
-        from okta_bearer._dpop_settings import DPoPSettings
+        from okta_bearer._dpop.settings import DPoPSettings
 
         dpop = DPoPSettings(mode="allowed", store=RedisStore(url), max_age=float(max_age))
     return build_app("okta_bearer", verifier=verifier, dpop=dpop)

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from okta_bearer._dpop import jwk_thumbprint
+from okta_bearer._dpop.proof import jwk_thumbprint
 from okta_bearer.testing import LocalIssuer
 
 from ._common import machine_facts, table

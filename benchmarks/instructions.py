@@ -98,9 +98,9 @@ def _extra_call(
     """The DPoP and introspection modes: the function and its per-call arguments."""
     import uuid
 
-    from okta_bearer._dpop_guard import DPoPGuard
-    from okta_bearer._dpop_settings import DPoPSettings
-    from okta_bearer._store import MemoryStore
+    from okta_bearer._dpop.guard import DPoPGuard
+    from okta_bearer._dpop.settings import DPoPSettings
+    from okta_bearer._store.memory import MemoryStore
     from okta_bearer.testing import DPoPKey, IntrospectionServer
 
     from .asgi import _headers, _scope

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from okta_bearer import IntrospectionVerifier
-from okta_bearer._store import Store
+from okta_bearer._store.memory import Store
 from okta_bearer.testing import IntrospectionServer, LocalIssuer
 
 from ._common import Contender, Timed, interleave, table, verdict
@@ -191,7 +191,7 @@ async def _single_flight(server: IntrospectionServer, stores: dict[str, Store]) 
 
 async def run(*, rounds: int, calls: int, redis_url: str | None) -> str:
     """Run the introspection section and return its report."""
-    from okta_bearer._store import MemoryStore
+    from okta_bearer._store.memory import MemoryStore
     from okta_bearer.redis_store import RedisStore
 
     issuer = LocalIssuer(ISSUER, AUDIENCE)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ._claims import Claims
 from ._config import KeyPolicy
-from ._dpop_settings import DPoPSettings
+from ._dpop.settings import DPoPSettings
 from ._errors import (
     BearerError,
     ConfigurationError,
@@ -19,13 +18,14 @@ from ._errors import (
     ReplayCacheUnavailable,
     UseDPoPNonce,
 )
-from ._introspection import IntrospectionVerifier
-from ._issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
-from ._metadata import ProtectedResource
+from ._http.metadata import ProtectedResource
+from ._http.require import check_auth, require_auth
+from ._jwt.claims import Claims
+from ._jwt.verifier import TokenVerifier
+from ._opaque.introspection import IntrospectionVerifier
+from ._opaque.issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
 from ._protocols import Verifier
-from ._require import check_auth, require_auth
-from ._store import MemoryStore, Store
-from ._verifier import TokenVerifier
+from ._store.memory import MemoryStore, Store
 from .middleware import BearerAuthMiddleware, BearerUser
 
 __version__ = "0.1.0"

@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from ._claims import Claims
+from ._jwt.claims import Claims
 
 __all__ = ["token_fields"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from ._claims import Claims
+from ._jwt.claims import Claims
 
 __all__ = ["Verifier"]
 

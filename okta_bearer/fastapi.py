@@ -29,15 +29,15 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "okta_bearer.fastapi needs FastAPI: pip install 'okta-bearer[fastapi]'"
     ) from exc
 
-from ._claims import Claims
-from ._dpop_settings import DPoPSettings
+from ._dpop.settings import DPoPSettings
 from ._errors import ConfigurationError, MissingToken
 from ._events import Events
-from ._metadata import ProtectedResource
-from ._openapi import document_dpop, document_refusals
+from ._http.metadata import ProtectedResource
+from ._http.openapi import document_dpop, document_refusals
+from ._http.stepup import StepUpPolicy
+from ._jwt.claims import Claims
+from ._jwt.validation import check_scopes
 from ._protocols import Verifier
-from ._stepup import StepUpPolicy
-from ._validation import check_scopes
 from .middleware import BearerAuthMiddleware, BearerUser, OnError
 
 __all__ = [

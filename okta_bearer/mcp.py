@@ -40,10 +40,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("okta_bearer.mcp needs the MCP SDK: pip install 'okta-bearer[mcp]'") from exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._claims import Claims
 from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
+from ._jwt.claims import Claims
+from ._jwt.validation import check_scopes
 from ._protocols import Verifier
-from ._validation import check_scopes
 
 __all__ = ["McpTokenVerifier", "ToolScopes", "claims_of"]
 

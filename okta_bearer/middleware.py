@@ -19,9 +19,8 @@ from urllib.parse import parse_qsl
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._claims import Claims
-from ._dpop_guard import DPoPGuard, Scheme
-from ._dpop_settings import DPoPSettings
+from ._dpop.guard import DPoPGuard, Scheme
+from ._dpop.settings import DPoPSettings
 from ._errors import (
     BearerError,
     ConfigurationError,
@@ -31,13 +30,14 @@ from ._errors import (
     UseDPoPNonce,
 )
 from ._events import Events, check_events, outcome_of
+from ._http.metadata import ProtectedResource
+from ._http.responses import ChallengeSettings, ErrorResponse, error_response
+from ._http.rfc6750 import is_scope_token, parse_authorization
+from ._jwt.claims import Claims
+from ._jwt.validation import check_scopes
+from ._jwt.verifier import TokenVerifier
 from ._log_fields import token_fields
-from ._metadata import ProtectedResource
 from ._protocols import Verifier
-from ._responses import ChallengeSettings, ErrorResponse, error_response
-from ._rfc6750 import is_scope_token, parse_authorization
-from ._validation import check_scopes
-from ._verifier import TokenVerifier
 
 __all__ = ["BearerAuthMiddleware", "BearerUser", "OnError"]
 

@@ -1,4 +1,4 @@
-"""A :class:`~okta_bearer._store.Store` in Redis, shared by every process and machine.
+"""A :class:`~okta_bearer._store.memory.Store` in Redis, shared by every process and machine.
 
 Install with ``pip install 'okta-bearer[redis]'``.  It uses redis-py's asyncio
 client::
@@ -12,7 +12,7 @@ server, so of any number of replicas racing on a DPoP ``jti`` exactly one wins.
 Every call is bounded by ``timeout`` (connect, send and answer together; a
 broken pooled connection is replaced once within it, nothing else is retried),
 and any failure, a Redis error, a refused connection or the
-deadline, is raised as :class:`~okta_bearer._store.StoreUnavailable`; the
+deadline, is raised as :class:`~okta_bearer._store.memory.StoreUnavailable`; the
 caller decides what an outage means (503 for DPoP, by default).
 """
 
@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ._errors import ConfigurationError
-from ._store import StoreUnavailable
+from ._store.memory import StoreUnavailable
 
 __all__ = ["RedisStore"]
 
@@ -46,7 +46,7 @@ _SCHEMES = ("redis", "rediss", "unix")
 
 
 class RedisStore:
-    """A :class:`~okta_bearer._store.Store` backed by a Redis server.
+    """A :class:`~okta_bearer._store.memory.Store` backed by a Redis server.
 
     Args:
         url: ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS)

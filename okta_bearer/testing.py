@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
-from ._testing_dpop import DPoPKey
-from ._testing_keys import OMIT, SigningKey, _b64
-from ._verifier import TokenVerifier
+from ._jwt.verifier import TokenVerifier
+from ._testing.dpop import DPoPKey
+from ._testing.keys import OMIT, SigningKey, _b64
 
 __all__ = [
     "OMIT",
@@ -222,4 +222,4 @@ class LocalIssuer:
 
 
 # Opaque tokens build on LocalIssuer above, so they are imported last.
-from ._testing_opaque import IntrospectionServer, TokenRegistry  # noqa: E402
+from ._testing.opaque import IntrospectionServer, TokenRegistry  # noqa: E402

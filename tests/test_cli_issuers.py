@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from okta_bearer._cli import main
-from okta_bearer._issuers import is_jwt_shaped
+from okta_bearer._opaque.issuers import is_jwt_shaped
 from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 

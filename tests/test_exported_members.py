@@ -35,7 +35,9 @@ def test_pytest_plugin_fixture(okta_issuer: okta_bearer.testing.LocalIssuer) -> 
 
 def test_moved_errors_stay_importable_where_they_were() -> None:
     """The errors moved into _errors are the same classes under their old module paths."""
-    from okta_bearer import _errors, _introspection, _stepup
+    from okta_bearer import _errors
+    from okta_bearer._http import stepup as _stepup
+    from okta_bearer._opaque import introspection as _introspection
 
     assert _introspection.IntrospectionUnavailable is _errors.IntrospectionUnavailable
     assert okta_bearer.IntrospectionUnavailable is _errors.IntrospectionUnavailable

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from okta_bearer._jwk import JWKError, build_keys, jwk_thumbprint, signature_check
+from okta_bearer._jwt.jwk import JWKError, build_keys, jwk_thumbprint, signature_check
 from okta_bearer.testing import SigningKey
 
 

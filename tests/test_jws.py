@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from okta_bearer import InvalidToken
-from okta_bearer._jws import decode_payload, parse_token
+from okta_bearer._jwt.jws import decode_payload, parse_token
 from okta_bearer.testing import OMIT, LocalIssuer
 
 ALGS = frozenset({"RS256"})

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from okta_bearer import BearerAuthMiddleware, BearerError, InsufficientScope, KeysUnavailable
 from okta_bearer._log_fields import unverified_fields
-from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer._testing.opaque import IntrospectionServer
 from okta_bearer.testing import LocalIssuer
 
 from .helpers import bearer

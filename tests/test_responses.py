@@ -15,7 +15,7 @@ from okta_bearer import (
     MissingToken,
     ReplayCacheUnavailable,
 )
-from okta_bearer._responses import ChallengeSettings, error_response
+from okta_bearer._http.responses import ChallengeSettings, error_response
 
 SETTINGS = ChallengeSettings()
 

@@ -11,7 +11,7 @@ from okta_bearer import (
     KeysUnavailable,
     MissingToken,
 )
-from okta_bearer._rfc6750 import challenge, parse_authorization
+from okta_bearer._http.rfc6750 import challenge, parse_authorization
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from okta_bearer import InsufficientScope, InvalidToken
-from okta_bearer._claims import Claims, scopes_of
-from okta_bearer._validation import Policy, check_scopes, validate_claims
+from okta_bearer._jwt.claims import Claims, scopes_of
+from okta_bearer._jwt.validation import Policy, check_scopes, validate_claims
 
 NOW = 1_700_000_000.0
 ISS = "https://example.okta.com/oauth2/default"

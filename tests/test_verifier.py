@@ -15,7 +15,7 @@ from okta_bearer import (
     KeysUnavailable,
     TokenVerifier,
 )
-from okta_bearer._keys import KeyStore
+from okta_bearer._keys.keystore import KeyStore
 from okta_bearer.testing import LocalIssuer, SigningKey
 
 from .helpers import Clock

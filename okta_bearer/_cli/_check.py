@@ -25,8 +25,8 @@ import httpx
 
 from .._config import is_loopback_url
 from .._errors import BearerError, ConfigurationError, InvalidToken, KeysUnavailable
-from .._issuers import unverified_issuer
-from .._jwk import JWKError, SignatureCheck, build_keys
+from .._jwt.jwk import JWKError, SignatureCheck, build_keys
+from .._opaque.issuers import unverified_issuer
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
 from ._tokens import IssuerOption, describe_refusal, issuer_options, make_verifier, read_token
 

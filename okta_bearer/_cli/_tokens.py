@@ -16,8 +16,8 @@ import httpx
 
 from .._config import KeyPolicy
 from .._errors import BearerError, ConfigurationError, KeysUnavailable
-from .._issuers import MultiIssuerVerifier
-from .._verifier import TokenVerifier
+from .._jwt.verifier import TokenVerifier
+from .._opaque.issuers import MultiIssuerVerifier
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
 
 

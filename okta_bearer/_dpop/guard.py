@@ -6,7 +6,7 @@ The middleware asks a :class:`DPoPGuard` three things:
    header carries, given the configured mode (``None``: no usable credentials,
    answered with a bare challenge).
 2. after the verifier accepted the token, :meth:`~DPoPGuard.check`: the proof
-   checks of RFC 9449 section 4.3 (pure, ``okta_bearer._dpop``), the token's
+   checks of RFC 9449 section 4.3 (pure, ``okta_bearer._dpop.proof``), the token's
    binding to the proof key (section 6.1), then one atomic set-if-absent of
    the proof's ``jti`` in the shared store (section 11.1).  The replay mark
    comes last, so only requests with a valid, bound token write to the store.
@@ -22,7 +22,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from ._dpop import (
+from .._errors import BearerError, InvalidRequest, InvalidToken
+from .._http.rfc6750 import challenge as bearer_challenge
+from .._store.memory import StoreUnavailable
+from .proof import (
     DPoPProof,
     InvalidDPoPProof,
     ReplayCacheUnavailable,
@@ -31,11 +34,8 @@ from ._dpop import (
     check_binding,
     check_proof,
 )
-from ._dpop_settings import DPoPSettings
-from ._dpop_url import request_url
-from ._errors import BearerError, InvalidRequest, InvalidToken
-from ._rfc6750 import challenge as bearer_challenge
-from ._store import StoreUnavailable
+from .settings import DPoPSettings
+from .url import request_url
 
 __all__ = ["DPoPGuard", "Scheme"]
 
@@ -50,7 +50,7 @@ _UNSAFE_TEXT = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 class DPoPGuard:
-    """Apply :class:`~okta_bearer._dpop_settings.DPoPSettings` to requests.
+    """Apply :class:`~okta_bearer._dpop.settings.DPoPSettings` to requests.
 
     Args:
         settings: the DPoP configuration.

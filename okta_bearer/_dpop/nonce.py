@@ -13,8 +13,8 @@ import base64
 import hashlib
 import hmac
 
-from ._dpop import UseDPoPNonce
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
+from .proof import UseDPoPNonce
 
 __all__ = ["MIN_SECRET_BYTES", "NonceSource"]
 

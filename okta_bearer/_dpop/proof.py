@@ -2,7 +2,7 @@
 
 Everything here is a function of its arguments and ``now``: no store, no
 clock, no network.  Replay marks and server nonces are applied by the caller
-(``okta_bearer._dpop_guard``), which keys them on what :func:`check_proof`
+(``okta_bearer._dpop.guard``), which keys them on what :func:`check_proof`
 returns.
 
 Errors::
@@ -26,10 +26,10 @@ from typing import Any, NamedTuple
 
 from cachetools import LRUCache
 
-from ._dpop_url import normalize_htu
-from ._errors import InvalidDPoPProof, InvalidToken, ReplayCacheUnavailable, UseDPoPNonce
-from ._jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
-from ._jws import CANONICAL_LAST as _CANONICAL_LAST
+from .._errors import InvalidDPoPProof, InvalidToken, ReplayCacheUnavailable, UseDPoPNonce
+from .._jwt.jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
+from .._jwt.jws import CANONICAL_LAST as _CANONICAL_LAST
+from .url import normalize_htu
 
 __all__ = [
     "DPOP_ALGORITHMS",
@@ -276,7 +276,7 @@ def _key_of(head: str, jwk: dict[str, Any], alg: str) -> tuple[Callable[[bytes, 
 
 
 def _signature_check(jwk: dict[str, Any], alg: str) -> Callable[[bytes, bytes], bool]:
-    # The same bound check the issuer's keys get (okta_bearer._jwk): shape,
+    # The same bound check the issuer's keys get (okta_bearer._jwt.jwk): shape,
     # public members only, RSA size limits, raw r||s ECDSA signatures.
     if jwk.get("alg", alg) != alg:
         raise InvalidDPoPProof("bad_jwk", "DPoP proof jwk does not fit its algorithm")

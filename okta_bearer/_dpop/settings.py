@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
-from ._dpop import DPOP_ALGORITHMS, MAX_PROOF_SIZE
-from ._dpop_nonce import NonceSource
-from ._dpop_url import ForwardedHeaders
-from ._errors import ConfigurationError
-from ._store import MemoryStore, Store
+from .._errors import ConfigurationError
+from .._store.memory import MemoryStore, Store
+from .nonce import NonceSource
+from .proof import DPOP_ALGORITHMS, MAX_PROOF_SIZE
+from .url import ForwardedHeaders
 
 __all__ = ["DPoPMode", "DPoPSettings", "StoreFailure"]
 
@@ -136,7 +136,7 @@ class DPoPSettings:
 def _redis_store(url: str) -> Store:
     # Imported here: redis-py is an optional extra, needed only for a URL.
     try:
-        from .redis_store import RedisStore
+        from ..redis_store import RedisStore
     except ImportError as exc:
         raise ConfigurationError(
             "store: a Redis URL needs redis-py: pip install 'okta-bearer[redis]'"

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from ._errors import InvalidRequest
+from .._errors import InvalidRequest
 
 __all__ = ["ForwardedHeaders", "normalize_htu", "request_url"]
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
 
 __all__ = ["WELL_KNOWN_PATH", "ProtectedResource", "metadata_url", "resource_identifier"]
 

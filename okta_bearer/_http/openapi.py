@@ -15,7 +15,7 @@ ERROR_SCHEMA_NAME = "BearerError"
 #: The security scheme naming DPoP-bound access tokens (RFC 9449).
 DPOP_SCHEME_NAME = "DPoP"
 
-#: The default refusal body (see ``okta_bearer._responses.error_body``).
+#: The default refusal body (see ``okta_bearer._http.responses.error_body``).
 ERROR_SCHEMA: dict[str, Any] = {
     "title": ERROR_SCHEMA_NAME,
     "type": "object",

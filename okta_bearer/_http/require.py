@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 
-from ._claims import Claims
-from ._errors import ConfigurationError, MissingToken
-from ._stepup import StepUpPolicy
-from ._validation import check_scopes
+from .._errors import ConfigurationError, MissingToken
+from .._jwt.claims import Claims
+from .._jwt.validation import check_scopes
+from .stepup import StepUpPolicy
 
 __all__ = ["check_auth", "require_auth"]
 

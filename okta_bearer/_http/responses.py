@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import BearerError, ConfigurationError, InsufficientScope, MissingToken
-from ._rfc6750 import challenge, is_quotable
+from .._errors import BearerError, ConfigurationError, InsufficientScope, MissingToken
+from .rfc6750 import challenge, is_quotable
 
 __all__ = ["ChallengeSettings", "ErrorResponse", "error_body", "error_response"]
 

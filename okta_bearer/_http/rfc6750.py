@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ._errors import BearerError, InsufficientScope, InsufficientUserAuthentication, InvalidRequest
+from .._errors import BearerError, InsufficientScope, InsufficientUserAuthentication, InvalidRequest
 
 __all__ = ["challenge", "is_quotable", "is_scope_token", "parse_authorization"]
 

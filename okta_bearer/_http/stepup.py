@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._errors import ConfigurationError, InsufficientUserAuthentication
-from ._validation import _MAX_NUMERIC_DATE, _MIN_NUMERIC_DATE
+from .._errors import ConfigurationError, InsufficientUserAuthentication
+from .._jwt.validation import _MAX_NUMERIC_DATE, _MIN_NUMERIC_DATE
 
 __all__ = ["InsufficientUserAuthentication", "StepUpPolicy"]
 

@@ -17,7 +17,7 @@ import json
 from json.scanner import make_scanner
 from typing import Any, NamedTuple, cast
 
-from ._errors import InvalidToken
+from .._errors import InvalidToken
 
 __all__ = ["ParsedToken", "decode_payload", "parse_token"]
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._claims import Claims, scopes_of
-from ._errors import InsufficientScope, InvalidToken
+from .._errors import InsufficientScope, InvalidToken
+from .claims import Claims, scopes_of
 
 __all__ = ["Policy", "check_scopes", "validate_claims"]
 

@@ -2,8 +2,8 @@
 
 ``verify()`` reads top to bottom: cache, parse, key, check, decode, validate.
 Configuration is checked by :mod:`okta_bearer._config`, keys and signature
-checks come from :mod:`okta_bearer._keys`, claims rules from
-:mod:`okta_bearer._validation`.
+checks come from :mod:`okta_bearer._keys.keystore`, claims rules from
+:mod:`okta_bearer._jwt.validation`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from types import TracebackType
 import httpx
 from cachetools import LRUCache
 
-from ._claims import Claims
-from ._config import (
+from .._config import (
     KeyPolicy,
     check_bool,
     check_int,
@@ -24,14 +23,15 @@ from ._config import (
     check_strings,
     check_url,
 )
-from ._errors import ConfigurationError, InvalidToken
-from ._events import Events, check_events
-from ._jwk import SUPPORTED_ALGORITHMS
-from ._jws import decode_payload, parse_token
-from ._keys import KeyStore
-from ._rfc6750 import is_scope_token
-from ._store import Store
-from ._validation import Policy, check_scopes, validate_claims
+from .._errors import ConfigurationError, InvalidToken
+from .._events import Events, check_events
+from .._http.rfc6750 import is_scope_token
+from .._keys.keystore import KeyStore
+from .._store.memory import Store
+from .claims import Claims
+from .jwk import SUPPORTED_ALGORITHMS
+from .jws import decode_payload, parse_token
+from .validation import Policy, check_scopes, validate_claims
 
 __all__ = ["TokenVerifier"]
 
@@ -68,7 +68,7 @@ class TokenVerifier:
             it and :meth:`aclose` closes it.  Redirects are never followed.
         token_cache_size: verified tokens kept in memory (0 turns the cache off).
         token_cache_ttl: seconds a verified token stays cached (never past ``exp``).
-        store: a :class:`~okta_bearer._store.Store` shared by the processes
+        store: a :class:`~okta_bearer._store.memory.Store` shared by the processes
             of a fleet (``okta_bearer.redis_store.RedisStore``): key sets are
             then fetched once for all of them and refetches coordinated by a
             lease.  Without it each process fetches its own keys.

@@ -1,4 +1,4 @@
-"""Key sets shared by every process of a fleet through a :class:`~okta_bearer._store.Store`.
+"""Key sets shared by every process of a fleet through a :class:`~okta_bearer._store.memory.Store`.
 
 Without a shared store each process fetches its own keys; with one, N
 workers (or pods) make the same number of key fetches as one process:
@@ -29,8 +29,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._events import Events
-from ._store import Store
+from .._events import Events
+from .._store.memory import Store
 
 __all__ = ["Fleet", "SharedKeys"]
 

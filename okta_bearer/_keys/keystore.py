@@ -26,7 +26,7 @@ Policy, in one place (the numbers live in :class:`~okta_bearer.KeyPolicy`):
   ``kid`` while the issuer is failing is :class:`KeysUnavailable` (503), never
   blamed on the token.  After a failure no fetch starts for
   ``KeyPolicy.retry_backoff`` seconds.
-* Keys become bound signature checks once per fetch (:mod:`okta_bearer._jwk`);
+* Keys become bound signature checks once per fetch (:mod:`okta_bearer._jwt.jwk`);
   weak, private, symmetric and encryption keys are never used.
 """
 
@@ -45,12 +45,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._config import KeyPolicy, is_loopback_url
-from ._errors import InvalidToken, KeysUnavailable
-from ._events import Events
-from ._fleet import Fleet, FleetError
-from ._jwk import SignatureCheck, build_keys
-from ._store import Store
+from .._config import KeyPolicy, is_loopback_url
+from .._errors import InvalidToken, KeysUnavailable
+from .._events import Events
+from .._jwt.jwk import SignatureCheck, build_keys
+from .._store.memory import Store
+from .fleet import Fleet, FleetError
 
 __all__ = ["REFRESH_AHEAD", "FetchError", "KeyStore"]
 
@@ -124,7 +124,7 @@ class KeyStore:
         clock: seconds since the epoch.
         on_withdrawn: called with the kids a refresh no longer lists.
         store: a store shared by every process of the fleet; key sets are
-            then fetched once for all of them (see :mod:`okta_bearer._fleet`).
+            then fetched once for all of them (see :mod:`okta_bearer._keys.fleet`).
         events: metric hooks for key lookups and fetches (``None``: none).
     """
 

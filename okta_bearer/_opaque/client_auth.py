@@ -23,7 +23,7 @@ from urllib.parse import quote_plus
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
 
 __all__ = ["AUTH_METHODS", "ClientAuth"]
 

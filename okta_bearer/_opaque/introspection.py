@@ -20,7 +20,7 @@ before it expires.  Policy, in one place:
   problem, not the token's: :class:`IntrospectionUnavailable` (503 with
   ``Retry-After``), never 401, never cached.  For ``retry_after`` seconds
   after such a failure new lookups fail fast instead of piling on.
-* Answers are cached in a :class:`~okta_bearer._store.Store` (a bounded
+* Answers are cached in a :class:`~okta_bearer._store.memory.Store` (a bounded
   memory store unless one is given; Redis shares them across workers) under a
   SHA-256 of the token, never the token: an active answer no longer than
   ``cache_ttl`` nor past ``exp``, ``active: false`` for ``inactive_ttl``.  A
@@ -29,7 +29,7 @@ before it expires.  Policy, in one place:
   store, an in-process LRU of built claims (like ``TokenVerifier``'s cache,
   same bounds) makes a cached answer cost what a cached JWT costs.
 * One introspection per token at a time in a process (single-flight); with a
-  shared store, one across the fleet (a lease, see ``_lease.py``).
+  shared store, one across the fleet (a lease, see ``_store/lease.py``).
 """
 
 from __future__ import annotations
@@ -49,15 +49,15 @@ from urllib.parse import urlsplit
 import httpx
 from cachetools import LRUCache
 
-from ._claims import Claims
-from ._client_auth import ClientAuth
-from ._config import check_int, check_number, check_strings, check_url
-from ._errors import ConfigurationError, IntrospectionUnavailable, InvalidToken
-from ._events import Events, check_events
-from ._lease import Fetched, shared_fetch
-from ._rfc6750 import is_scope_token
-from ._store import MemoryStore, Store, StoreUnavailable
-from ._validation import Policy, check_scopes, validate_claims
+from .._config import check_int, check_number, check_strings, check_url
+from .._errors import ConfigurationError, IntrospectionUnavailable, InvalidToken
+from .._events import Events, check_events
+from .._http.rfc6750 import is_scope_token
+from .._jwt.claims import Claims
+from .._jwt.validation import Policy, check_scopes, validate_claims
+from .._store.lease import Fetched, shared_fetch
+from .._store.memory import MemoryStore, Store, StoreUnavailable
+from .client_auth import ClientAuth
 
 __all__ = ["IntrospectionUnavailable", "IntrospectionVerifier"]
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from ._claims import Claims, scopes_of
-from ._errors import ConfigurationError, InvalidToken
-from ._protocols import Verifier
-from ._validation import check_scopes
+from .._errors import ConfigurationError, InvalidToken
+from .._jwt.claims import Claims, scopes_of
+from .._jwt.validation import check_scopes
+from .._protocols import Verifier
 
 __all__ = [
     "MultiIssuerVerifier",

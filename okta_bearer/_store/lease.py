@@ -1,6 +1,6 @@
 """Fleet-wide single-flight: a document shared through a Store, fetched under a lease.
 
-With a shared :class:`~okta_bearer._store.Store` (Redis), every worker of a
+With a shared :class:`~okta_bearer._store.memory.Store` (Redis), every worker of a
 fleet asks the store first; on a miss, one worker takes a short lease
 (``set_if_absent`` with a TTL) and fetches, the others poll the store until
 the document appears.  If the lease holder dies, its lease expires and each
@@ -9,7 +9,7 @@ per request.  The store is a cache, not a dependency: when it cannot be
 reached the caller fetches directly (and the answer is still correct).
 
 Used for introspection answers.  Key sets have their own policy in
-``_fleet.py`` (kid-aware adoption; when the lease holder fails, waiters fail
+``_keys/fleet.py`` (kid-aware adoption; when the lease holder fails, waiters fail
 that refresh and keep their keys): a request waiting on an introspection
 answer has nothing to fall back on, so here a waiter fetches for itself.
 """
@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from ._store import Store, StoreUnavailable
+from .memory import Store, StoreUnavailable
 
 __all__ = ["Fetched", "shared_fetch"]
 

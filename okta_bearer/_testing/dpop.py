@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._dpop import jwk_thumbprint
-from ._testing_keys import OMIT, SigningKey
+from .._dpop.proof import jwk_thumbprint
+from .keys import OMIT, SigningKey
 
 __all__ = ["DPoPKey"]
 

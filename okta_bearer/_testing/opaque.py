@@ -27,10 +27,10 @@ from urllib.parse import parse_qsl, unquote_plus
 import httpx
 import jwt
 
-from ._introspection import IntrospectionVerifier
+from .._opaque.introspection import IntrospectionVerifier
 
 if TYPE_CHECKING:  # testing.py re-exports this module: no import cycle at run time
-    from .testing import LocalIssuer
+    from ..testing import LocalIssuer
 
 __all__ = ["IntrospectionServer", "TokenRegistry"]
 

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .._dpop import DPOP_ALGORITHMS
+from .._dpop.proof import DPOP_ALGORITHMS
 from ..testing import LocalIssuer, TokenRegistry
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints

@@ -15,7 +15,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._testing_opaque import basic_credentials
+from .._testing.opaque import basic_credentials
 from ._core import IssuerCore
 from ._models import DevClient
 from ._pages import NO_STORE, read_form, token_error

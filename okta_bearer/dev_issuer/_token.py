@@ -14,10 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._dpop import InvalidDPoPProof, check_proof
+from .._dpop.proof import InvalidDPoPProof, check_proof
 from .._errors import BearerError, MissingToken
-from .._responses import ChallengeSettings, error_response
-from .._rfc6750 import parse_authorization
+from .._http.responses import ChallengeSettings, error_response
+from .._http.rfc6750 import parse_authorization
 from ._client_credentials import ClientCredentialsGrant
 from ._clientauth import authenticate_client
 from ._context import parse_resource

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from okta_bearer._dpop import check_binding
-from okta_bearer._testing_dpop import DPoPKey
+from okta_bearer._dpop.proof import check_binding
+from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.testing import LocalIssuer
 
 from .conftest import Clock

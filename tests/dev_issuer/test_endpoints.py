@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from okta_bearer import InsufficientScope, InvalidToken, MissingToken
-from okta_bearer._responses import ChallengeSettings, error_response
+from okta_bearer._http.responses import ChallengeSettings, error_response
 from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.testing import LocalIssuer
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from okta_bearer import BearerError, InvalidRequest, InvalidToken
-from okta_bearer._dpop import InvalidDPoPProof, ReplayCacheUnavailable, UseDPoPNonce
-from okta_bearer._dpop_guard import DPoPGuard
-from okta_bearer._dpop_settings import DPoPSettings
-from okta_bearer._store import MemoryStore, StoreUnavailable
-from okta_bearer._testing_dpop import DPoPKey
+from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.proof import InvalidDPoPProof, ReplayCacheUnavailable, UseDPoPNonce
+from okta_bearer._dpop.settings import DPoPSettings
+from okta_bearer._store.memory import MemoryStore, StoreUnavailable
+from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import Clock

@@ -24,8 +24,8 @@ from okta_bearer import (
     InsufficientScope,
     MemoryStore,
 )
-from okta_bearer._dpop_nonce import NonceSource
-from okta_bearer._store import StoreUnavailable
+from okta_bearer._dpop.nonce import NonceSource
+from okta_bearer._store.memory import StoreUnavailable
 from okta_bearer.testing import DPoPKey, LocalIssuer
 
 pytestmark = pytest.mark.anyio

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from okta_bearer import ConfigurationError
-from okta_bearer._dpop import UseDPoPNonce
-from okta_bearer._dpop_nonce import NonceSource
+from okta_bearer._dpop.nonce import NonceSource
+from okta_bearer._dpop.proof import UseDPoPNonce
 
 SECRET = b"s" * 32
 NOW = 1_700_000_000.0

@@ -10,7 +10,7 @@ import pytest
 from jwt.algorithms import ECAlgorithm
 
 from okta_bearer import InvalidToken
-from okta_bearer._dpop import (
+from okta_bearer._dpop.proof import (
     InvalidDPoPProof,
     UseDPoPNonce,
     access_token_hash,
@@ -18,7 +18,7 @@ from okta_bearer._dpop import (
     check_proof,
     jwk_thumbprint,
 )
-from okta_bearer._testing_dpop import DPoPKey
+from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.testing import OMIT, SigningKey
 
 NOW = 1_700_000_000.0

@@ -15,9 +15,9 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from okta_bearer import InvalidRequest
-from okta_bearer._dpop import InvalidDPoPProof, access_token_hash, check_proof
-from okta_bearer._dpop_url import normalize_htu, request_url
-from okta_bearer._testing_dpop import DPoPKey
+from okta_bearer._dpop.proof import InvalidDPoPProof, access_token_hash, check_proof
+from okta_bearer._dpop.url import normalize_htu, request_url
+from okta_bearer._testing.dpop import DPoPKey
 
 from ..fuzz._profiles import fuzz_settings
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from okta_bearer._dpop import InvalidDPoPProof, ReplayCacheUnavailable
-from okta_bearer._dpop_guard import DPoPGuard
-from okta_bearer._dpop_settings import DPoPSettings
-from okta_bearer._testing_dpop import DPoPKey
+from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.proof import InvalidDPoPProof, ReplayCacheUnavailable
+from okta_bearer._dpop.settings import DPoPSettings
+from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.redis_store import RedisStore
 from okta_bearer.testing import LocalIssuer
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from okta_bearer import ConfigurationError
-from okta_bearer._dpop_settings import DPoPSettings
-from okta_bearer._store import MemoryStore
+from okta_bearer._dpop.settings import DPoPSettings
+from okta_bearer._store.memory import MemoryStore
 
 
 def test_defaults() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from okta_bearer import InvalidRequest
-from okta_bearer._dpop_url import normalize_htu, request_url
+from okta_bearer._dpop.url import normalize_htu, request_url
 
 NORMALISED = [
     ("HTTPS://Example.COM/a", "https://example.com/a"),

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from okta_bearer import BearerError, TokenVerifier
-from okta_bearer._store import MemoryStore, StoreUnavailable
+from okta_bearer._store.memory import MemoryStore, StoreUnavailable
 from okta_bearer.testing import LocalIssuer, SigningKey
 
 from ..helpers import Clock, settle

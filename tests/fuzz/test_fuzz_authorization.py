@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from okta_bearer import BearerError, InvalidRequest
-from okta_bearer._rfc6750 import parse_authorization
+from okta_bearer._http.rfc6750 import parse_authorization
 
 from ._profiles import fuzz_settings
 

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from okta_bearer import BearerError, Claims, InvalidToken
-from okta_bearer._validation import Policy, validate_claims
+from okta_bearer._jwt.validation import Policy, validate_claims
 
 from ._profiles import fuzz_settings
 

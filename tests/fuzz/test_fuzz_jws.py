@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from okta_bearer import BearerError, InvalidToken
-from okta_bearer._jws import ParsedToken, decode_payload, parse_token
+from okta_bearer._jwt.jws import ParsedToken, decode_payload, parse_token
 
 from ._profiles import fuzz_settings
 

@@ -21,7 +21,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from okta_bearer import BearerError, KeysUnavailable, TokenVerifier
-from okta_bearer._validation import Policy
+from okta_bearer._jwt.validation import Policy
 from okta_bearer.testing import LocalIssuer, SigningKey
 
 from ._profiles import fuzz_settings

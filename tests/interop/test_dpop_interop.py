@@ -2,7 +2,7 @@
 
 Proofs come from the npm ``dpop`` package (run by ``provider/dpop_client.mjs``),
 bound tokens from oidc-provider's DPoP feature (``provider/server.mjs``); only
-the checking side, ``okta_bearer._dpop`` and ``DPoPGuard``, is ours.  The last
+the checking side, ``okta_bearer._dpop.proof`` and ``DPoPGuard``, is ours.  The last
 tests send both through ``BearerAuthMiddleware`` under a real uvicorn on
 127.0.0.1, byte for byte as the node client produced them.
 """
@@ -33,8 +33,8 @@ from okta_bearer import (
     InvalidToken,
     TokenVerifier,
 )
-from okta_bearer._dpop import InvalidDPoPProof, check_proof
-from okta_bearer._dpop_guard import DPoPGuard
+from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.proof import InvalidDPoPProof, check_proof
 
 from ..servers import Server, serve
 from .conftest import CLIENT_ID, CLIENT_SECRET, PROVIDER_DIR, OidcProvider

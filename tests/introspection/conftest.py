@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer._testing.opaque import IntrospectionServer
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import Clock

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from okta_bearer import IntrospectionUnavailable, InvalidToken
-from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer._testing.opaque import IntrospectionServer
 
 from ..helpers import Clock
 

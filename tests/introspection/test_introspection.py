@@ -16,7 +16,7 @@ from okta_bearer import (
     IntrospectionUnavailable,
     InvalidToken,
 )
-from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer._testing.opaque import IntrospectionServer
 from okta_bearer.testing import OMIT, LocalIssuer
 
 from ..helpers import Clock

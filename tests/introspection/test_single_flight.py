@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from okta_bearer import IntrospectionUnavailable
-from okta_bearer._lease import shared_fetch
-from okta_bearer._store import MemoryStore, StoreUnavailable
-from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer._store.lease import shared_fetch
+from okta_bearer._store.memory import MemoryStore, StoreUnavailable
+from okta_bearer._testing.opaque import IntrospectionServer
 
 pytestmark = pytest.mark.anyio
 

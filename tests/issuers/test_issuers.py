@@ -16,8 +16,8 @@ from okta_bearer import (
     TokenProfile,
     TokenShapeVerifier,
 )
-from okta_bearer._issuers import is_jwt_shaped, unverified_issuer
-from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer._opaque.issuers import is_jwt_shaped, unverified_issuer
+from okta_bearer._testing.opaque import IntrospectionServer
 from okta_bearer.testing import OMIT, LocalIssuer
 
 pytestmark = pytest.mark.anyio

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from okta_bearer import ConfigurationError, ProtectedResource
-from okta_bearer._metadata import WELL_KNOWN_PATH, metadata_url, resource_identifier
+from okta_bearer._http.metadata import WELL_KNOWN_PATH, metadata_url, resource_identifier
 
 ISSUER = "https://okta.example.test/oauth2/default"
 

@@ -22,7 +22,7 @@ from okta_bearer import (
     TokenVerifier,
 )
 from okta_bearer._events import Events
-from okta_bearer._store import MemoryStore
+from okta_bearer._store.memory import MemoryStore
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import bearer

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from okta_bearer import TokenShapeVerifier
 from okta_bearer._cli import load_example
-from okta_bearer._testing_opaque import IntrospectionServer
+from okta_bearer._testing.opaque import IntrospectionServer
 from okta_bearer.metrics import PrometheusEvents
 from okta_bearer.testing import LocalIssuer
 

@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from okta_bearer import DPoPSettings, MemoryStore, TokenVerifier
-from okta_bearer._store import StoreUnavailable
+from okta_bearer._store.memory import StoreUnavailable
 from okta_bearer.testing import OMIT, DPoPKey
 
 from ._world import (

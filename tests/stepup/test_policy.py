@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from okta_bearer import ConfigurationError, InsufficientUserAuthentication
-from okta_bearer._rfc6750 import challenge
-from okta_bearer._stepup import StepUpPolicy
+from okta_bearer._http.rfc6750 import challenge
+from okta_bearer._http.stepup import StepUpPolicy
 
 NOW = 1_800_000_000
 MFA = "urn:okta:loa:2fa:any"

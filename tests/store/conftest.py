@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from okta_bearer._store import MemoryStore, Store
+from okta_bearer._store.memory import MemoryStore, Store
 from okta_bearer.redis_store import RedisStore
 
 from ._server import RedisServer

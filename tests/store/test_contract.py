@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from okta_bearer._store import Store
+from okta_bearer._store.memory import Store
 
 pytestmark = pytest.mark.anyio
 

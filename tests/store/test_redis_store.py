@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from okta_bearer import ConfigurationError
-from okta_bearer._store import StoreUnavailable
+from okta_bearer._store.memory import StoreUnavailable
 from okta_bearer.redis_store import RedisStore
 
 from ..servers import free_port

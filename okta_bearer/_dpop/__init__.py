@@ -1,0 +1,1 @@
+"""DPoP (RFC 9449): proofs, the request guard, nonces, settings and request URLs."""

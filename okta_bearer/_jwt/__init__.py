@@ -1,0 +1,1 @@
+"""The token path: compact JWS, JWKs, claims, validation rules and TokenVerifier."""

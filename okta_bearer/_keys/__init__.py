@@ -1,0 +1,1 @@
+"""Discovery, JWKS fetching and caching, and key sets shared by a fleet."""

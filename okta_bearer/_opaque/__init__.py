@@ -1,0 +1,1 @@
+"""Opaque tokens (RFC 7662 introspection), client authentication, several issuers."""

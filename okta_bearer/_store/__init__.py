@@ -1,0 +1,1 @@
+"""The Store protocol, the in-memory store, and leases over a store."""
