@@ -321,12 +321,15 @@ class ProtectedResource:
 
     def document(self) -> dict[str, Any]:
         """The metadata as a JSON object; optional members are left out when unset."""
-        doc: dict[str, Any] = {
-            "resource": self.resource,
-            "authorization_servers": list(self.authorization_servers),
-            # RFC 6750 section 2.1 only: tokens in bodies or URLs are never read.
-            "bearer_methods_supported": ["header"],
-        }
+        doc: dict[str, Any] = {"resource": self.resource}
+        # Omitted rather than [] when no issuer is known (a verifier that names
+        # none): an empty list would claim that no server issues tokens.
+        if self.authorization_servers:
+            doc["authorization_servers"] = list(self.authorization_servers)
+        # RFC 6750 section 2.1 only: tokens in bodies or URLs are never read.
+        # A DPoP token travels in the same header (RFC 9449 section 7.1); in
+        # required mode dpop_bound_access_tokens_required says it must be bound.
+        doc["bearer_methods_supported"] = ["header"]
         optional: dict[str, Any] = {
             "scopes_supported": self.scopes_supported,
             "resource_signing_alg_values_supported": self.resource_signing_alg_values_supported,

@@ -199,3 +199,20 @@ async def test_a_built_verifier_names_its_issuer() -> None:
     app = ToolScopes(MCPServer("t").streamable_http_app(), {})
     doc = await document(BearerAuthMiddleware(app, issuer=A, audience=RESOURCE, resource=RESOURCE))
     assert doc["authorization_servers"] == [A]
+
+
+class _Nameless:
+    """A Verifier that names no issuer (a custom one)."""
+
+    async def verify(self, token: str, required_scopes: Any = ()) -> Any:
+        raise AssertionError("not called")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_no_known_issuer_omits_authorization_servers() -> None:
+    """A verifier naming no issuer: the member is left out, never an empty list."""
+    doc = await document(middleware(verifier=_Nameless()))
+    assert "authorization_servers" not in doc
+    assert doc["resource"] == RESOURCE
