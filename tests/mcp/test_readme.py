@@ -23,7 +23,7 @@ def mcp_example() -> str:
 
 
 async def test_readme_mcp_example_serves_metadata_and_challenges() -> None:
-    """The example app serves its RFC 9728 document and challenges an anonymous MCP request."""
+    """The example serves its RFC 9728 document (table scopes included) and challenges anonymity."""
     namespace: dict[str, Any] = {}
     exec(compile(mcp_example(), "README.md", "exec"), namespace)  # noqa: S102 - our own README
     app = namespace["app"]
@@ -34,6 +34,7 @@ async def test_readme_mcp_example_serves_metadata_and_challenges() -> None:
         denied = await c.post("/mcp", json={})
     assert doc.json()["resource"] == "https://api.example/mcp"
     assert doc.json()["authorization_servers"] == ["https://dev-123456.okta.com/oauth2/default"]
+    assert doc.json()["scopes_supported"] == ["items:read", "items:write"]  # from the table
     assert denied.status_code == 401
     assert denied.headers["www-authenticate"] == (
         'Bearer realm="api", scope="items:read", resource_metadata='
