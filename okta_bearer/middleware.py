@@ -116,7 +116,11 @@ class BearerAuthMiddleware:
             The middleware then serves the RFC 9728 metadata document (public,
             GET/HEAD), names its URL in every 401/403 challenge, names
             ``required_scopes`` in 401 challenges, and, when it builds the
-            verifier, accepts the identifier as an audience (RFC 8707).
+            verifier, accepts the identifier as an audience (RFC 8707).  The
+            document names every issuer the verifier accepts, the required
+            scopes and any ``scopes_supported`` the wrapped apps declare
+            (:class:`okta_bearer.mcp.ToolScopes`), and the ``dpop=`` mode
+            (see :meth:`ProtectedResource.describing`).
         on_error: ``on_error(error) -> dict`` builds the JSON body of a
             refusal.  Only the body: the status, ``WWW-Authenticate``,
             ``Retry-After`` and ``Cache-Control: no-store`` stay as RFC 6750

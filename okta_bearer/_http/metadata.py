@@ -138,10 +138,12 @@ class ProtectedResource:
         resource: the resource identifier, e.g. ``https://api.example/mcp``
             (checked by :func:`resource_identifier`, kept byte for byte).
         authorization_servers: issuer URLs of the authorization servers whose
-            tokens are accepted; the middleware fills in its verifier's issuer
-            when left empty.
+            tokens are accepted; the middleware fills in every issuer its
+            verifier accepts when left empty, and refuses a list naming one
+            it does not (see :meth:`describing`).
         scopes_supported: scopes used to request access to this resource
-            (omitted from the document when ``None``).
+            (omitted from the document when ``None``); the middleware adds
+            its required scopes and those of a ``ToolScopes`` table.
         resource_name: a human-readable name (``resource_name``).
         resource_documentation: a URL of developer documentation.
         resource_policy_uri: a URL of the data-use policy.
