@@ -177,9 +177,9 @@ def test_the_table_is_readable() -> None:
         (lambda: ToolRequirement(max_age=True), "max_age"),
         (lambda: ToolScopes(Echo(), {"t": ["a b"]}), "tool_scopes\\['t'\\]"),
         (lambda: ToolScopes(Echo(), {"": ["s"]}), "tool_scopes"),
-        (lambda: ToolScopes(Echo(), {"t": 5}), "tool_scopes"),
-        (lambda: ToolScopes(Echo(), [("t", ["s"])]), "tool_scopes"),
-        (lambda: ToolScopes(Echo(), {}, clock=5), "clock"),
+        (lambda: ToolScopes(Echo(), {"t": 5}), "tool_scopes"),  # type: ignore[dict-item]
+        (lambda: ToolScopes(Echo(), [("t", ["s"])]), "tool_scopes"),  # type: ignore[arg-type]
+        (lambda: ToolScopes(Echo(), {}, clock=5), "clock"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_requirements_name_the_option(build: Any, words: str) -> None:
