@@ -14,11 +14,10 @@ from okta_bearer.mcp import ToolRequirement, ToolScopes
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import bearer
-from .test_tool_scopes import Echo, call
+from .echo import RESOURCE, Echo, call, protected
 
 pytestmark = pytest.mark.anyio
 
-RESOURCE = "https://api.example/mcp"
 METADATA = "https://api.example/.well-known/oauth-protected-resource/mcp"
 TWO_FACTOR = "urn:okta:loa:2fa:any"
 NOW = 1_800_000_000.0
@@ -31,20 +30,8 @@ TOOLS: dict[str, Any] = {
 
 
 @pytest.fixture
-def echo() -> Echo:
-    return Echo()
-
-
-@pytest.fixture
 async def client(okta_issuer: LocalIssuer, echo: Echo) -> AsyncIterator[httpx.AsyncClient]:
-    app = BearerAuthMiddleware(
-        ToolScopes(echo, TOOLS, clock=lambda: NOW),
-        verifier=okta_issuer.verifier(audience=RESOURCE),
-        resource=RESOURCE,
-        required_scopes=["items:read"],
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://api.example") as c:
+    async with protected(okta_issuer, ToolScopes(echo, TOOLS, clock=lambda: NOW)) as c:
         yield c
 
 
