@@ -86,17 +86,25 @@ class TokenProfile:
     """Which claims carry the scopes, the client id and the subject.
 
     Attributes:
-        scope_claim: a space-separated string or a list of strings.
+        scope_claim: a space-separated string or a list of strings.  A tuple
+            of names reads a nested claim, e.g. Keycloak's realm roles
+            ``("realm_access", "roles")``.
         client_id_claim: a string.
         subject_claim: a string.
     """
 
-    scope_claim: str = "scp"
+    scope_claim: str | tuple[str, ...] = "scp"
     client_id_claim: str = "cid"
     subject_claim: str = "sub"
 
     def __post_init__(self) -> None:
-        for name in ("scope_claim", "client_id_claim", "subject_claim"):
+        path = self.scope_claim
+        names = path if isinstance(path, tuple) else (path,)
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise ConfigurationError(
+                "TokenProfile.scope_claim must be a non-empty string or a tuple of them"
+            )
+        for name in ("client_id_claim", "subject_claim"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ConfigurationError(f"TokenProfile.{name} must be a non-empty string")
@@ -118,11 +126,14 @@ class TokenProfile:
             InvalidToken: the scope claim is neither a string nor a list of strings.
         """
         raw = claims.raw
-        value = _listed(raw.get(self.scope_claim))
+        value = _listed(_nested(raw, self.scope_claim))
         # A string or a list of strings, as Okta's scp; anything else is malformed (401).
         scopes = scopes_of({"scp": value}) if value is not None else frozenset()
         if scopes is None:
-            raise InvalidToken("bad_claim", f"Token '{self.scope_claim}' claim is malformed")
+            shown = ".".join(self.scope_claim) if isinstance(self.scope_claim, tuple) else None
+            raise InvalidToken(
+                "bad_claim", f"Token '{shown or self.scope_claim}' claim is malformed"
+            )
         cid, sub = raw.get(self.client_id_claim), raw.get(self.subject_claim)
         return dataclasses.replace(
             claims,
@@ -130,6 +141,16 @@ class TokenProfile:
             client_id=cid if isinstance(cid, str) else None,
             sub=sub if isinstance(sub, str) else None,
         )
+
+
+def _nested(raw: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
+    """The claim at ``path`` (a name, or names into nested objects); ``None`` if absent."""
+    value: Any = raw
+    for name in path if isinstance(path, tuple) else (path,):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
 
 
 def _issuer_of(verifier: object) -> str:

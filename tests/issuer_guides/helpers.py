@@ -32,13 +32,24 @@ def python_blocks(page: str) -> list[str]:
     return _BLOCK.findall((PAGES / page).read_text(encoding="utf-8"))
 
 
-def keys_transport(local: LocalIssuer, jwks_paths: tuple[str, ...] = ()) -> httpx.MockTransport:
-    """The issuer's discovery and keys; its JWKS also at each of ``jwks_paths`` (any host)."""
+def keys_transport(
+    local: LocalIssuer, jwks_paths: tuple[str, ...] = (), *, issuer: str | None = None
+) -> httpx.MockTransport:
+    """The issuer's discovery and keys; its JWKS also at each of ``jwks_paths`` (any host).
+
+    ``issuer`` replaces the metadata's ``issuer`` (``LocalIssuer`` drops a trailing
+    slash that Auth0's issuer has).
+    """
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path in jwks_paths:
             return httpx.Response(200, json=local.jwks())
-        return local.handler(request)
+        answer = local.handler(request)
+        if issuer is not None and request.url.path.endswith(
+            ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
+        ):
+            return httpx.Response(200, json={**local.metadata(), "issuer": issuer})
+        return answer
 
     return httpx.MockTransport(handler)
 

@@ -75,3 +75,12 @@ async def test_audience_is_still_checked_by_default() -> None:
         with pytest.raises(InvalidToken) as refused:
             await verifier.verify(local.mint(aud=OMIT))
     assert refused.value.reason == "missing_claim"
+
+
+@pytest.mark.parametrize("scope_claim", [(), ("realm_access", ""), ("a", 1), "", ["a", "b"]])
+def test_token_profile_scope_claim_must_name_claims(scope_claim: Any) -> None:
+    """A nested scope claim is a non-empty tuple of non-empty names; anything else is refused."""
+    from okta_bearer import TokenProfile
+
+    with pytest.raises(ConfigurationError, match="scope_claim"):
+        TokenProfile(scope_claim=scope_claim)
