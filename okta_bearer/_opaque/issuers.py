@@ -27,7 +27,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, InvalidToken
 from .._jwt.claims import Claims, scopes_of
-from .._jwt.validation import check_scopes
+from .._jwt.validation import TENANT_PLACEHOLDER, check_scopes, is_tenant_id
 from .._protocols import Verifier
 
 __all__ = [
@@ -153,6 +153,20 @@ def _nested(raw: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
     return value
 
 
+def _template_of(issuer: str, templates: Iterable[str]) -> str:
+    """The template among ``templates`` that ``issuer`` fills with a tenant id, or ``""``."""
+    for template in templates:
+        head, _, tail = template.partition(TENANT_PLACEHOLDER)
+        if (
+            len(issuer) > len(head) + len(tail)
+            and issuer.startswith(head)
+            and issuer.endswith(tail)
+            and is_tenant_id(issuer[len(head) : len(issuer) - len(tail)])
+        ):
+            return template
+    return ""
+
+
 def _issuer_of(verifier: object) -> str:
     issuer = getattr(verifier, "issuer", None)
     if not isinstance(issuer, str) or not issuer:
@@ -214,12 +228,21 @@ class MultiIssuerVerifier:
         self.issuers = tuple(routes)
         self.required_scopes = tuple(required_scopes)
         self._routes = routes
+        self._templates = tuple(i for i in routes if TENANT_PLACEHOLDER in i)
         self._profiles = profiles
         self._opaque = opaque
 
     def verifier_for(self, issuer: str) -> Verifier | None:
-        """The verifier configured for ``issuer`` (exact match), if any."""
-        return self._routes.get(issuer)
+        """The verifier configured for ``issuer`` (exact match), if any.
+
+        A verifier whose issuer is a multi-tenant template (``{tenantid}``,
+        Microsoft Entra ID) is chosen for an ``iss`` that is the template with
+        a tenant id in it; that verifier then checks the ``tid`` and ``iss``.
+        """
+        found = self._routes.get(issuer)
+        if found is None:
+            found = self._routes.get(_template_of(issuer, self._templates))
+        return found
 
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Route ``token`` by its unverified ``iss`` and verify it there.
@@ -238,14 +261,16 @@ class MultiIssuerVerifier:
                 raise InvalidToken("malformed", "Token is malformed")
             return await self._opaque.verify(token, scopes)
         issuer = unverified_issuer(token)
-        verifier = self._routes.get(issuer)
+        verifier = self.verifier_for(issuer)
         if verifier is None:
             raise InvalidToken(
                 "unknown_issuer",
                 "Token issuer is not trusted",
                 {"expected": " ".join(self.issuers), "got": issuer[:200]},
             )
-        profile = self._profiles.get(issuer)
+        profile = self._profiles.get(issuer) or self._profiles.get(
+            _template_of(issuer, self._templates)
+        )
         if profile is None:
             return await verifier.verify(token, scopes)
         claims = profile.apply(await verifier.verify(token))

@@ -85,7 +85,7 @@ def v2_header(local: LocalIssuer) -> dict[str, Any]:
 
 async def close(page: dict[str, Any]) -> None:
     """Close every verifier the page built."""
-    for name in ("both_versions", "daemons", "multi_tenant"):
+    for name in ("both_versions", "daemons", "everyone"):
         await page[name].aclose()
 
 
@@ -173,3 +173,19 @@ async def test_any_tenant_still_needs_iss_to_match_tid(local: LocalIssuer) -> No
             await verifier.verify(local.sign({**DOCUMENTED_V2, "iss": other, "tid": TENANT}))
     assert ok.issuer == other
     assert refused.value.reason == "bad_issuer"
+
+
+async def test_multi_tenant_beside_another_issuer(local: LocalIssuer, page: dict[str, Any]) -> None:
+    """A MultiIssuerVerifier routes a tenant's iss to the template's verifier, which checks tid."""
+    iss = f"https://login.microsoftonline.com/{PERSONAL}/v2.0"
+    claims = await page["everyone"].verify(
+        local.sign({**DOCUMENTED_V2, "iss": iss, "tid": PERSONAL})
+    )
+    assert claims.issuer == iss
+    for tid, reason in ((OTHER, "bad_issuer"), ("not-a-guid", "unknown_issuer")):
+        other = f"https://login.microsoftonline.com/{tid}/v2.0"
+        token = local.sign({**DOCUMENTED_V2, "iss": other, "tid": tid})
+        with pytest.raises(InvalidToken) as refused:
+            await page["everyone"].verify(token)
+        assert refused.value.reason == reason
+    await close(page)
