@@ -53,7 +53,7 @@ def _helps(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str]]:
                 yield f"{parser.prog} {choice.dest}", choice.help or ""
             for name, sub in action.choices.items():
                 yield from ((f"{name} {opt}", text) for opt, text in _helps(sub))
-        elif action.help not in (None, argparse.SUPPRESS) and action.dest != "help":
+        elif action.help not in (None, argparse.SUPPRESS):
             yield "/".join(action.option_strings) or action.dest, str(action.help)
 
 

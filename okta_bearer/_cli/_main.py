@@ -507,7 +507,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_issuer_options(demo)
     demo.set_defaults(handler=cmd_demo)
+    _help_as_sentence(parser)
     return parser
+
+
+def _help_as_sentence(parser: argparse.ArgumentParser) -> None:
+    """Give -h, in ``parser`` and every subcommand, a help text that reads as a sentence."""
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = "Show this help and exit."
+        elif isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _help_as_sentence(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
