@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jwt.algorithms import get_default_algorithms
 
-from .._testing.dpop import DPoPKey
+from ..testing import DPoPKey
 from ._common import EXIT_OK, CLIError
 
 #: Algorithms a key file may hold: the asymmetric ones the DPoP checks accept.

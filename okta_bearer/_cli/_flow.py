@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 
-from .._testing.dpop import DPoPKey
+from ..testing import DPoPKey
 from ._common import EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
 
 # Nothing listens here: the code is read from the redirect's Location header.
