@@ -106,7 +106,9 @@ class Claims:
         client_id: Okta's ``cid``, else RFC 9068's ``client_id``.
         uid: Okta user id, ``None`` for client-credentials tokens.
         issuer: ``iss``.
-        audience: ``aud`` as a tuple (a string ``aud`` becomes a 1-tuple).
+        audience: ``aud`` as a tuple (a string ``aud`` becomes a 1-tuple; empty
+            without ``aud``, which only a verifier built with ``audience=None``
+            accepts).
         expires_at: ``exp`` as an aware UTC datetime.
         issued_at: ``iat`` as an aware UTC datetime, if present.
         jti: token id, if present.
