@@ -118,7 +118,7 @@ def test_help_shows_several_issuer_examples(capsys: pytest.CaptureFixture[str]) 
     for command in ("verify", "check"):
         assert main([command, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
-        assert "routed by their (unverified) iss" in text
+        assert "routed by its (unverified) iss" in text
         assert "--issuer https://old-org.okta.com/oauth2/default --issuer" in text
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, InvalidToken
 from .._jwt.claims import Claims, scopes_of
-from .._jwt.validation import check_scopes
+from .._jwt.validation import TENANT_PLACEHOLDER, check_scopes, is_tenant_id
 from .._protocols import Verifier
 
 __all__ = [
@@ -87,17 +87,25 @@ class TokenProfile:
     """Which claims carry the scopes, the client id and the subject.
 
     Attributes:
-        scope_claim: a space-separated string or a list of strings.
+        scope_claim: a space-separated string or a list of strings.  A tuple
+            of names reads a nested claim, e.g. Keycloak's realm roles
+            ``("realm_access", "roles")``.
         client_id_claim: a string.
         subject_claim: a string.
     """
 
-    scope_claim: str = "scp"
+    scope_claim: str | tuple[str, ...] = "scp"
     client_id_claim: str = "cid"
     subject_claim: str = "sub"
 
     def __post_init__(self) -> None:
-        for name in ("scope_claim", "client_id_claim", "subject_claim"):
+        path = self.scope_claim
+        names = path if isinstance(path, tuple) else (path,)
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise ConfigurationError(
+                "TokenProfile.scope_claim must be a non-empty string or a tuple of them"
+            )
+        for name in ("client_id_claim", "subject_claim"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ConfigurationError(f"TokenProfile.{name} must be a non-empty string")
@@ -119,11 +127,14 @@ class TokenProfile:
             InvalidToken: the scope claim is neither a string nor a list of strings.
         """
         raw = claims.raw
-        value = _listed(raw.get(self.scope_claim))
+        value = _listed(_nested(raw, self.scope_claim))
         # A string or a list of strings, as Okta's scp; anything else is malformed (401).
         scopes = scopes_of({"scp": value}) if value is not None else frozenset()
         if scopes is None:
-            raise InvalidToken("bad_claim", f"Token '{self.scope_claim}' claim is malformed")
+            shown = ".".join(self.scope_claim) if isinstance(self.scope_claim, tuple) else None
+            raise InvalidToken(
+                "bad_claim", f"Token '{shown or self.scope_claim}' claim is malformed"
+            )
         cid, sub = raw.get(self.client_id_claim), raw.get(self.subject_claim)
         return dataclasses.replace(
             claims,
@@ -151,6 +162,30 @@ def issuers_of(verifier: object) -> tuple[str, ...]:
 
 def _joined(*verifiers: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for v in verifiers for i in issuers_of(v)))
+
+
+def _nested(raw: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
+    """The claim at ``path`` (a name, or names into nested objects); ``None`` if absent."""
+    value: Any = raw
+    for name in path if isinstance(path, tuple) else (path,):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _template_of(issuer: str, templates: Iterable[str]) -> str:
+    """The template among ``templates`` that ``issuer`` fills with a tenant id, or ``""``."""
+    for template in templates:
+        head, _, tail = template.partition(TENANT_PLACEHOLDER)
+        if (
+            len(issuer) > len(head) + len(tail)
+            and issuer.startswith(head)
+            and issuer.endswith(tail)
+            and is_tenant_id(issuer[len(head) : len(issuer) - len(tail)])
+        ):
+            return template
+    return ""
 
 
 def _issuer_of(verifier: object) -> str:
@@ -214,6 +249,7 @@ class MultiIssuerVerifier:
         self.issuers = tuple(routes)
         self.required_scopes = tuple(required_scopes)
         self._routes = routes
+        self._templates = tuple(i for i in routes if TENANT_PLACEHOLDER in i)
         self._profiles = profiles
         self._opaque = opaque
 
@@ -223,8 +259,16 @@ class MultiIssuerVerifier:
         return _joined(*self._routes.values(), self._opaque)
 
     def verifier_for(self, issuer: str) -> Verifier | None:
-        """The verifier configured for ``issuer`` (exact match), if any."""
-        return self._routes.get(issuer)
+        """The verifier configured for ``issuer`` (exact match), if any.
+
+        A verifier whose issuer is a multi-tenant template (``{tenantid}``,
+        Microsoft Entra ID) is chosen for an ``iss`` that is the template with
+        a tenant id in it; that verifier then checks the ``tid`` and ``iss``.
+        """
+        found = self._routes.get(issuer)
+        if found is None:
+            found = self._routes.get(_template_of(issuer, self._templates))
+        return found
 
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Route ``token`` by its unverified ``iss`` and verify it there.
@@ -243,14 +287,16 @@ class MultiIssuerVerifier:
                 raise InvalidToken("malformed", "Token is malformed")
             return await self._opaque.verify(token, scopes)
         issuer = unverified_issuer(token)
-        verifier = self._routes.get(issuer)
+        verifier = self.verifier_for(issuer)
         if verifier is None:
             raise InvalidToken(
                 "unknown_issuer",
                 "Token issuer is not trusted",
                 {"expected": " ".join(self.issuers), "got": issuer[:200]},
             )
-        profile = self._profiles.get(issuer)
+        profile = self._profiles.get(issuer) or self._profiles.get(
+            _template_of(issuer, self._templates)
+        )
         if profile is None:
             return await verifier.verify(token, scopes)
         claims = profile.apply(await verifier.verify(token))

@@ -1,5 +1,9 @@
 """The loopback-only admin endpoints: ``/dev/mint`` (a token for curl) and ``/dev/rotate``.
 
+``/dev/mint`` takes ``scopes``, ``user`` (``null`` for a client token), ``client_id``,
+``expires_in``, ``opaque``, and ``audience`` (any ``aud``) or ``resource`` (an RFC 8707
+resource indicator, e.g. an MCP server URL, which becomes the ``aud``).
+
 They hand out tokens and change keys, so no web page may reach them, directly
 or through the user's browser.  A request must come from a loopback address,
 name a loopback ``Host`` (a DNS-rebinding page reaches 127.0.0.1 under its own
@@ -18,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._config import is_loopback_host
+from ._context import parse_resource
 from ._core import IssuerCore
-from ._models import DEFAULT_SCOPES
+from ._models import DEFAULT_SCOPES, AuthError
 from ._pages import NO_STORE
 
 
@@ -54,6 +59,27 @@ def _refusal(request: Request) -> str | None:
     return None
 
 
+def _audience_problems(audience: object, resource: object, opaque: object) -> list[str]:
+    """What is wrong with a mint request's ``audience`` (any ``aud``) and ``resource``
+    (an RFC 8707 resource indicator, which becomes the ``aud``)."""
+    if audience is None and resource is None:
+        return []
+    if audience is not None and resource is not None:
+        return ["give audience or resource, not both"]
+    if opaque is True:
+        return ["audience and resource are for JWTs, not opaque tokens"]
+    if audience is not None and (
+        not isinstance(audience, str) or not audience or len(audience) > 2000
+    ):
+        return ["audience must be a non-empty string"]
+    if resource is not None:
+        try:
+            parse_resource(resource if isinstance(resource, str) else "")
+        except AuthError as error:
+            return [error.description]
+    return []
+
+
 class AdminEndpoints(IssuerCore):
     """What ``okta-bearer mint`` and ``okta-bearer rotate`` call."""
 
@@ -86,6 +112,7 @@ class AdminEndpoints(IssuerCore):
         login = body.get("user", next(iter(self.users.values())).login if self.users else None)
         lifetime = body.get("expires_in", self.token_lifetime)
         opaque = body.get("opaque", False)
+        audience, resource = body.get("audience"), body.get("resource")
         problems = []
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             problems.append("scopes must be a list of strings")
@@ -103,13 +130,19 @@ class AdminEndpoints(IssuerCore):
             problems.append("expires_in must be an integer between 1 and 86400")
         if not isinstance(opaque, bool):
             problems.append("opaque must be a boolean")
+        problems += _audience_problems(audience, resource, opaque)
         if problems:
             return JSONResponse(
                 {"error": "invalid_request", "error_description": "; ".join(problems)}, 400
             )
         user = self.users[login.lower()] if isinstance(login, str) else None
-        issue = self.issue_opaque_token if opaque else self.issue_access_token
-        token = issue(user, client_id, scopes, lifetime=lifetime)
+        if opaque:
+            token = self.issue_opaque_token(user, client_id, scopes, lifetime=lifetime)
+        else:
+            aud = resource if isinstance(resource, str) else audience
+            token = self.issue_access_token(
+                user, client_id, scopes, lifetime=lifetime, audience=aud
+            )
         return JSONResponse(
             {
                 "access_token": token,
