@@ -74,15 +74,18 @@ class RegistrationPolicy:
         unknown = sorted(allowed.difference(offered))
         if unknown:
             raise ConfigurationError(f"registration_scopes not offered by the server: {unknown}")
-        checked = set()
+        checked: set[str] = set()
         for audience in audiences:
             try:
-                checked.add(parse_resource(audience))
-            except (AuthError, TypeError) as exc:
+                parsed = parse_resource(audience) if isinstance(audience, str) else None
+            except AuthError:
+                parsed = None
+            if parsed is None:
                 raise ConfigurationError(
                     f"registration_audiences must be absolute URIs: {audience!r}"
-                ) from exc
-        return cls(allowed, frozenset(a for a in checked if a is not None))
+                )
+            checked.add(parsed)
+        return cls(allowed, frozenset(checked))
 
     def check(self, client: DevClient, scopes: Iterable[str], resource: str | None) -> None:
         """Refuse a grant to a self-registered ``client`` beyond what the operator allowed.
