@@ -8,6 +8,7 @@ longer than the configured ``timeout`` (0.2 s here).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ NUMBER_FAULTS = [
     ColdFault(
         f"jwks-{member}-{name}",
         "jwks",
-        lambda s, member=member, token=token: hostile_jwks(s, member, token),
+        functools.partial(hostile_jwks, member=member, token=token),
     )
     for member in ("kid", "kty", "n", "e", "alg", "use", "key_ops")
     for name, token in HOSTILE_NUMBERS.items()
@@ -93,7 +94,7 @@ NUMBER_FAULTS = [
     ColdFault(
         f"discovery-{member}-{name}",
         "discovery",
-        lambda s, member=member, token=token: hostile_metadata(s, member, token),
+        functools.partial(hostile_metadata, member=member, token=token),
     )
     for member in ("issuer", "jwks_uri")
     for name, token in HOSTILE_NUMBERS.items()
