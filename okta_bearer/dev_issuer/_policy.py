@@ -20,28 +20,13 @@ registered through RFC 7591 gets only what the operator allowed:
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from .._config import is_loopback_url
 from .._errors import ConfigurationError
 from ._context import parse_resource
 from ._models import USER_SCOPES, AuthError, DevClient
-
-
-def is_loopback_redirect(uri: str) -> bool:
-    """Whether ``uri`` sends the browser to this machine (``localhost`` or a loopback IP)."""
-    try:
-        host = urlsplit(uri).hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -108,4 +93,4 @@ class RegistrationPolicy:
 
 def needs_consent(client: DevClient, redirect_uri: str) -> bool:
     """Whether the user must approve ``client`` before anything is sent to ``redirect_uri``."""
-    return client.self_registered and not is_loopback_redirect(redirect_uri)
+    return client.self_registered and not is_loopback_url(redirect_uri)

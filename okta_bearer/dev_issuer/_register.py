@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._config import is_loopback_url
 from ._core import IssuerCore
 from ._local_only import web_page_refusal
 from ._models import DevClient
 from ._pages import MAX_FORM_BYTES, NO_STORE
-from ._policy import is_loopback_redirect
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "implicit", "client_credentials")
@@ -54,7 +54,7 @@ def _redirect_ok(uri: object) -> bool:
         return False
     if parts.scheme == "https" and host:
         return True
-    return parts.scheme == "http" and is_loopback_redirect(uri)
+    return parts.scheme == "http" and is_loopback_url(uri)
 
 
 def _uri_list(meta: dict[str, Any], name: str) -> list[str] | None:

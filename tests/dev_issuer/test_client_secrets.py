@@ -15,11 +15,10 @@ from okta_bearer.dev_issuer import DevClient, DevIssuer, DevUser
 from okta_bearer.testing import IntrospectionServer, LocalIssuer
 
 from .conftest import Clock
-from .helpers import BASE, CLIENT_ID, SPA, authorize_params, sign_in
+from .helpers import BASE, CLIENT_ID, SPA, TOKEN, authorize_params, sign_in
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = f"{BASE}/v1/token"
 INTROSPECT = f"{BASE}/v1/introspect"
 RS_ID, RS_SECRET = "0oaresourceserver", "rs-secret"
 

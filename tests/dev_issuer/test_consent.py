@@ -11,15 +11,23 @@ from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .conftest import Clock
-from .helpers import BASE, CLIENT_ID, SPA, authorize_params, fragment, sign_in, txn_of
+from .helpers import (
+    AUTHORIZE,
+    BASE,
+    CLIENT_ID,
+    NATIVE,
+    SPA,
+    authorize_params,
+    fragment,
+    sign_in,
+    txn_of,
+)
 
 pytestmark = pytest.mark.anyio
 
-AUTHORIZE = f"{BASE}/v1/authorize"
 CONSENT = f"{BASE}/v1/consent"
 LOGOUT = f"{BASE}/v1/logout"
 REMOTE = "https://stranger.example/cb"
-NATIVE = "http://127.0.0.1:53682/callback"
 
 
 async def _stranger(client: httpx.AsyncClient, **meta: Any) -> str:

@@ -15,7 +15,10 @@ from .helpers import (
     BASE,
     CLIENT_ID,
     DOCS,
+    NATIVE,
+    REGISTER,
     SPA,
+    TOKEN,
     authorize_params,
     jwt_part,
     pkce_pair,
@@ -26,10 +29,7 @@ from .helpers import (
 pytestmark = pytest.mark.anyio
 
 ISSUER = f"http://127.0.0.1:9400{BASE}"
-REGISTER = f"{BASE}/v1/register"
-TOKEN = f"{BASE}/v1/token"
 RESOURCE = "http://127.0.0.1:9403/mcp"
-NATIVE = "http://127.0.0.1:53682/callback"
 
 
 @pytest.fixture

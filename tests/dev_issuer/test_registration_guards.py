@@ -12,8 +12,12 @@ from okta_bearer.dev_issuer import DEFAULT_SCOPES, DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .helpers import (
+    AUTHORIZE,
     BASE,
+    NATIVE,
+    REGISTER,
     SPA,
+    TOKEN,
     authorize_params,
     fragment,
     jwt_part,
@@ -24,10 +28,6 @@ from .helpers import (
 
 pytestmark = pytest.mark.anyio
 
-REGISTER = f"{BASE}/v1/register"
-TOKEN = f"{BASE}/v1/token"
-AUTHORIZE = f"{BASE}/v1/authorize"
-NATIVE = "http://127.0.0.1:53682/callback"
 API = "http://127.0.0.1:9403/mcp"
 MACHINE = {
     "grant_types": ["client_credentials"],
@@ -40,6 +40,25 @@ async def _register(client: httpx.AsyncClient, **meta: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def _native(client: httpx.AsyncClient) -> str:
+    """Register a public native client (loopback redirect); its client_id."""
+    body = await _register(client, redirect_uris=[NATIVE], token_endpoint_auth_method="none")
+    client_id: str = body["client_id"]
+    return client_id
+
+
+def _code_request(client_id: str, challenge: str, **extra: str) -> dict[str, str]:
+    """A code + PKCE authorization request of ``client_id`` to NATIVE."""
+    return authorize_params(
+        client_id=client_id,
+        redirect_uri=NATIVE,
+        response_type="code",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        **extra,
+    )
 
 
 async def _client_credentials(
@@ -146,17 +165,9 @@ async def test_authorization_request_is_bounded_too(
     client: httpx.AsyncClient, extra: dict[str, str], error: str
 ) -> None:
     """A registered client's /v1/authorize beyond the policy is refused to its redirect URI."""
-    body = await _register(client, redirect_uris=[NATIVE], token_endpoint_auth_method="none")
+    client_id = await _native(client)
     _, challenge = pkce_pair()
-    params = authorize_params(
-        client_id=body["client_id"],
-        redirect_uri=NATIVE,
-        response_type="code",
-        code_challenge=challenge,
-        code_challenge_method="S256",
-        **extra,
-    )
-    response = await client.get(AUTHORIZE, params=params)
+    response = await client.get(AUTHORIZE, params=_code_request(client_id, challenge, **extra))
     assert response.status_code == 302
     assert query(response)["error"] == error
     assert "code" not in query(response)
@@ -166,23 +177,16 @@ async def test_resource_named_only_at_the_token_endpoint_is_bounded(
     client: httpx.AsyncClient,
 ) -> None:
     """A registered client cannot widen the audience by naming a resource at /v1/token."""
-    body = await _register(client, redirect_uris=[NATIVE], token_endpoint_auth_method="none")
+    client_id = await _native(client)
     verifier, challenge = pkce_pair()
-    params = authorize_params(
-        client_id=body["client_id"],
-        redirect_uri=NATIVE,
-        response_type="code",
-        scope="openid",
-        code_challenge=challenge,
-        code_challenge_method="S256",
-    )
+    params = _code_request(client_id, challenge, scope="openid")
     signed_in = await sign_in(client, await client.get(AUTHORIZE, params=params))
     code = query(signed_in)["code"]
     data = {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": NATIVE,
-        "client_id": body["client_id"],
+        "client_id": client_id,
         "code_verifier": verifier,
         "resource": API,
     }
@@ -194,10 +198,9 @@ async def test_user_scopes_stay_available_to_registered_clients(
     client: httpx.AsyncClient,
 ) -> None:
     """openid, profile and email describe the signing-in user, so the policy never blocks them."""
-    body = await _register(client, redirect_uris=[NATIVE], token_endpoint_auth_method="none")
-    params = authorize_params(
-        client_id=body["client_id"], redirect_uri=NATIVE, scope="openid profile email"
-    )
+    client_id = await _native(client)
+    scope = "openid profile email"
+    params = authorize_params(client_id=client_id, redirect_uri=NATIVE, scope=scope)
     response = await sign_in(client, await client.get(AUTHORIZE, params=params))
     assert "access_token" in fragment(response)
 
