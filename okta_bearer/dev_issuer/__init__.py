@@ -40,7 +40,8 @@ It is safe to leave running, because of these guards:
 * **Self-registered clients get what the operator allowed** (:mod:`._policy`):
   the custom scopes in ``registration_scopes`` (default: ``default_scopes``)
   and the RFC 8707 resources in ``registration_audiences`` (default: none), by
-  every grant; configured clients are not limited.
+  every grant, and only the grants they registered; configured clients are
+  not limited.
 * **No silent hand-off** (:mod:`._handoff`): a self-registered client whose
   redirect URI is not on this machine gets nothing until the signed-in user
   approves it on a consent page naming it and the redirect URI (bound to the

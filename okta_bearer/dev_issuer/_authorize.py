@@ -97,6 +97,11 @@ class AuthorizeEndpoints(HandOff):
                 "Supported: code, token, id_token and 'id_token token'.",
             )
         is_code = response_types == {"code"}
+        # RFC 7591 section 2: a registered client uses only the grants it registered.
+        if not client.allows("authorization_code" if is_code else "implicit"):
+            raise AuthError(
+                "unauthorized_client", "The client is not registered for this response_type."
+            )
         mode = one.get("response_mode") or ("query" if is_code else "fragment")
         # Tokens never go in a query string (OAuth 2.0 Multiple Response Types, section 5).
         if mode not in ("query", "fragment") or (mode == "query" and not is_code):

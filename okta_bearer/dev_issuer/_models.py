@@ -46,12 +46,18 @@ class DevClient:
     #: limited to the issuer's registration policy, and a user approves it on a
     #: consent page before it receives anything at a non-loopback redirect URI.
     self_registered: bool = False
+    #: The grants the client registered for (RFC 7591 section 2); ``None``: every grant.
+    grant_types: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.client_secret == "":
             raise ConfigurationError(
                 "client_secret must be a non-empty string, or None for a public client"
             )
+
+    def allows(self, grant_type: str) -> bool:
+        """Whether the client may use ``grant_type`` (``implicit`` for token responses)."""
+        return self.grant_types is None or grant_type in self.grant_types
 
     @property
     def logout_targets(self) -> tuple[str, ...]:

@@ -135,6 +135,7 @@ class RegistrationEndpoint(IssuerCore):
             post_logout_redirect_uris=tuple(logout),
             client_name=name,
             self_registered=True,
+            grant_types=tuple(grants),
         )
         self._remember_client(client)
         body: dict[str, Any] = {

@@ -48,6 +48,9 @@ class TokenEndpoints(ClientCredentialsGrant):
         client = authenticate_client(self.clients, request, form)
         if isinstance(client, Response):
             return client
+        if not client.allows(grant_type):
+            # RFC 7591 section 2: only the grants the client registered.
+            return token_error("unauthorized_client", "The client did not register this grant.")
         if grant_type == "client_credentials":
             return self._client_credentials(request, client, form)
         missing = [p for p in ("code", "redirect_uri", "code_verifier") if not form.get(p)]

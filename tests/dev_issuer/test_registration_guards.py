@@ -198,7 +198,10 @@ async def test_user_scopes_stay_available_to_registered_clients(
     client: httpx.AsyncClient,
 ) -> None:
     """openid, profile and email describe the signing-in user, so the policy never blocks them."""
-    client_id = await _native(client)
+    body = await _register(
+        client, redirect_uris=[NATIVE], token_endpoint_auth_method="none", grant_types=["implicit"]
+    )
+    client_id = body["client_id"]
     scope = "openid profile email"
     params = authorize_params(client_id=client_id, redirect_uri=NATIVE, scope=scope)
     response = await sign_in(client, await client.get(AUTHORIZE, params=params))
@@ -220,3 +223,16 @@ def test_policy_mistakes_are_configuration_errors(
     """A scope the server does not offer or an audience that is no absolute URI names the option."""
     with pytest.raises(ConfigurationError, match=name):
         DevIssuer(local, **options)
+
+
+async def test_a_registered_client_uses_only_its_grants(client: httpx.AsyncClient) -> None:
+    """A code-only client gets no implicit tokens, and a code-only secret no client_credentials."""
+    body = await _register(client, redirect_uris=[NATIVE])  # authorization_code only
+    implicit = await client.get(
+        AUTHORIZE, params=authorize_params(client_id=body["client_id"], redirect_uri=NATIVE)
+    )
+    assert implicit.status_code == 302
+    assert fragment(implicit)["error"] == "unauthorized_client"
+    assert "access_token" not in fragment(implicit)
+    machine = await _client_credentials(client, body, scope="openid")
+    assert (machine.status_code, machine.json()["error"]) == (400, "unauthorized_client")
