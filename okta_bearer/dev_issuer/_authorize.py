@@ -3,7 +3,9 @@
 Requests are checked in RFC 6749 order: an unknown ``client_id`` or an
 unregistered ``redirect_uri`` is answered with an error page and never
 redirected to (section 4.2.2.1); every later error is sent back to the client
-in the fragment (``query`` for ``code``), with ``state`` echoed.
+in the fragment (``query`` for ``code``), with ``state`` echoed.  A signed-in
+user's answer goes through :mod:`._handoff`, which asks for consent first when
+the client registered itself and redirects off this machine.
 """
 
 from __future__ import annotations
