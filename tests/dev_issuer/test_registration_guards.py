@@ -236,3 +236,27 @@ async def test_a_registered_client_uses_only_its_grants(client: httpx.AsyncClien
     assert "access_token" not in fragment(implicit)
     machine = await _client_credentials(client, body, scope="openid")
     assert (machine.status_code, machine.json()["error"]) == (400, "unauthorized_client")
+
+
+@pytest.mark.parametrize(
+    "member", ["redirect_uris", "grant_types", "token_endpoint_auth_method", "client_name"]
+)
+@pytest.mark.parametrize("number", ["9" * 400, "9" * 5000, "1e400", "NaN", "-1", "true"])
+async def test_hostile_numbers_in_registration_metadata_are_4xx(
+    client: httpx.AsyncClient, dev: DevIssuer, member: str, number: str
+) -> None:
+    """A number where metadata wants strings is an RFC 7591 error (or ignored), never a 500."""
+    known = set(dev.clients)
+    raw = f'{{"redirect_uris": ["{NATIVE}"], "{member}": {number}}}'
+    if member == "redirect_uris":
+        raw = f'{{"redirect_uris": [{number}]}}'
+    response = await client.post(
+        REGISTER, content=raw.encode(), headers={"content-type": "application/json"}
+    )
+    if member == "client_name" and len(number) < 5000:
+        assert response.status_code == 201  # a name that is no string is left out
+        assert "client_name" not in response.json()
+    else:
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] in ("invalid_client_metadata", "invalid_redirect_uri")
+        assert set(dev.clients) == known
