@@ -93,7 +93,13 @@ async def main(issuer_port: int = 9400, mcp_port: int = 9403) -> None:
 
     issuer = f"http://127.0.0.1:{issuer_port}/oauth2/default"
     resource = f"http://127.0.0.1:{mcp_port}/mcp"
-    dev = DevIssuer(LocalIssuer(issuer), default_scopes=["items:read"])
+    # The MCP client registers itself (RFC 7591): allow it this server's scopes and URL.
+    dev = DevIssuer(
+        LocalIssuer(issuer),
+        default_scopes=["items:read"],
+        registration_scopes=["items:read", "items:write"],
+        registration_audiences=[resource],
+    )
     servers = [
         uvicorn.Server(uvicorn.Config(dev, host="127.0.0.1", port=issuer_port)),
         uvicorn.Server(

@@ -14,12 +14,20 @@ from okta_bearer.testing import LocalIssuer
 
 from .servers import loopback_socket, origin_of, serve
 
+RS_ID, RS_SECRET = "0oacliresource", "cli-resource-secret"
+
 
 def dev_issuer(audience: str) -> Iterator[DevIssuer]:
     """A dev issuer whose tokens carry ``audience``, served on a free loopback port."""
     sock = loopback_socket()
     local = LocalIssuer(f"{origin_of(sock)}/oauth2/default", audience)
-    dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
+    dev = DevIssuer(
+        local,
+        clients=[
+            DevClient("0oaclitest", ("http://127.0.0.1:1/",)),
+            DevClient(RS_ID, (), RS_SECRET),  # only confidential clients may introspect
+        ],
+    )
     with serve(dev, sock=sock):
         yield dev
 
@@ -155,7 +163,7 @@ def test_mint_opaque_prints_a_token_the_issuer_introspects(
     token = capsys.readouterr().out.strip()
     assert not is_jwt_shaped(token)
     answer = httpx.post(
-        f"{first.issuer}/v1/introspect", data={"token": token, "client_id": "0oaclitest"}
+        f"{first.issuer}/v1/introspect", data={"token": token}, auth=(RS_ID, RS_SECRET)
     ).json()
     assert answer["active"] is True
     assert answer["scope"] == "items:read"

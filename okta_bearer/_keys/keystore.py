@@ -412,7 +412,10 @@ class KeyStore:
             if response.status_code != 200:
                 raise FetchError(f"{url} answered HTTP {response.status_code}")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > _MAX_BODY:
+            # Digits only (str.isdigit also takes "²"), and no int() of thousands of them.
+            if re.fullmatch(r"[0-9]+", declared) and (
+                len(declared) > len(str(_MAX_BODY)) or int(declared) > _MAX_BODY
+            ):
                 raise FetchError(f"{url} body is larger than {_MAX_BODY} bytes")
             body = bytearray()
             async for chunk in response.aiter_bytes():

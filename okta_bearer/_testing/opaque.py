@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import httpx
 import jwt
 
+from .._dpop.proof import bound_thumbprint
 from .._opaque.introspection import IntrospectionVerifier
 
 if TYPE_CHECKING:  # testing.py re-exports this module: no import cycle at run time
@@ -112,7 +113,8 @@ class TokenRegistry:
             "aud": claims.get("aud"),
             "iss": claims.get("iss"),
             "jti": claims.get("jti"),
-            "token_type": "Bearer",
+            # RFC 9449 section 6.2: a DPoP-bound token introspects as DPoP, with its cnf.
+            "token_type": "DPoP" if bound_thumbprint(claims) else "Bearer",
             "client_id": claims.get("cid"),
             "uid": claims.get("uid"),
         }
@@ -187,7 +189,8 @@ class IntrospectionServer:
     def _authenticated(self, request: httpx.Request, form: dict[str, str]) -> bool:
         basic = basic_credentials(request.headers.get("authorization", ""))
         if basic is not None:
-            return basic == (self.client_id, self.client_secret)
+            # An empty secret never authenticates, even one configured empty.
+            return bool(self.client_secret) and basic == (self.client_id, self.client_secret)
         if form.get("client_assertion_type") == _ASSERTION_TYPE:
             if self.client_public_key is None:
                 return False
@@ -203,7 +206,7 @@ class IntrospectionServer:
             except jwt.PyJWTError:
                 return False
             return bool(claims["sub"] == self.client_id)
-        return (form.get("client_id"), form.get("client_secret")) == (
+        return bool(self.client_secret) and (form.get("client_id"), form.get("client_secret")) == (
             self.client_id,
             self.client_secret,
         )
