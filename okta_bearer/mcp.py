@@ -43,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
+from ._options import checked_options
 from ._protocols import Verifier
 
 __all__ = ["McpTokenVerifier", "ToolScopes", "claims_of"]
@@ -53,6 +54,7 @@ logger = logging.getLogger("okta_bearer")
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 
 
+@checked_options
 class McpTokenVerifier:
     """The MCP SDK's ``TokenVerifier`` protocol over an okta_bearer verifier.
 
@@ -139,6 +141,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+@checked_options
 class ToolScopes:
     """An ASGI wrapper that checks per-tool scopes on MCP ``tools/call`` requests.
 

@@ -37,6 +37,7 @@ from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
 from ._jwt.verifier import TokenVerifier
 from ._log_fields import token_fields
+from ._options import called_api, checked_options
 from ._protocols import Verifier
 
 __all__ = ["BearerAuthMiddleware", "BearerUser", "OnError"]
@@ -88,6 +89,7 @@ def _in_event_loop() -> bool:
     return True
 
 
+@checked_options
 class BearerAuthMiddleware:
     """Authenticate ``http`` and ``websocket`` requests with Bearer access tokens.
 
@@ -150,7 +152,8 @@ class BearerAuthMiddleware:
     refusal is logged on the ``okta_bearer`` logger (INFO; 503 at WARNING).
 
     Raises:
-        ConfigurationError: an option is wrong, naming it.  Starlette and
+        ConfigurationError: an option is wrong or unknown, naming it (and,
+            for a misspelt one, the option meant).  Starlette and
             FastAPI build middleware lazily, inside the server's first
             (lifespan) call, where an exception only makes uvicorn decide that
             lifespan is unsupported.  So when built inside a running event
@@ -181,25 +184,29 @@ class BearerAuthMiddleware:
     ) -> None:
         self.app = app
         self._failed: ConfigurationError | None = None
-        try:
-            self._configure(
-                verifier,
-                issuer,
-                audience,
-                public_paths,
-                optional,
-                realm,
-                required_scopes,
-                error_details,
-                resource,
-                on_error,
-                dpop,
-                events,
-            )
-        except ConfigurationError as error:
-            if not _in_event_loop():
-                raise
-            self._failed = error
+        self._configure(
+            verifier,
+            issuer,
+            audience,
+            public_paths,
+            optional,
+            realm,
+            required_scopes,
+            error_details,
+            resource,
+            on_error,
+            dpop,
+            events,
+        )
+
+    def _configuration_failed(self, error: ConfigurationError, args: tuple[Any, ...]) -> None:
+        # Called by checked_options for a wrong option (unknown ones included).
+        # Outside an event loop the caller sees the error where it wrote it;
+        # inside one (Starlette's lazy build) it waits for lifespan start-up.
+        if not _in_event_loop():
+            raise error
+        self.app = args[0] if args else _unconfigured
+        self._failed = error
 
     def _configure(
         self,
@@ -249,9 +256,9 @@ class BearerAuthMiddleware:
         if verifier is None:
             if issuer is None or audience is None:
                 missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
-                raise ConfigurationError(
-                    "BearerAuthMiddleware needs verifier= or the options " + " and ".join(missing)
-                )
+                needs = " and ".join(f"{name}=" for name in missing)
+                api = called_api("BearerAuthMiddleware()")
+                raise ConfigurationError(f"{api} needs {needs} (or verifier= for another verifier)")
             verifier = TokenVerifier(issuer, audience, events=self._events)
             owns_verifier = True
         elif issuer is not None or audience is not None:
@@ -591,6 +598,10 @@ class BearerAuthMiddleware:
         if isinstance(error, UseDPoPNonce):
             headers.append((b"dpop-nonce", error.nonce.encode("ascii")))
         return headers
+
+
+async def _unconfigured(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("okta_bearer: BearerAuthMiddleware was given no app")
 
 
 def _log_refusal(scope: Scope, error: BearerError) -> None:

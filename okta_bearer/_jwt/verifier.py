@@ -27,6 +27,7 @@ from .._errors import ConfigurationError, InvalidToken
 from .._events import Events, check_events
 from .._http.rfc6750 import is_scope_token
 from .._keys.keystore import KeyStore
+from .._options import checked_options
 from .._store.memory import Store
 from .claims import Claims
 from .jwk import SUPPORTED_ALGORITHMS
@@ -36,6 +37,7 @@ from .validation import Policy, check_scopes, validate_claims
 __all__ = ["TokenVerifier"]
 
 
+@checked_options
 class TokenVerifier:
     """Verify OAuth 2.0 JWT access tokens from one Okta (or OpenID Connect) issuer.
 

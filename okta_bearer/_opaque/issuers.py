@@ -28,6 +28,7 @@ from typing import Any
 from .._errors import ConfigurationError, InvalidToken
 from .._jwt.claims import Claims, scopes_of
 from .._jwt.validation import check_scopes
+from .._options import checked_options
 from .._protocols import Verifier
 
 __all__ = [
@@ -81,6 +82,7 @@ def _listed(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+@checked_options
 @dataclass(frozen=True)
 class TokenProfile:
     """Which claims carry the scopes, the client id and the subject.
@@ -139,6 +141,7 @@ def _issuer_of(verifier: object) -> str:
     return issuer
 
 
+@checked_options
 class MultiIssuerVerifier:
     """Verify tokens from several configured issuers, each with its own verifier.
 
@@ -249,6 +252,7 @@ class MultiIssuerVerifier:
         await self.aclose()
 
 
+@checked_options
 class TokenShapeVerifier:
     """Verify JWTs locally and introspect every other token.
 

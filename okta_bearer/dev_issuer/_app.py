@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._dpop.proof import DPOP_ALGORITHMS
+from .._options import checked_options
 from ..testing import LocalIssuer, TokenRegistry
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
@@ -28,6 +29,7 @@ from ._token import TokenEndpoints
 _OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
+@checked_options
 class DevIssuer(
     AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEndpoints, RegistrationEndpoint
 ):

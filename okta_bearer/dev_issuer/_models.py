@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .._options import checked_options
+
 #: Client id registered when none is configured.
 DEFAULT_CLIENT_ID = "0oadevspa0client0id"
 #: Custom scopes offered besides the OpenID Connect ones.
@@ -14,6 +16,7 @@ DEFAULT_SCOPES = ("items:read", "items:write")
 DEFAULT_USERS: tuple[tuple[str, str], ...] = (("alice@example.com", "wonderland"),)
 
 
+@checked_options
 @dataclass(frozen=True)
 class DevClient:
     """A registered OAuth client: its id, the exact redirect URIs it may use, its secret.
@@ -42,6 +45,7 @@ class DevClient:
         return tuple(found)
 
 
+@checked_options
 @dataclass(frozen=True)
 class DevUser:
     """A user who can sign in: ``login`` (an email, as Okta) and ``password``.

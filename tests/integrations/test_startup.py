@@ -52,7 +52,56 @@ APPS = {
         """,
         "required_scopes",
     ),
+    "starlette_misspelt_option": (
+        """
+        from starlette.applications import Starlette
+        from starlette.middleware import Middleware
+        from okta_bearer import BearerAuthMiddleware
+
+        app = Starlette(
+            middleware=[
+                Middleware(
+                    BearerAuthMiddleware,
+                    issuer="https://dev-1.okta.com/oauth2/default",
+                    audience="api://default",
+                    public_path=["/health"],
+                )
+            ]
+        )
+        """,
+        "unknown option 'public_path'; did you mean 'public_paths'?",
+    ),
+    "fastapi_add_middleware_misspelt_option": (
+        """
+        from fastapi import FastAPI
+        from okta_bearer import BearerAuthMiddleware
+
+        app = FastAPI()
+        app.add_middleware(
+            BearerAuthMiddleware,
+            issuer="https://dev-1.okta.com/oauth2/default",
+            audience="api://default",
+            requried_scopes=["items:read"],
+        )
+        """,
+        "unknown option 'requried_scopes'; did you mean 'required_scopes'?",
+    ),
+    "fastapi_protect_misspelt_option": (
+        """
+        from fastapi import FastAPI
+        from okta_bearer.fastapi import protect
+
+        app = FastAPI()
+        protect(app, issuer="https://dev-1.okta.com/oauth2/default", audience="api://default",
+                public_path=["/health"])
+        """,
+        "protect() got an unknown option 'public_path'; did you mean 'public_paths'?",
+    ),
 }
+
+# protect() raises where it is called, so uvicorn fails to import the app
+# (status 1); middleware built by Starlette fails the lifespan start-up (3).
+IMPORT_TIME = frozenset({"fastapi_protect", "fastapi_protect_misspelt_option"})
 
 
 @pytest.mark.parametrize("name", sorted(APPS))
@@ -69,7 +118,8 @@ def test_uvicorn_exits_on_a_configuration_error(tmp_path: Path, name: str) -> No
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"uvicorn kept serving with a configuration error: {exc.stderr!r}")
     output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    assert result.returncode == (1 if name in IMPORT_TIME else 3), output
     assert "ConfigurationError" in output
     assert option in output
+    assert "TypeError" not in output
     assert "Uvicorn running" not in output
