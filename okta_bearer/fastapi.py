@@ -39,7 +39,7 @@ from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
 from ._options import checked_options
 from ._protocols import Verifier
-from .middleware import BearerAuthMiddleware, BearerUser, OnError
+from .middleware import BearerAuthMiddleware, BearerUser, OnError, StartupCheck
 
 __all__ = [
     "OktaBearerScheme",
@@ -204,6 +204,7 @@ def protect(
     on_error: OnError | None = None,
     dpop: DPoPSettings | None = None,
     events: Events | None = None,
+    startup_check: StartupCheck = "warn",
 ) -> BearerAuthMiddleware:
     """Install :class:`~okta_bearer.BearerAuthMiddleware` on ``app``, docs kept public.
 
@@ -240,6 +241,7 @@ def protect(
         on_error=on_error,
         dpop=dpop,
         events=events,
+        startup_check=startup_check,
     )
     if middleware._failed is not None:  # built inside an event loop: raise anyway
         raise middleware._failed

@@ -242,6 +242,19 @@ class TokenVerifier:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
 
+    async def warm_up(self) -> list[str]:
+        """Fetch the issuer's metadata and keys now, so the first request pays nothing.
+
+        The middleware calls it at lifespan start-up.  Bounded by
+        ``KeyPolicy.timeout``; never raises for an issuer problem.
+
+        Returns:
+            The problems found (empty when the keys are ready), each naming
+            the issuer, what failed and what to check.
+        """
+        problem = await self._keys.warm_up()
+        return [] if problem is None else [f"issuer {self.issuer}: {problem}"]
+
     def _forget_withdrawn(self, kids: frozenset[str]) -> None:
         # Runs once per refresh that drops a key: tokens it signed go with it.
         cache = self._cache

@@ -29,7 +29,7 @@ from .._errors import ConfigurationError, InvalidToken
 from .._jwt.claims import Claims, scopes_of
 from .._jwt.validation import check_scopes
 from .._options import checked_options
-from .._protocols import Verifier
+from .._protocols import Verifier, warm_up
 
 __all__ = [
     "MultiIssuerVerifier",
@@ -235,6 +235,10 @@ class MultiIssuerVerifier:
             check_scopes(claims, scopes)
         return claims
 
+    async def warm_up(self) -> list[str]:
+        """Warm every configured verifier (and ``opaque``) at once; the problems found."""
+        return await warm_up(*self._routes.values(), *([self._opaque] if self._opaque else []))
+
     async def aclose(self) -> None:
         """Close every configured verifier."""
         for verifier in (*self._routes.values(), *([self._opaque] if self._opaque else [])):
@@ -277,6 +281,10 @@ class TokenShapeVerifier:
         if not self._introspect_jwts and isinstance(token, str) and is_jwt_shaped(token):
             return await self._jwt.verify(token, required_scopes)
         return await self._opaque.verify(token, required_scopes)
+
+    async def warm_up(self) -> list[str]:
+        """Warm both verifiers at once; the problems found."""
+        return await warm_up(self._jwt, self._opaque)
 
     async def aclose(self) -> None:
         """Close both verifiers."""
