@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import inspect
 import logging
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -199,3 +201,15 @@ def test_a_refusal_log_line_names_status_error_and_reason(caplog: pytest.LogCapt
         record.getMessage() == "okta_bearer: refused GET '/items': 400 invalid_request (bad_header)"
     )
     assert (400, "invalid_request", "bad_header") in REFUSALS
+
+
+def test_the_module_regenerates_a_page(tmp_path: Path) -> None:
+    """`python -m okta_bearer._reasons PAGE` rewrites the generated block of PAGE in place."""
+    page = tmp_path / "troubleshooting.md"
+    page.write_text("# Troubleshooting\n\nhand-written\n", encoding="utf-8")
+    subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "okta_bearer._reasons", str(page)], check=True, timeout=60
+    )
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("# Troubleshooting\n\nhand-written\n")
+    assert render() in text
