@@ -28,6 +28,7 @@ from .._errors import ConfigurationError, InvalidToken
 from .._events import Events, check_events
 from .._http.rfc6750 import is_scope_token
 from .._keys.keystore import KeyStore
+from .._options import checked_options
 from .._store.memory import Store
 from .claims import Claims
 from .jwk import SUPPORTED_ALGORITHMS
@@ -70,6 +71,7 @@ def _check_tenants(
     return frozenset(ids), False
 
 
+@checked_options
 class TokenVerifier:
     """Verify OAuth 2.0 JWT access tokens from one Okta (or OpenID Connect) issuer.
 
@@ -295,6 +297,19 @@ class TokenVerifier:
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
+
+    async def warm_up(self) -> list[str]:
+        """Fetch the issuer's metadata and keys now, so the first request pays nothing.
+
+        The middleware calls it at lifespan start-up.  Bounded by
+        ``KeyPolicy.timeout``; never raises for an issuer problem.
+
+        Returns:
+            The problems found (empty when the keys are ready), each naming
+            the issuer, what failed and what to check.
+        """
+        problem = await self._keys.warm_up()
+        return [] if problem is None else [f"issuer {self.issuer}: {problem}"]
 
     def _forget_withdrawn(self, kids: frozenset[str]) -> None:
         # Runs once per refresh that drops a key: tokens it signed go with it.

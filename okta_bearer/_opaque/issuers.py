@@ -28,7 +28,8 @@ from typing import Any
 from .._errors import ConfigurationError, InvalidToken
 from .._jwt.claims import Claims, scopes_of
 from .._jwt.validation import TENANT_PLACEHOLDER, check_scopes, is_tenant_id
-from .._protocols import Verifier
+from .._options import checked_options
+from .._protocols import Verifier, warm_up
 
 __all__ = [
     "MultiIssuerVerifier",
@@ -82,6 +83,7 @@ def _listed(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+@checked_options
 @dataclass(frozen=True)
 class TokenProfile:
     """Which claims carry the scopes, the client id and the subject.
@@ -195,6 +197,7 @@ def _issuer_of(verifier: object) -> str:
     return issuer
 
 
+@checked_options
 class MultiIssuerVerifier:
     """Verify tokens from several configured issuers, each with its own verifier.
 
@@ -304,6 +307,10 @@ class MultiIssuerVerifier:
             check_scopes(claims, scopes)
         return claims
 
+    async def warm_up(self) -> list[str]:
+        """Warm every configured verifier (and ``opaque``) at once; the problems found."""
+        return await warm_up(*self._routes.values(), *([self._opaque] if self._opaque else []))
+
     async def aclose(self) -> None:
         """Close every configured verifier."""
         for verifier in (*self._routes.values(), *([self._opaque] if self._opaque else [])):
@@ -321,6 +328,7 @@ class MultiIssuerVerifier:
         await self.aclose()
 
 
+@checked_options
 class TokenShapeVerifier:
     """Verify JWTs locally and introspect every other token.
 
@@ -352,6 +360,10 @@ class TokenShapeVerifier:
         if not self._introspect_jwts and isinstance(token, str) and is_jwt_shaped(token):
             return await self._jwt.verify(token, required_scopes)
         return await self._opaque.verify(token, required_scopes)
+
+    async def warm_up(self) -> list[str]:
+        """Warm both verifiers at once; the problems found."""
+        return await warm_up(self._jwt, self._opaque)
 
     async def aclose(self) -> None:
         """Close both verifiers."""

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._dpop.proof import jwk_thumbprint
+from .._options import checked_options
 from .keys import OMIT, SigningKey
 
 __all__ = ["DPoPKey"]
@@ -28,6 +29,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+@checked_options
 class DPoPKey:
     """A DPoP client's key pair, making proofs for requests.
 

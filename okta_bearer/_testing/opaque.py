@@ -29,6 +29,7 @@ import jwt
 
 from .._dpop.proof import bound_thumbprint
 from .._opaque.introspection import IntrospectionVerifier
+from .._options import checked_options
 
 if TYPE_CHECKING:  # testing.py re-exports this module: no import cycle at run time
     from ..testing import LocalIssuer
@@ -38,6 +39,7 @@ __all__ = ["IntrospectionServer", "TokenRegistry"]
 _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
+@checked_options
 @dataclass
 class TokenRegistry:
     """Opaque tokens an issuer handed out, tokens it revoked, and what introspection says.
@@ -136,6 +138,7 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return (unquote_plus(client_id), unquote_plus(secret)) if sep else None
 
 
+@checked_options
 class IntrospectionServer:
     """``/v1/introspect`` and ``/v1/revoke`` for a :class:`LocalIssuer`, as an httpx transport.
 

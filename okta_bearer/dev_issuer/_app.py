@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._dpop.proof import DPOP_ALGORITHMS
+from .._options import checked_options
 from ..testing import LocalIssuer, TokenRegistry
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
@@ -34,6 +35,7 @@ from ._register import AUTH_METHODS, GRANT_TYPES, RegistrationEndpoint
 from ._token import TokenEndpoints
 
 
+@checked_options
 class DevIssuer(
     AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEndpoints, RegistrationEndpoint
 ):

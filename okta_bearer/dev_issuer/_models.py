@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
+from .._options import checked_options
 
 #: Client id registered when none is configured.
 DEFAULT_CLIENT_ID = "0oadevspa0client0id"
@@ -19,6 +20,7 @@ USER_SCOPES = ("openid", "profile", "email", "offline_access")
 DEFAULT_USERS: tuple[tuple[str, str], ...] = (("alice@example.com", "wonderland"),)
 
 
+@checked_options
 @dataclass(frozen=True)
 class DevClient:
     """A registered OAuth client: its id, the exact redirect URIs it may use, its secret.
@@ -79,6 +81,7 @@ class DevClient:
         return tuple(found)
 
 
+@checked_options
 @dataclass(frozen=True)
 class DevUser:
     """A user who can sign in: ``login`` (an email, as Okta) and ``password``.
