@@ -6,7 +6,7 @@ one, say) share one policy and differ only in how they send requests:
 
 * :func:`parse_answer`: a body is an answer only if it is a JSON object with a
   boolean ``active`` (RFC 7662 section 2.2), at most :data:`MAX_DEPTH` deep,
-  with no ``NaN``/``Infinity``.
+  with no ``NaN``/``Infinity`` and no float beyond range (``1e400``).
 * :func:`outcome`: what an HTTP status says.  A 200 is an answer.  A 400
   (or 413, 414, 422) is about the token we sent (an odd token an issuer
   refuses to parse): that token is treated as not active, and nothing else
@@ -68,6 +68,13 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's extension, not RFC 8259
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: no number a claim can hold, nor one we could store
+        raise ValueError("number out of range")
+    return value
+
+
 def _depth_ok(value: Any) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -87,7 +94,7 @@ def _depth_ok(value: Any) -> bool:
 def parse_json(body: bytes | str) -> Any:
     """Strict JSON, at most :data:`MAX_DEPTH` deep; raises ``ValueError`` otherwise."""
     try:
-        value = json.loads(body, parse_constant=_refuse_constant)
+        value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError as exc:
         raise ValueError("JSON nested too deep") from exc
     if not _depth_ok(value):

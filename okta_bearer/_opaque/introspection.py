@@ -317,8 +317,11 @@ class IntrospectionVerifier:
             now = self._clock()
             return entry is not None and now < self._cache.deadline(entry, now)
 
+        ours: list[Entry] = []
+
         async def fetch() -> Fetched:
             entry = Entry(await self._introspect(token, deadline), self._clock())
+            ours.append(entry)
             return entry.encode(), self._cache.deadline(entry, entry.fetched_at) - entry.fetched_at
 
         try:
@@ -336,8 +339,9 @@ class IntrospectionVerifier:
             raise IntrospectionUnavailable(self._retry_after) from None
         if not fetched and self._events is not None:
             self._events.cache("introspection_shared", True)
-        entry = Entry.decode(document)
-        assert entry is not None  # written by fetch() or accepted by usable()
+        entry = ours[0] if ours else Entry.decode(document)
+        if entry is None:  # cannot happen: usable() decoded it; never a 500 if it does
+            raise IntrospectionUnavailable(self._retry_after)
         return entry
 
     async def _spend(self, now: float) -> None:
