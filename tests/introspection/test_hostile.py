@@ -148,7 +148,18 @@ _HOSTILE_VALUES = {
     "infinity": "Infinity",
 }
 # "active" last: a malformed answer must not hide the members after it.
-_MEMBERS = ("exp", "iat", "nbf", "iss", "aud", "scope", "scp", "client_id", "cid", "sub")
+_MEMBERS: tuple[str, ...] = (
+    "exp",
+    "iat",
+    "nbf",
+    "iss",
+    "aud",
+    "scope",
+    "scp",
+    "client_id",
+    "cid",
+    "sub",
+)
 _MEMBERS += ("username", "token_type", "cnf", "jti", "uid", "active")
 
 
