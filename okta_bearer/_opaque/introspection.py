@@ -49,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -86,6 +87,7 @@ logger = logging.getLogger("okta_bearer")
 _MAX_BODY = 256 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _TOKEN_TYPES = frozenset({"bearer", "dpop"})
+_BUDGET_LOG_EVERY = 10.0
 
 
 class _BadAnswer(Exception):
@@ -211,6 +213,8 @@ class IntrospectionVerifier:
         self._slots = asyncio.Semaphore(check_int("max_concurrent", max_concurrent, 1, 10_000))
         self._bucket = TokenBucket(check_number("max_rate", max_rate, 1, 1_000_000), clock())
         self._backoff = Backoff()
+        self._budget_logged_at = -math.inf
+        self._refused = 0
         check_int("local_cache_size", local_cache_size, 0, 10_000_000)
         # The default store runs on the verifier's clock, so a test clock expires it too.
         self._store: Store = store if store is not None else MemoryStore(clock=clock)
@@ -360,12 +364,19 @@ class IntrospectionVerifier:
                 raise self._over_budget("the fleet")
 
     def _over_budget(self, whose: str) -> IntrospectionUnavailable:
-        logger.warning(
-            "okta_bearer: introspection budget (%s calls a second) spent in %s; new tokens get 503",
-            self._bucket.rate,
-            whose,
-            extra={"reason": "introspection_budget", "issuer": self.issuer},
-        )
+        # Logged at most once per _BUDGET_LOG_EVERY seconds: a flood must not become a log flood.
+        now = self._clock()
+        self._refused += 1
+        if now >= self._budget_logged_at + _BUDGET_LOG_EVERY or now < self._budget_logged_at:
+            logger.warning(
+                "okta_bearer: introspection budget (%s calls a second) spent in %s; "
+                "%s new tokens got 503 without a call since the last report",
+                self._bucket.rate,
+                whose,
+                self._refused,
+                extra={"reason": "introspection_budget", "issuer": self.issuer},
+            )
+            self._budget_logged_at, self._refused = now, 0
         return IntrospectionUnavailable(1)
 
     async def _introspect(self, token: str, deadline: float) -> dict[str, Any]:
