@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from okta_bearer import BearerError, TokenVerifier
+from okta_bearer._keys.fleet import SharedKeys
 from okta_bearer._store.memory import MemoryStore, StoreUnavailable
 from okta_bearer.testing import LocalIssuer, SigningKey
 
@@ -204,3 +205,10 @@ async def test_a_slow_lease_holder_does_not_release_the_next_holders_lease() -> 
         server.issuer.handler = slow_then_retaken  # type: ignore[method-assign]
         await verifiers[0].verify(issuer.mint())
         assert await store.get(lease) == b"next-holder"
+
+
+@pytest.mark.parametrize("when", ["1" + "0" * 400, "1e400", "NaN", '"soon"'])
+def test_a_shared_copy_with_a_hostile_time_is_not_adopted(when: str) -> None:
+    """A stored copy whose fetched_at is a 400-digit number, 1e400 or NaN is ignored, not a 500."""
+    data = f'{{"jwks_uri": "https://x", "jwks": {{}}, "fetched_at": {when}, "ttl": 60}}'
+    assert SharedKeys.decode(data.encode()) is None
