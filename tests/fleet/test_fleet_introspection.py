@@ -9,6 +9,8 @@ IntrospectionVerifier with a Redis store, listening on one loopback port.
 from __future__ import annotations
 
 import asyncio
+import math
+import secrets
 import time
 from collections.abc import Iterator
 
@@ -25,6 +27,8 @@ from ..store._server import RedisServer
 pytestmark = pytest.mark.anyio
 
 START_TIMEOUT = 60.0
+CACHE_TTL = 6.0
+MAX_RATE = 20
 
 
 class CountingSlowIntrospection:
@@ -83,6 +87,8 @@ def fleet(
             "FLEET_ISSUER": issuer[0].issuer,
             "FLEET_AUDIENCE": issuer[0].local.audience,
             "FLEET_REDIS_URL": redis_url,
+            "FLEET_CACHE_TTL": str(CACHE_TTL),
+            "FLEET_MAX_RATE": str(MAX_RATE),
         },
         log=workdir / "api.log",
     )
@@ -129,3 +135,84 @@ async def test_fifty_concurrent_cold_requests_across_workers_make_one_call(
     served_by = {r.json()["pid"] for r in responses}
     assert len(served_by) >= 2, "the requests did not spread over workers"
     assert counting.calls - before == 1
+
+
+async def _mint(dev: DevIssuer) -> str:
+    async with httpx.AsyncClient(trust_env=False) as http:
+        minted = await http.post(
+            f"{dev.issuer}/dev/mint", json={"client_id": "0oaspa", "opaque": True}
+        )
+    token: str = minted.json()["access_token"]
+    return token
+
+
+async def _spread(client: httpx.AsyncClient, token: str, count: int) -> list[httpx.Response]:
+    """``count`` requests on fresh connections, so that every worker gets some."""
+    return list(
+        await asyncio.gather(
+            *(
+                client.get("/", headers={"authorization": f"Bearer {token}", "connection": "close"})
+                for _ in range(count)
+            )
+        )
+    )
+
+
+async def test_revocation_is_seen_within_cache_ttl_of_the_answer_by_every_worker(
+    fleet: str, issuer: tuple[DevIssuer, CountingSlowIntrospection]
+) -> None:
+    """Workers that read a shared answer late still refuse a revoked token cache_ttl after it."""
+    dev, counting = issuer
+    limits = httpx.Limits(max_connections=40, max_keepalive_connections=0)
+    async with httpx.AsyncClient(
+        base_url=fleet, limits=limits, timeout=60, trust_env=False
+    ) as client:
+        assert len(await _pids_answering(client, 4)) == 4, "not every worker started"
+        token = await _mint(dev)
+        first = await client.get("/", headers={"authorization": f"Bearer {token}"})
+        answered = time.monotonic()  # the issuer answered just before this
+        assert first.status_code == 200
+        calls = counting.calls
+        await asyncio.sleep(CACHE_TTL / 2)
+        # Half of cache_ttl later, until another worker has read the answer from Redis.
+        late_readers: set[int] = set()
+        while not late_readers - {first.json()["pid"]}:
+            late = await _spread(client, token, 8)
+            assert [r.status_code for r in late] == [200] * 8
+            late_readers |= {r.json()["pid"] for r in late}
+            assert time.monotonic() < answered + CACHE_TTL - 1, "no other worker answered"
+        assert counting.calls == calls  # they read it, nobody asked the issuer again
+        dev.tokens.revoke(token)
+        await asyncio.sleep(max(0.0, answered + CACHE_TTL + 0.5 - time.monotonic()))
+        after = await _spread(client, token, 24)
+    assert [r.status_code for r in after] == [401] * 24
+
+
+async def test_a_flood_of_random_tokens_over_the_fleet_stays_within_one_budget(
+    fleet: str, issuer: tuple[DevIssuer, CountingSlowIntrospection]
+) -> None:
+    """400 random tokens over 4 workers reach the issuer at MAX_RATE a second, fleet-wide."""
+    dev, counting = issuer
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(
+        base_url=fleet, limits=limits, timeout=60, trust_env=False
+    ) as client:
+        assert len(await _pids_answering(client, 4)) == 4, "not every worker started"
+        await asyncio.sleep(1.0)  # a budget window of our own
+        before = counting.calls
+        started = time.monotonic()
+        flood = await asyncio.gather(
+            *(
+                client.get("/", headers={"authorization": f"Bearer {secrets.token_urlsafe(32)}"})
+                for _ in range(400)
+            )
+        )
+        windows = math.ceil(time.monotonic() - started) + 1  # clock seconds the flood touched
+        calls = counting.calls - before
+        await asyncio.sleep(1.0)  # the next window: the flood is over
+        valid = await client.get("/", headers={"authorization": f"Bearer {await _mint(dev)}"})
+    statuses = [r.status_code for r in flood]
+    assert set(statuses) <= {401, 503}
+    assert calls <= MAX_RATE * windows
+    assert statuses.count(503) >= 400 - MAX_RATE * windows
+    assert valid.status_code == 200
