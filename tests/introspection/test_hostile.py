@@ -74,24 +74,6 @@ async def test_network_failure_is_503(server: IntrospectionServer) -> None:
             await verifier.verify(server.mint_opaque())
 
 
-async def test_metadata_naming_another_issuer_is_503(server: IntrospectionServer) -> None:
-    """Discovery refuses metadata for another issuer: no endpoint, 503."""
-
-    def lying(request: httpx.Request) -> httpx.Response:
-        if "/.well-known/" in request.url.path:
-            meta = {
-                "issuer": "https://evil.example",
-                "introspection_endpoint": "https://evil.example/i",
-            }
-            return httpx.Response(200, json=meta)
-        return server.handler(request)
-
-    async with server.verifier(transport=httpx.MockTransport(lying)) as verifier:
-        with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(server.mint_opaque())
-    assert server.count("/v1/introspect") == 0
-
-
 async def test_failure_fails_fast_then_recovers(server: IntrospectionServer, clock: Clock) -> None:
     """After a failure lookups fail fast for retry_after seconds, then the endpoint is asked."""
     server.answer_override = httpx.Response(503)

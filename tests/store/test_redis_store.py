@@ -17,6 +17,7 @@ from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.redis_store import RedisStore
 from okta_bearer.testing import IntrospectionServer, LocalIssuer
 
+from ..dpop.test_replicas import _check as check_proof
 from ..servers import free_port
 from ._server import RedisServer
 
@@ -199,21 +200,9 @@ async def test_every_key_the_library_writes_reads_prefix_kind(redis_store: Redis
     server = IntrospectionServer(issuer)
     async with server.verifier(store=redis_store) as introspection:
         await introspection.verify(server.mint_opaque())
-    guard = DPoPGuard(DPoPSettings(store=redis_store))
     bound = issuer.mint(cnf={"jkt": key.jkt})
     headers = key.headers("GET", "https://api.example.test/items", bound)
-    found = guard.credentials([headers["authorization"].encode()])
-    assert found is not None
-    scope = {
-        "type": "http",
-        "scheme": "https",
-        "method": "GET",
-        "path": "/items",
-        "headers": [(b"host", b"api.example.test")]
-        + [(k.encode(), v.encode()) for k, v in headers.items()],
-    }
-    async with issuer.verifier() as plain:
-        await guard.check(scope, found[0], found[1], (await plain.verify(bound)).raw)
+    await check_proof(DPoPGuard(DPoPSettings(store=redis_store)), issuer, headers)
     keys = sorted(k.decode() for k in await redis_store._client.keys("*"))
     kinds = {k.split(":")[1] for k in keys}
     assert kinds == {"keys", "introspection", "dpop"}, keys
