@@ -210,7 +210,9 @@ class IntrospectionVerifier:
         )
         self._timeout = check_number("timeout", timeout, 0.01, 120)
         self._retry_after = check_int("retry_after", retry_after, 1, 3600)
-        self._slots = asyncio.Semaphore(check_int("max_concurrent", max_concurrent, 1, 10_000))
+        self._max_concurrent = check_int("max_concurrent", max_concurrent, 1, 10_000)
+        # Made in the loop that uses it: a verifier may outlive one event loop (test clients).
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._bucket = TokenBucket(check_number("max_rate", max_rate, 1, 1_000_000), clock())
         self._backoff = Backoff()
         self._budget_logged_at = -math.inf
@@ -363,6 +365,11 @@ class IntrospectionVerifier:
             if count > self._bucket.rate:
                 raise self._over_budget("the fleet")
 
+    def _slots_of(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self._max_concurrent))
+        return self._slots[1]
+
     def _over_budget(self, whose: str) -> IntrospectionUnavailable:
         # Logged at most once per _BUDGET_LOG_EVERY seconds: a flood must not become a log flood.
         now = self._clock()
@@ -382,7 +389,7 @@ class IntrospectionVerifier:
     async def _introspect(self, token: str, deadline: float) -> dict[str, Any]:
         await self._spend(self._clock())
         endpoint = await self._discovered()
-        async with self._slots:
+        async with self._slots_of(asyncio.get_running_loop()):
             started = asyncio.get_running_loop().time()
             start = time.perf_counter()
             self.fetch_counts["introspection"] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -127,7 +128,7 @@ def _failing(kind: str) -> httpx.Response | None:
     return answers.get(kind)
 
 
-@pytest.mark.parametrize("kind", ["500", "503", "429", "401", "403", "404", "connect"])
+@pytest.mark.parametrize("kind", ["500", "503", "429", "401", "403", "404", "connect", "timeout"])
 async def test_endpoint_failures_back_off_for_new_tokens_only(
     server: IntrospectionServer, clock: Clock, kind: str
 ) -> None:
@@ -136,11 +137,13 @@ async def test_endpoint_failures_back_off_for_new_tokens_only(
     cached = server.mint_opaque()
     failing = {"on": False}
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: httpx.Request) -> httpx.Response:
         if failing["on"] and request.url.path.endswith("/v1/introspect"):
             server.requests.append(request)
             if kind == "connect":
                 raise httpx.ConnectError("refused", request=request)
+            if kind == "timeout":
+                await asyncio.sleep(30)
             answer = _failing(kind)
             assert answer is not None
             return answer
@@ -149,7 +152,7 @@ async def test_endpoint_failures_back_off_for_new_tokens_only(
     transport = httpx.MockTransport(handler)
     async with (
         server.verifier(store=store) as one,
-        server.verifier(store=store, transport=transport, local_cache_size=0) as two,
+        server.verifier(store=store, transport=transport, local_cache_size=0, timeout=0.2) as two,
     ):
         await one.verify(cached)
         failing["on"] = True
