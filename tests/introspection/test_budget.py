@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import time
 
@@ -122,3 +123,19 @@ async def test_waiting_for_a_free_slot_is_within_the_same_budget(
     assert outcomes.count("200") == 1
     assert outcomes.count("503") == 2
     assert elapsed < 0.5
+
+
+async def test_budget_refusals_are_logged_at_most_every_ten_seconds(
+    server: IntrospectionServer, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A flood over the budget is one warning per 10 s, counting the refusals, not one per token."""
+    caplog.set_level(logging.WARNING, logger="okta_bearer")
+    async with server.verifier(max_rate=5) as verifier:
+        await _outcomes(verifier, [secrets.token_urlsafe(32) for _ in range(100)])
+        clock.advance(5)
+        await _outcomes(verifier, [secrets.token_urlsafe(32) for _ in range(100)])
+        clock.advance(6)
+        await _outcomes(verifier, [secrets.token_urlsafe(32) for _ in range(100)])
+    budget = [r for r in caplog.records if getattr(r, "reason", None) == "introspection_budget"]
+    assert len(budget) == 2
+    assert "190 new tokens" in budget[1].getMessage()  # 95 + 95 since the first report
