@@ -43,8 +43,10 @@ __all__ = [
     "CachePolicy",
     "Entry",
     "TokenBucket",
+    "epoch_seconds",
     "outcome",
     "parse_answer",
+    "parse_json",
     "retry_after_seconds",
     "window_key",
 ]
