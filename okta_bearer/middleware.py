@@ -25,7 +25,6 @@ from ._errors import (
     BearerError,
     ConfigurationError,
     InvalidRequest,
-    InvalidToken,
     MissingToken,
     UseDPoPNonce,
 )
@@ -33,6 +32,7 @@ from ._events import Events, check_events, outcome_of
 from ._http.metadata import ProtectedResource
 from ._http.responses import ChallengeSettings, ErrorResponse, error_response
 from ._http.rfc6750 import is_scope_token, parse_authorization
+from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
 from ._jwt.verifier import TokenVerifier
@@ -334,13 +334,10 @@ class BearerAuthMiddleware:
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             else:
                 claims = await self.verifier.verify(token)
-                # RFC 9449 section 7.2: a DPoP-bound token is not a bearer token,
-                # even where DPoP is not enabled (a stolen one must not work as
-                # Bearer), and a thief learns no scope names: checked first.
-                if claims.jkt is not None:
-                    raise InvalidToken(
-                        "dpop_downgrade", "A DPoP-bound token requires the DPoP scheme"
-                    )
+                # RFC 9449 section 7.2: a sender-constrained token is not a bearer
+                # token, even where DPoP is not enabled (a stolen one must not
+                # work as Bearer), and a thief learns no scope names: checked first.
+                check_bearer(claims)
                 if self._required_scopes:
                     check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)
@@ -400,7 +397,7 @@ class BearerAuthMiddleware:
                 claims = await self.verifier.verify(token)
                 # Proof and binding before scopes: without possession of the
                 # key, a token's scopes are no one's business.
-                await guard.check(scope, scheme, token, claims.raw)
+                await guard.check(scope, scheme, token, claims)
                 if self._required_scopes:
                     check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)

@@ -22,15 +22,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .._errors import BearerError, InvalidRequest, InvalidToken
+from .._errors import BearerError, InvalidRequest
 from .._http.rfc6750 import challenge as bearer_challenge
+from .._jwt.binding import check_bearer
+from .._jwt.claims import Claims
 from .._store.memory import StoreUnavailable
 from .proof import (
     DPoPProof,
     InvalidDPoPProof,
     ReplayCacheUnavailable,
     UseDPoPNonce,
-    bound_thumbprint,
     check_binding,
     check_proof,
 )
@@ -102,7 +103,7 @@ class DPoPGuard:
     # -- 2. the proof ---------------------------------------------------------
 
     async def check(
-        self, scope: Mapping[str, Any], scheme: Scheme, token: str, claims: Mapping[str, Any]
+        self, scope: Mapping[str, Any], scheme: Scheme, token: str, claims: Claims
     ) -> DPoPProof | None:
         """Check the DPoP side of a request whose token the verifier accepted.
 
@@ -110,18 +111,17 @@ class DPoPGuard:
             scope: the ASGI scope (method, path, headers).
             scheme: what :meth:`credentials` returned.
             token: the access token, exactly as sent.
-            claims: the verified token's claims (``Claims.raw``).
+            claims: the verified token's claims.
 
         Returns:
             The checked proof for ``DPoP``; ``None`` for an accepted ``Bearer``.
 
         Raises:
-            InvalidToken: a DPoP-bound token sent as ``Bearer`` (RFC 9449
-                section 7.2), an unbound token sent as ``DPoP``, or a binding
-                to another key.
-            InvalidRequest: ``DPoP`` scheme without a ``DPoP`` header.
-            InvalidDPoPProof: a bad, mismatched or replayed proof (two
-                ``DPoP`` headers included).
+            InvalidToken: a sender-constrained token sent as ``Bearer``
+                (RFC 9449 section 7.2, :func:`~okta_bearer.check_bearer`), an
+                unbound token sent as ``DPoP``, or a binding to another key.
+            InvalidDPoPProof: a missing, bad, mismatched or replayed proof
+                (two ``DPoP`` headers included).
             UseDPoPNonce: nonces are on and the proof's is missing or stale.
             ReplayCacheUnavailable: the store cannot answer and the policy
                 is ``fail_closed``.
@@ -129,13 +129,14 @@ class DPoPGuard:
         if scheme == "Bearer":
             # Presenting a bound token as a bearer token would drop the very
             # proof of possession it was issued for.
-            if bound_thumbprint(claims) is not None:
-                raise InvalidToken("dpop_downgrade", "A DPoP-bound token requires the DPoP scheme")
+            check_bearer(claims)
             return None
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
         proofs = [v for k, v in headers if k == b"dpop"]
+        # RFC 9449 section 7.1: the server checks that a proof was received;
+        # none is a failed proof (401), like two of them.
         if not proofs:
-            raise InvalidRequest("missing_proof", "DPoP proof is missing")
+            raise InvalidDPoPProof("missing_proof", "DPoP proof is missing")
         # RFC 9449 section 4.3, check 1: exactly one proof (a comma cannot
         # occur in a compact JWS, so a joined pair fails as malformed).
         if len(proofs) > 1:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from okta_bearer import BearerError, InvalidRequest, InvalidToken
+from okta_bearer import BearerError, Claims, InvalidRequest, InvalidToken
 from okta_bearer._dpop.guard import DPoPGuard
 from okta_bearer._dpop.proof import InvalidDPoPProof, ReplayCacheUnavailable, UseDPoPNonce
 from okta_bearer._dpop.settings import DPoPSettings
@@ -65,7 +65,7 @@ async def _run(
     scheme, token = found
     async with issuer.verifier(clock=issuer.clock) as verifier:
         claims = await verifier.verify(token)
-    return await guard.check(_scope(headers, method), scheme, token, claims.raw)
+    return await guard.check(_scope(headers, method), scheme, token, claims)
 
 
 CREDENTIALS = [
@@ -170,13 +170,13 @@ async def test_unbound_bearer_token_accepted(issuer: LocalIssuer, clock: Clock) 
     assert await _run(guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
 
 
-async def test_dpop_scheme_without_proof_is_invalid_request(
+async def test_dpop_scheme_without_proof_is_a_failed_proof(
     issuer: LocalIssuer, key: DPoPKey, clock: Clock
 ) -> None:
-    """The DPoP scheme without a DPoP header is 400 invalid_request."""
+    """The DPoP scheme without a DPoP header is invalid_dpop_proof (RFC 9449 section 7.1)."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
-    with pytest.raises(InvalidRequest, match="missing_proof"):
+    with pytest.raises(InvalidDPoPProof, match="missing_proof"):
         await _run(guard, issuer, {"authorization": f"DPoP {token}"})
 
 
@@ -190,8 +190,9 @@ async def test_two_dpop_headers_refused(issuer: LocalIssuer, key: DPoPKey, clock
         ("dpop", key.proof("GET", URL, token)),
     ]
     scope = _scope(headers)
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
     with pytest.raises(InvalidDPoPProof, match="multiple_proofs"):
-        await guard.check(scope, "DPoP", token, {"cnf": {"jkt": key.jkt}})
+        await guard.check(scope, "DPoP", token, claims)
 
 
 async def test_unbound_token_with_dpop_scheme_refused(

@@ -265,14 +265,22 @@ async def test_on_error_body_keeps_dpop_challenges(
 # -- the proof and the binding ------------------------------------------------
 
 
-async def test_dpop_scheme_without_proof_is_invalid_request(
+async def test_dpop_scheme_without_proof_is_a_failed_proof(
     client_for: Client, okta_issuer: LocalIssuer, key: DPoPKey
 ) -> None:
-    """DPoP scheme without a DPoP header: 400 invalid_request on the DPoP challenge."""
-    headers = {"authorization": f"DPoP {bound(okta_issuer, key)}"}
-    response = await client_for(DPoPSettings()).get("/me", headers=headers)
-    assert response.status_code == 400
-    assert error_of(challenges(response)[1]) == "invalid_request"
+    """DPoP scheme without a proof: 401 invalid_dpop_proof, as for two proofs (RFC 9449 7.1)."""
+    token = bound(okta_issuer, key)
+    client = client_for(DPoPSettings())
+    missing = await client.get("/me", headers={"authorization": f"DPoP {token}"})
+    proof = key.proof("GET", URL, token)
+    two = await client.get(
+        "/me",
+        headers=[("authorization", f"DPoP {token}"), ("dpop", proof), ("dpop", proof)],
+    )
+    for response in (missing, two):
+        assert response.status_code == 401
+        assert error_of(challenges(response)[1]) == "invalid_dpop_proof"
+        assert response.json()["error"] == "invalid_dpop_proof"
 
 
 async def test_replayed_proof_refused(

@@ -258,8 +258,8 @@ CASES = [
     Case(
         "dpop-scheme-without-proof",
         lambda w: Req([(b"authorization", f"DPoP {bound_token(w)}".encode())]),
-        BAD_REQUEST,
-        on_dpop("invalid_request"),
+        UNAUTHORIZED,
+        on_dpop("invalid_dpop_proof"),
     ),
     # The proof's header (RFC 9449 section 4.3, checks 2 to 7).
     Case("proof-alg-none", alg_none, UNAUTHORIZED, on_dpop("invalid_dpop_proof")),
