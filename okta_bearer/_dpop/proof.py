@@ -20,7 +20,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
@@ -31,6 +30,7 @@ from .._jwt.binding import DPOP_KEY, binding_of, refusal
 from .._jwt.claims import Claims
 from .._jwt.jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
 from .._jwt.jws import CANONICAL_LAST as _CANONICAL_LAST
+from .._jwt.validation import numeric_date
 from .url import normalize_htu
 
 __all__ = [
@@ -178,8 +178,8 @@ def check_proof(
         if not isinstance(htu, str) or expected is None or normalize_htu(htu) != expected:
             raise InvalidDPoPProof("bad_htu", "DPoP proof htu does not match the request")
     # Check 11: iat within [now - max_age, now + leeway] (section 11.1).
-    iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not math.isfinite(iat):
+    iat = numeric_date(claims.get("iat"))
+    if iat is None:
         raise InvalidDPoPProof("bad_iat", "DPoP proof iat is missing or invalid")
     if iat < now - max_age:
         raise InvalidDPoPProof("stale_iat", "DPoP proof is too old")
