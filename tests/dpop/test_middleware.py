@@ -487,3 +487,63 @@ def test_websocket_handshake_with_bad_proof_refused(okta_issuer: LocalIssuer, ke
             pass
     assert caught.value.status_code == 401
     assert error_of(caught.value.headers["www-authenticate"]) == "invalid_dpop_proof"
+
+
+# -- htu and the routed path (issue 14, item 3) ---------------------------------
+
+
+async def asgi_get(app: Any, raw_path: bytes, path: str, headers: dict[str, str]) -> int:
+    """Send one GET with exactly this raw path (no client normalises it); the status."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": raw_path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"api.example.test")]
+        + [(k.encode(), v.encode()) for k, v in headers.items()],
+        "server": ("api.example.test", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+async def admin_catch_all(request: Request) -> JSONResponse:
+    """Everything under /admin: what a path with dot segments is routed to."""
+    return JSONResponse({"admin": request.path_params["rest"]})
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (b"/admin/../me", "/admin/../me"),
+        (b"/admin/%2E%2E/me", "/admin/../me"),
+        (b"/admin/%2e%2e/me", "/admin/../me"),
+        (b"/admin/./../me", "/admin/./../me"),
+        (b"/admin%2F..%2Fme", "/admin/../me"),
+    ],
+)
+async def test_proof_for_me_does_not_authorise_a_path_routed_elsewhere(
+    okta_issuer: LocalIssuer, key: DPoPKey, raw: bytes, path: str
+) -> None:
+    """A proof for GET /me cannot reach /admin/{rest} through dot segments: refused (400)."""
+    app = Starlette(
+        routes=[Route("/me", whoami), Route("/admin/{rest:path}", admin_catch_all)],
+        middleware=[Middleware(BearerAuthMiddleware, okta_issuer.verifier(), dpop=DPoPSettings())],
+    )
+    token = bound(okta_issuer, key)
+    assert await asgi_get(app, b"/me", "/me", key.headers("GET", URL, token)) == 200
+    assert await asgi_get(app, raw, path, key.headers("GET", URL, token)) == 400
