@@ -27,6 +27,7 @@ from .._http.rfc6750 import challenge as bearer_challenge
 from .._jwt.binding import check_bearer
 from .._jwt.claims import Claims
 from .._store.memory import StoreUnavailable
+from .clock import SteadyClock, mark_ttl
 from .proof import (
     DPoPProof,
     InvalidDPoPProof,
@@ -56,11 +57,22 @@ class DPoPGuard:
     Args:
         settings: the DPoP configuration.
         clock: seconds since the epoch (``time.time``); injectable for tests.
+        monotonic: real elapsed seconds (``time.monotonic``); with ``clock``
+            it makes the :class:`~okta_bearer._dpop.clock.SteadyClock` that
+            proof windows are judged on, so a wall-clock step back cannot
+            make a used proof acceptable again.
     """
 
-    def __init__(self, settings: DPoPSettings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: DPoPSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
-        self._clock = clock
+        self._clock = SteadyClock(clock, monotonic)
+        self._mark_ttl = mark_ttl(settings.replay_window)
         self._nonces = settings.nonces()
         self._algs = " ".join(settings.algorithms)
 
@@ -167,10 +179,11 @@ class DPoPGuard:
     async def _mark_used(self, proof: DPoPProof) -> None:
         settings = self.settings
         # RFC 9449 section 11.1: one atomic set-if-absent keyed by key and jti
-        # (never check-then-set), kept as long as the proof could be accepted.
+        # (never check-then-set), kept until the guard's clock is a whole
+        # window past it, even after a wall-clock step back (see _dpop/clock.py).
         key = f"dpop:{proof.jkt}:{proof.jti}"
         try:
-            fresh = await settings.replay_store.set_if_absent(key, b"1", settings.replay_window)
+            fresh = await settings.replay_store.set_if_absent(key, b"1", self._mark_ttl)
         except StoreUnavailable:
             if settings.store_failure == "fail_open":
                 logger.warning("okta_bearer: DPoP replay store unavailable; proof not checked")

@@ -312,3 +312,42 @@ def test_failed_bearer_attempt_puts_error_on_bearer_challenge() -> None:
 def test_challenges_follow_mode(mode: Any, expected: list[str]) -> None:
     """Bearer mode challenges only Bearer; required mode only DPoP."""
     assert _challenges(mode, None, None) == expected
+
+
+@pytest.mark.parametrize("step", [6, 30, 59, 61, 100, 3600, 10**6])
+async def test_wall_clock_step_back_never_reopens_a_used_proof(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, step: int
+) -> None:
+    """After a wall-clock step back of any size, a used proof stays refused, second by second."""
+    real = Clock(0.0)  # elapsed seconds: the store's clock and the guard's monotonic one
+    guard = DPoPGuard(DPoPSettings(store=MemoryStore(clock=real)), clock=clock, monotonic=real)
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    headers = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    assert await guard.check(_scope(headers), "DPoP", token, claims) is not None
+    start = clock.now
+    for second in range(1, 4 * 65):
+        real.now = float(second)
+        clock.now = start - step + second
+        with pytest.raises(InvalidDPoPProof):
+            await guard.check(_scope(headers), "DPoP", token, claims)
+
+
+async def test_clock_catches_up_after_a_step_back(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """A step back of 100 s is absorbed within 200 s: proofs on the new clock work again."""
+    real = Clock(0.0)
+    guard = DPoPGuard(DPoPSettings(store=MemoryStore(clock=real)), clock=clock, monotonic=real)
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    first = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    await guard.check(_scope(first), "DPoP", token, claims)
+    start = clock.now
+    real.now, clock.now = 1.0, start - 100 + 1
+    fresh = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    with pytest.raises(InvalidDPoPProof, match="stale_iat"):
+        await guard.check(_scope(fresh), "DPoP", token, claims)
+    real.now, clock.now = 201.0, start - 100 + 201
+    fresh = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    assert await guard.check(_scope(fresh), "DPoP", token, claims) is not None
