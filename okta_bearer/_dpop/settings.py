@@ -22,7 +22,7 @@ DPoPMode = Literal["bearer", "allowed", "required"]
 #: (503 with ``Retry-After``) or ``fail_open`` (accepted without a replay check).
 StoreFailure = Literal["fail_closed", "fail_open"]
 
-_DEFAULT_ALGORITHMS = ("ES256", "ES384", "EdDSA", "PS256", "RS256")
+_DEFAULT_ALGORITHMS = ("ES256", "ES384", "Ed25519", "EdDSA", "PS256", "RS256")
 
 
 def _number(option: str, value: object, *, minimum: float, maximum: float) -> None:

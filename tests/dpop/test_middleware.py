@@ -33,7 +33,7 @@ pytestmark = pytest.mark.anyio
 BASE = "http://api.example.test"
 URL = f"{BASE}/me"
 SECRET = b"s" * 32
-ALGS = 'algs="ES256 ES384 EdDSA PS256 RS256"'
+ALGS = 'algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"'
 #: The bare DPoP challenge: algs, then RFC 6750's parameters (here the realm).
 BARE_DPOP = f'DPoP {ALGS}, realm="api"'
 
@@ -547,3 +547,18 @@ async def test_proof_for_me_does_not_authorise_a_path_routed_elsewhere(
     token = bound(okta_issuer, key)
     assert await asgi_get(app, b"/me", "/me", key.headers("GET", URL, token)) == 200
     assert await asgi_get(app, raw, path, key.headers("GET", URL, token)) == 400
+
+
+@pytest.mark.parametrize("algorithm", ["Ed25519", "EdDSA"])
+async def test_ed25519_proofs_accepted_by_default(
+    client_for: Client, okta_issuer: LocalIssuer, algorithm: str
+) -> None:
+    """The fully specified Ed25519 (RFC 9864) is accepted beside EdDSA, and advertised."""
+    signer = DPoPKey(algorithm)
+    client = client_for(DPoPSettings())
+    headers = signer.headers("GET", URL, bound(okta_issuer, signer))
+    response = await client.get("/me", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["jkt"] == signer.jkt
+    assert "Ed25519" in DPoPSettings().algorithms
+    assert DPoPSettings(algorithms=["Ed25519"]).algorithms == ("Ed25519",)

@@ -209,7 +209,9 @@ def test_small_rsa_key_refused() -> None:
         _check(small.proof("GET", URL, TOKEN))
 
 
-@pytest.mark.parametrize("algorithm", ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"])
+@pytest.mark.parametrize(
+    "algorithm", ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA", "Ed25519"]
+)
 def test_each_supported_algorithm_verifies(algorithm: str) -> None:
     """Proofs signed with every supported asymmetric algorithm are accepted."""
     signer = DPoPKey(algorithm, clock=lambda: NOW)
