@@ -397,7 +397,9 @@ class BearerAuthMiddleware:
                 claims = await self.verifier.verify(token)
                 # Proof and binding before scopes: without possession of the
                 # key, a token's scopes are no one's business.
-                await guard.check(scope, scheme, token, claims)
+                proof = await guard.check(scope, scheme, token, claims)
+                if proof is not None:
+                    send = guard.offer_nonce(proof, send)
                 if self._required_scopes:
                     check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)

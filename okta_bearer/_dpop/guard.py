@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from starlette.types import Message, Send
+
 from .._errors import BearerError, InvalidRequest
 from .._http.rfc6750 import challenge as bearer_challenge
 from .._jwt.binding import check_bearer
@@ -192,6 +194,29 @@ class DPoPGuard:
             raise ReplayCacheUnavailable(settings.retry_after) from None
         if not fresh:
             raise InvalidDPoPProof("replayed", "DPoP proof has already been used")
+
+    def offer_nonce(self, proof: DPoPProof, send: Send) -> Send:
+        """``send``, adding ``DPoP-Nonce`` to the answer when a newer nonce is due.
+
+        RFC 9449 section 9: a server may supply a new nonce on a successful
+        response.  When the accepted proof carried the previous step's nonce
+        (valid only until this step ends), the answer carries the current one,
+        so the client switches before its nonce expires, without a refusal.
+        """
+        nonces = self._nonces
+        if nonces is None:
+            return send
+        current = nonces.current(self._clock())
+        if proof.nonce == current:
+            return send
+        header = (b"dpop-nonce", current.encode("ascii"))
+
+        async def send_with_nonce(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        return send_with_nonce
 
     # -- 3. the answer --------------------------------------------------------
 

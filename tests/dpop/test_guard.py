@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
 
 from okta_bearer import BearerError, Claims, InvalidRequest, InvalidToken
 from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.nonce import NonceSource
 from okta_bearer._dpop.proof import InvalidDPoPProof, ReplayCacheUnavailable, UseDPoPNonce
 from okta_bearer._dpop.settings import DPoPSettings
 from okta_bearer._store.memory import MemoryStore, StoreUnavailable
@@ -351,3 +353,31 @@ async def test_clock_catches_up_after_a_step_back(
     real.now, clock.now = 201.0, start - 100 + 201
     fresh = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
     assert await guard.check(_scope(fresh), "DPoP", token, claims) is not None
+
+
+async def test_nonce_offered_before_it_expires(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """Only a proof with the previous step's nonce gets the current one on its answer."""
+    guard = DPoPGuard(DPoPSettings(nonce_secret=SECRET, nonce_step=300), clock=clock)
+    source = NonceSource(SECRET, 300)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    for nonce, offered in [
+        (source.current(clock.now), None),
+        (source.current(clock.now - 300), source.current(clock.now)),
+    ]:
+        proof_text = key.proof("GET", URL, token, nonce=nonce)
+        headers = {"authorization": f"DPoP {token}", "dpop": proof_text}
+        proof = await guard.check(_scope(headers), "DPoP", token, claims)
+        assert proof is not None
+        sent.clear()
+        await guard.offer_nonce(proof, send)(start)
+        found = dict(sent[0]["headers"]).get(b"dpop-nonce")
+        assert found == (None if offered is None else offered.encode())

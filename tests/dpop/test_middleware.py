@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -384,6 +385,24 @@ async def test_stale_nonce_gets_a_fresh_one(
     assert response.status_code == 401
     assert error_of(challenges(response)[1]) == "use_dpop_nonce"
     assert response.headers["dpop-nonce"] not in ("", old)
+
+
+async def test_expiring_nonce_is_renewed_on_success(
+    client_for: Client, okta_issuer: LocalIssuer, key: DPoPKey
+) -> None:
+    """A 200 whose proof used the previous step's nonce carries the current one (RFC 9449 9)."""
+    step = 86400  # one boundary a day: the test cannot straddle one
+    source = NonceSource(SECRET, step)
+    client = client_for(DPoPSettings(nonce_secret=SECRET, nonce_step=step))
+    token = bound(okta_issuer, key)
+    expiring = source.current(time.time() - step)
+    response = await client.get("/me", headers=key.headers("GET", URL, token, nonce=expiring))
+    assert response.status_code == 200
+    current = response.headers["dpop-nonce"]
+    assert current == source.current(time.time()) != expiring
+    again = await client.get("/me", headers=key.headers("GET", URL, token, nonce=current))
+    assert again.status_code == 200
+    assert "dpop-nonce" not in again.headers
 
 
 # -- the replay store ---------------------------------------------------------
