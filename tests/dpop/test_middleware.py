@@ -581,3 +581,13 @@ async def test_ed25519_proofs_accepted_by_default(
     assert response.json()["jkt"] == signer.jkt
     assert "Ed25519" in DPoPSettings().algorithms
     assert DPoPSettings(algorithms=["Ed25519"]).algorithms == ("Ed25519",)
+
+
+async def test_two_host_headers_are_400_with_dpop(okta_issuer: LocalIssuer, key: DPoPKey) -> None:
+    """The htu is rebuilt from one Host only: two Host headers are 400, whatever their values."""
+    app = build(okta_issuer, DPoPSettings())
+    token = bound(okta_issuer, key)
+    assert await asgi_get(app, b"/me", "/me", key.headers("GET", URL, token)) == 200
+    # asgi_get sends one Host already; this is a second, identical one.
+    second_host = {**key.headers("GET", URL, token), "host": "api.example.test"}
+    assert await asgi_get(app, b"/me", "/me", second_host) == 400

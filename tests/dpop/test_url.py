@@ -193,3 +193,19 @@ def test_path_normalisation_would_change_is_refused(raw: str, path: str) -> None
 def test_paths_in_normal_form_are_kept(raw: str) -> None:
     """Dots inside segments, trailing slashes and other escapes are ordinary paths."""
     assert request_url(_scope(raw_path=raw.encode())).endswith(raw)
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        [b"api.example.test:8000", b"evil.example.test"],
+        [b"api.example.test:8000", b"api.example.test:8000"],
+        [b"evil.example.test", b"api.example.test:8000"],
+        [b"api.example.test:8000, evil.example.test"],
+    ],
+)
+def test_two_host_headers_refused(hosts: list[bytes]) -> None:
+    """Two Host fields (or a list in one) are a forged request, never 'the first' or 'the last'."""
+    with pytest.raises(InvalidRequest) as caught:
+        request_url(_scope(headers=[(b"host", host) for host in hosts]))
+    assert caught.value.reason == "bad_host"
