@@ -154,4 +154,6 @@ def check_scopes(claims: Claims, required: Iterable[str]) -> None:
     """
     required = tuple(required)
     if not claims.scopes.issuperset(required):
-        raise InsufficientScope(required, claims.scopes)
+        error = InsufficientScope(required, claims.scopes)
+        error.claims = claims  # for the binding check that must come first
+        raise error

@@ -31,7 +31,7 @@ from okta_bearer import (
 )
 from okta_bearer.fastapi import protect, require_scopes
 from okta_bearer.mcp import McpTokenVerifier
-from okta_bearer.testing import IntrospectionServer, LocalIssuer
+from okta_bearer.testing import DPoPKey, IntrospectionServer, LocalIssuer
 
 pytestmark = pytest.mark.anyio
 
@@ -199,3 +199,47 @@ async def test_direct_callers_check_bearer(okta_issuer: LocalIssuer, binding: st
             check_bearer(claims)
         assert caught.value.reason == reason
         check_bearer(await verifier.verify(okta_issuer.mint()))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("binding", JWT_BINDINGS)
+async def test_bound_jwt_refused_before_the_verifiers_own_scopes(
+    okta_issuer: LocalIssuer, binding: str, mode: str
+) -> None:
+    """Scopes the verifier itself requires are no earlier than the binding: 401, not 403."""
+    cnf, reason = JWT_BINDINGS[binding]
+    verifier = okta_issuer.verifier(required_scopes=["admin"])
+    app = BearerAuthMiddleware(Starlette(routes=[Route("/me", echo)]), verifier, dpop=MODES[mode])
+    assert_refused(await status_of(app, okta_issuer.mint(cnf=cnf)), reason)
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_introspected_binding_refused_before_the_verifiers_own_scopes(
+    okta_issuer: LocalIssuer, mode: str
+) -> None:
+    """The same for an introspection verifier with required_scopes and token_type DPoP."""
+    server = IntrospectionServer(okta_issuer)
+    token = introspected(server, {"token_type": "DPoP"})
+    async with server.verifier(required_scopes=["admin"]) as verifier:
+        app = BearerAuthMiddleware(
+            Starlette(routes=[Route("/me", echo)]), verifier, dpop=MODES[mode]
+        )
+        assert_refused(await status_of(app, token), "uncheckable_binding")
+
+
+async def test_proof_checked_before_the_verifiers_own_scopes(okta_issuer: LocalIssuer) -> None:
+    """DPoP scheme: a bad proof is 401 before a verifier's scope; a good one then gets 403."""
+    key = DPoPKey()
+    verifier = okta_issuer.verifier(required_scopes=["admin"])
+    app = BearerAuthMiddleware(
+        Starlette(routes=[Route("/me", echo)]), verifier, dpop=DPoPSettings()
+    )
+    token = okta_issuer.mint(cnf={"jkt": key.jkt})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        wrong = await client.get("/me", headers=key.headers("GET", f"{BASE}/other", token))
+        right = await client.get("/me", headers=key.headers("GET", f"{BASE}/me", token))
+    assert wrong.status_code == 401
+    assert 'error="invalid_dpop_proof"' in wrong.headers.get_list("www-authenticate")[1]
+    assert "admin" not in wrong.text + " ".join(wrong.headers.get_list("www-authenticate"))
+    assert right.status_code == 403
