@@ -346,8 +346,10 @@ class BearerAuthMiddleware:
                     raise
                 # RFC 9449 section 7.2: a sender-constrained token is not a bearer
                 # token, even where DPoP is not enabled (a stolen one must not
-                # work as Bearer), and a thief learns no scope names: checked first.
-                check_bearer(claims)
+                # work as Bearer), and a thief learns no scope names: checked first
+                # (the attribute test first only saves a call on the hot path).
+                if claims.binding is not None:
+                    check_bearer(claims)
                 if self._required_scopes:
                     check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)

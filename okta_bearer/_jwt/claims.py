@@ -133,7 +133,12 @@ class Claims:
     issued_at: datetime | None
     jti: str | None
     raw: Mapping[str, Any]
-    binding: str | None = None
+    #: Left out (``""``), it is read from ``raw``: claims built by hand bind too.
+    binding: str | None = ""
+
+    def __post_init__(self) -> None:
+        if self.binding == "":
+            object.__setattr__(self, "binding", binding_of(self.raw))
 
     @property
     def jkt(self) -> str | None:

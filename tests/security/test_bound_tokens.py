@@ -243,3 +243,23 @@ async def test_proof_checked_before_the_verifiers_own_scopes(okta_issuer: LocalI
     assert 'error="invalid_dpop_proof"' in wrong.headers.get_list("www-authenticate")[1]
     assert "admin" not in wrong.text + " ".join(wrong.headers.get_list("www-authenticate"))
     assert right.status_code == 403
+
+
+def test_claims_built_by_hand_know_their_binding(okta_issuer: LocalIssuer) -> None:
+    """Claims made without from_payload (a custom verifier) read the binding from raw."""
+    base = Claims.from_payload(okta_issuer.claims())
+    by_hand = Claims(
+        sub=base.sub,
+        scopes=base.scopes,
+        client_id=base.client_id,
+        uid=base.uid,
+        issuer=base.issuer,
+        audience=base.audience,
+        expires_at=base.expires_at,
+        issued_at=base.issued_at,
+        jti=base.jti,
+        raw={"cnf": {"jkt": "abc"}},
+    )
+    assert by_hand.binding == "jkt"
+    with pytest.raises(InvalidToken, match="dpop_downgrade"):
+        check_bearer(by_hand)
