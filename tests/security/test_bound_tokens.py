@@ -87,10 +87,20 @@ async def status_of(app: Any, token: str) -> httpx.Response:
         return await client.get("/me", headers={"authorization": f"Bearer {token}"})
 
 
-def starlette_app(verifier: Verifier, dpop: DPoPSettings | None) -> Starlette:
-    """/me behind the middleware, which requires a scope the tokens lack."""
+#: Where the scope the tokens lack is required: the binding comes first either way.
+SCOPES_ON = ["middleware", "verifier"]
+
+
+def verifier_options(scopes_on: str) -> dict[str, Any]:
+    """The verifier's own ``required_scopes`` when the scope is required there."""
+    return {"required_scopes": ["admin"]} if scopes_on == "verifier" else {}
+
+
+def starlette_app(verifier: Verifier, dpop: DPoPSettings | None, scopes_on: str) -> Starlette:
+    """/me behind the middleware; ``admin``, which the tokens lack, is required somewhere."""
     app = Starlette(routes=[Route("/me", echo)])
-    return BearerAuthMiddleware(app, verifier, required_scopes=["admin"], dpop=dpop)  # type: ignore[return-value]
+    scopes = ["admin"] if scopes_on == "middleware" else []
+    return BearerAuthMiddleware(app, verifier, required_scopes=scopes, dpop=dpop)  # type: ignore[return-value]
 
 
 def assert_refused(response: httpx.Response, reason: str) -> None:
@@ -114,29 +124,31 @@ def introspected(server: IntrospectionServer, members: dict[str, Any]) -> str:
     return token
 
 
+@pytest.mark.parametrize("scopes_on", SCOPES_ON)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("binding", JWT_BINDINGS)
 async def test_bound_jwt_as_bearer_refused_by_the_middleware(
-    okta_issuer: LocalIssuer, binding: str, mode: str
+    okta_issuer: LocalIssuer, binding: str, mode: str, scopes_on: str
 ) -> None:
-    """A JWT with any cnf is 401 as Bearer, before the middleware's scope check."""
+    """A JWT with any cnf is 401 as Bearer, before the middleware's or verifier's scopes."""
     cnf, reason = JWT_BINDINGS[binding]
-    token = okta_issuer.mint(cnf=cnf)
-    response = await status_of(starlette_app(okta_issuer.verifier(), MODES[mode]), token)
-    assert_refused(response, reason)
+    verifier = okta_issuer.verifier(**verifier_options(scopes_on))
+    app = starlette_app(verifier, MODES[mode], scopes_on)
+    assert_refused(await status_of(app, okta_issuer.mint(cnf=cnf)), reason)
 
 
+@pytest.mark.parametrize("scopes_on", SCOPES_ON)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("binding", INTROSPECTED_BINDINGS)
 async def test_bound_introspected_token_as_bearer_refused(
-    okta_issuer: LocalIssuer, binding: str, mode: str
+    okta_issuer: LocalIssuer, binding: str, mode: str, scopes_on: str
 ) -> None:
     """An introspection answer with token_type DPoP or a cnf is 401 as Bearer (RFC 9449 6.2)."""
     members, reason = INTROSPECTED_BINDINGS[binding]
     server = IntrospectionServer(okta_issuer)
     token = introspected(server, members)
-    async with server.verifier() as verifier:
-        response = await status_of(starlette_app(verifier, MODES[mode]), token)
+    async with server.verifier(**verifier_options(scopes_on)) as verifier:
+        response = await status_of(starlette_app(verifier, MODES[mode], scopes_on), token)
     assert_refused(response, reason)
 
 
@@ -145,7 +157,7 @@ async def test_introspected_bearer_token_type_is_accepted(okta_issuer: LocalIssu
     server = IntrospectionServer(okta_issuer)
     token = introspected(server, {"token_type": "Bearer", "scope": "admin"})
     async with server.verifier() as verifier:
-        response = await status_of(starlette_app(verifier, None), token)
+        response = await status_of(starlette_app(verifier, None, "middleware"), token)
     assert response.status_code == 200
 
 
@@ -199,32 +211,6 @@ async def test_direct_callers_check_bearer(okta_issuer: LocalIssuer, binding: st
             check_bearer(claims)
         assert caught.value.reason == reason
         check_bearer(await verifier.verify(okta_issuer.mint()))
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("binding", JWT_BINDINGS)
-async def test_bound_jwt_refused_before_the_verifiers_own_scopes(
-    okta_issuer: LocalIssuer, binding: str, mode: str
-) -> None:
-    """Scopes the verifier itself requires are no earlier than the binding: 401, not 403."""
-    cnf, reason = JWT_BINDINGS[binding]
-    verifier = okta_issuer.verifier(required_scopes=["admin"])
-    app = BearerAuthMiddleware(Starlette(routes=[Route("/me", echo)]), verifier, dpop=MODES[mode])
-    assert_refused(await status_of(app, okta_issuer.mint(cnf=cnf)), reason)
-
-
-@pytest.mark.parametrize("mode", MODES)
-async def test_introspected_binding_refused_before_the_verifiers_own_scopes(
-    okta_issuer: LocalIssuer, mode: str
-) -> None:
-    """The same for an introspection verifier with required_scopes and token_type DPoP."""
-    server = IntrospectionServer(okta_issuer)
-    token = introspected(server, {"token_type": "DPoP"})
-    async with server.verifier(required_scopes=["admin"]) as verifier:
-        app = BearerAuthMiddleware(
-            Starlette(routes=[Route("/me", echo)]), verifier, dpop=MODES[mode]
-        )
-        assert_refused(await status_of(app, token), "uncheckable_binding")
 
 
 async def test_proof_checked_before_the_verifiers_own_scopes(okta_issuer: LocalIssuer) -> None:
