@@ -248,6 +248,11 @@ class IntrospectionVerifier:
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Return the claims of an active ``token``.
 
+        An answer with ``token_type: DPoP`` or a ``cnf`` gives claims with a
+        ``binding`` (RFC 9449 section 6.2): as for ``TokenVerifier.verify``,
+        a caller that got the token without a proof calls
+        :func:`okta_bearer.check_bearer` on them.
+
         Raises:
             InvalidToken: the issuer says the token is not active, or its answer
                 fails a claim check (401).
