@@ -4,6 +4,7 @@ A token request carrying one valid proof gets a DPoP-bound access token:
 ``token_type: DPoP`` and ``cnf.jkt`` set to the proof key's thumbprint.  The
 proof is checked by the library's own :func:`~okta_bearer._dpop.proof.check_proof`
 (no ``ath`` at a token endpoint); the dev issuer keeps no ``jti`` replay cache.
+:func:`is_thumbprint` checks the ``jkt`` that ``/dev/mint`` binds to instead.
 """
 
 from __future__ import annotations
