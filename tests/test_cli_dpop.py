@@ -14,22 +14,18 @@ import pytest
 from okta_bearer._cli import build_parser, main
 from okta_bearer._cli._dpop import load_key
 from okta_bearer._dpop.proof import InvalidDPoPProof, check_proof
-from okta_bearer.dev_issuer import DevClient, DevIssuer
-from okta_bearer.testing import LocalIssuer
+from okta_bearer.dev_issuer import DevIssuer
 
 from .dev_issuer.helpers import jwt_part
-from .servers import loopback_socket, origin_of, serve
+from .servers import running_dev_issuer
 
 MCP = "http://127.0.0.1:8000/mcp"
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[DevIssuer]:
-    """A dev issuer served by uvicorn on a free loopback port (default user alice/wonderland)."""
-    sock = loopback_socket()
-    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
-    dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
-    with serve(dev, sock=sock):
+    """A dev issuer served by uvicorn on a free loopback port."""
+    with running_dev_issuer() as dev:
         yield dev
 
 
