@@ -129,6 +129,8 @@ class Claims:
     def jkt(self) -> str | None:
         """The DPoP key thumbprint the token is bound to (``cnf.jkt``, RFC 9449 section 6)."""
         cnf = self.raw.get("cnf")
+        if cnf is None:  # most tokens: skip the ABC isinstance below (on every request)
+            return None
         jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
         return jkt if isinstance(jkt, str) else None
 
