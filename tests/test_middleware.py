@@ -152,7 +152,7 @@ async def test_public_prefix_covers_only_paths_below_it(
 ) -> None:
     """A public prefix '/public/' does not make '/publicity' or '/public' itself public."""
     middleware = BearerAuthMiddleware(
-        whoami, verifier=okta_issuer.verifier(), public_paths=["/public/"]
+        PlainTextResponse("ok"), verifier=okta_issuer.verifier(), public_paths=["/public/"]
     )
     assert middleware.is_public("/public/x")
     assert not middleware.is_public("/publicity")
