@@ -315,7 +315,8 @@ class BearerAuthMiddleware:
         if self._failed is not None:
             # A fresh exception each time: re-raising one instance grows its traceback.
             raise ConfigurationError(*self._failed.args)
-        path = _route_path(scope)
+        # No root_path (the common case): the path is the route path as it is.
+        path = _route_path(scope) if scope.get("root_path") else scope["path"]
         # RFC 9728 section 3: the document, matched with and without root_path.
         metadata = self._metadata_paths
         if metadata and kind == "http" and (scope["path"] in metadata or path in metadata):

@@ -204,12 +204,7 @@ class TokenVerifier:
         now = self._clock()
         cache = self._cache
         if cache is not None:
-            try:
-                # An LRU hit also marks the entry recently used; indexing skips
-                # cachetools' get() and __contains__ (two Python calls per hit).
-                hit: tuple[Claims, float, str] | None = cache[token]
-            except KeyError:
-                hit = None
+            hit = cache.get(token)  # an LRU hit also marks the entry recently used
             if hit is not None:
                 if now < hit[1]:
                     if self._events is not None:
