@@ -66,7 +66,7 @@ def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("verify suspended: keys were not cached")
 
 
-def _asgi_call(kind: str, verifier: Any, token: str) -> Callable[[str], object]:
+def _asgi_call(kind: str, verifier: Any, token: str, calls: int) -> Callable[[str], object]:
     """One request to the ``kind`` app per call, driven without an event loop."""
     from .apps import build_app
     from .asgi import _headers, _scope
@@ -83,8 +83,12 @@ def _asgi_call(kind: str, verifier: Any, token: str) -> Callable[[str], object]:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
+    # Each request gets header bytes of its own, made before counting, as a
+    # server parses them anew: no hash of them is cached from a previous request.
+    fresh = iter([[(k, bytes(bytearray(v))) for k, v in headers] for _ in range(calls + 1)])
+
     def call(_: str) -> object:
-        return _drive(app(_scope(headers), receive, send))
+        return _drive(app(_scope(next(fresh)), receive, send))
 
     call(token)  # the first request builds the middleware stack: not counted
     if statuses != [200]:
@@ -191,7 +195,7 @@ def child(mode: str, fixture: str, calls: int) -> None:
             prepared.append(verifier)
             return (lambda _: None), client
         if mode.startswith("asgi-"):
-            return _asgi_call(mode[5:], verifier, tokens[0]), client
+            return _asgi_call(mode[5:], verifier, tokens[0], calls), client
         if mode == "hit":
             await verifier.verify(tokens[0])
             return (lambda _: _drive(verifier.verify(tokens[0]))), client

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from time import perf_counter
 from typing import Any, Literal, get_args
 from urllib.parse import parse_qsl
@@ -32,7 +32,7 @@ from ._errors import (
 from ._events import Events, check_events, outcome_of
 from ._http.metadata import ProtectedResource, declared_scopes
 from ._http.responses import ChallengeSettings, ErrorResponse, error_response
-from ._http.rfc6750 import is_scope_token, parse_authorization
+from ._http.rfc6750 import ParsedHeaders, is_scope_token
 from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
@@ -86,6 +86,13 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
         return path[len(root) :] or "/"
     return path
+
+
+def _names_access_token(scope: Scope) -> bool:
+    # Most requests have no query string; "in" on bytes costs an internal
+    # TypeError (it tries the operand as an integer first), so skip it then.
+    query: bytes = scope.get("query_string", b"")
+    return bool(query) and b"access_token" in query
 
 
 def _in_event_loop() -> bool:
@@ -321,6 +328,7 @@ class BearerAuthMiddleware:
             )
         self._resource = resource
         self._metadata_paths = resource.paths if resource is not None else frozenset()
+        self._parsed = ParsedHeaders()
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -347,7 +355,8 @@ class BearerAuthMiddleware:
         if self._failed is not None:
             # A fresh exception each time: re-raising one instance grows its traceback.
             raise ConfigurationError(*self._failed.args)
-        path = _route_path(scope)
+        # No root_path (the common case): the path is the route path as it is.
+        path = _route_path(scope) if scope.get("root_path") else scope["path"]
         # RFC 9728 section 3: the document, matched with and without root_path.
         metadata = self._metadata_paths
         if metadata and kind == "http" and (scope["path"] in metadata or path in metadata):
@@ -364,8 +373,9 @@ class BearerAuthMiddleware:
         anonymous = False
         try:
             headers: list[tuple[bytes, bytes]] = scope["headers"]
-            token = parse_authorization([v for k, v in headers if k == b"authorization"])
-            if b"access_token" in scope.get("query_string", b""):
+            values = [v for k, v in headers if k == b"authorization"]
+            token = self._parsed.parse(values)
+            if _names_access_token(scope):
                 self._check_query(scope, token)
             if token is None:
                 if not self._optional:
@@ -388,6 +398,7 @@ class BearerAuthMiddleware:
                     check_bearer(claims)
                 if self._required_scopes:
                     check_scopes(claims, self._required_scopes)
+                self._parsed.remember(values, token)
                 scope["user"] = BearerUser(claims)
                 scope["auth"] = AuthCredentials(list(claims.scopes))
         except BearerError as error:
@@ -400,7 +411,7 @@ class BearerAuthMiddleware:
     def _since(self, start: float) -> float:
         return perf_counter() - start if self._events is not None else 0.0
 
-    async def _admit(
+    def _admit(
         self,
         scope: Scope,
         receive: Receive,
@@ -409,16 +420,16 @@ class BearerAuthMiddleware:
         *,
         anonymous: bool,
         scheme: Scheme | None = None,
-    ) -> None:
+    ) -> Awaitable[None]:
         # Call the app; with metrics, the request is reported once the route
         # starts answering (it may still refuse, as require_scopes does).
+        # Returns the call to await (one coroutine frame fewer per request).
         events = self._events
         if events is None:
-            await self._call_app(scope, receive, send, scheme)
-            return
+            return self._call_app(scope, receive, send, scheme)
         seconds = perf_counter() - start
         outcome, reason = ("anonymous", "missing_token") if anonymous else ("ok", "ok")
-        await self._call_app(
+        return self._call_app(
             scope, receive, send, scheme, lambda: events.request(outcome, reason, seconds), seconds
         )
 
@@ -433,7 +444,7 @@ class BearerAuthMiddleware:
             headers: list[tuple[bytes, bytes]] = scope["headers"]
             found = guard.credentials([v for k, v in headers if k == b"authorization"])
             token = None if found is None else found[1]
-            if b"access_token" in scope.get("query_string", b""):
+            if _names_access_token(scope):
                 self._check_query(scope, token)
             if found is None:
                 if not self._optional:
@@ -568,23 +579,29 @@ class BearerAuthMiddleware:
         # handshake to the refusal; HTTP requests have no handshake.
         connect_pending = scope["type"] == "websocket"
 
-        async def send_tracking(message: Message) -> None:
+        def send_tracking(message: Message) -> Awaitable[None]:
+            # Returns send's own awaitable: no coroutine of ours per message.
             nonlocal started
             if not started:
                 started = True
                 if admitted is not None:
                     admitted()
-            await send(message)
+            return send(message)
 
-        async def receive_tracking() -> Message:
-            nonlocal connect_pending
-            message = await receive()
-            if message["type"] == "websocket.connect":
-                connect_pending = False
-            return message
+        app_receive = receive
+        if connect_pending:
+
+            async def receive_tracking() -> Message:
+                nonlocal connect_pending
+                message = await receive()
+                if message["type"] == "websocket.connect":
+                    connect_pending = False
+                return message
+
+            app_receive = receive_tracking
 
         try:
-            await self.app(scope, receive_tracking if connect_pending else receive, send_tracking)
+            await self.app(scope, app_receive, send_tracking)
         except BearerError as error:
             if started:
                 raise

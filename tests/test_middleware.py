@@ -147,6 +147,22 @@ async def test_public_paths(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).status_code == 401
 
 
+async def test_public_prefix_covers_only_paths_below_it(
+    client: httpx.AsyncClient, okta_issuer: LocalIssuer
+) -> None:
+    """A public prefix '/public/' does not make '/publicity' or '/public' itself public."""
+    middleware = BearerAuthMiddleware(
+        PlainTextResponse("ok"), verifier=okta_issuer.verifier(), public_paths=["/public/"]
+    )
+    assert middleware.is_public("/public/x")
+    assert not middleware.is_public("/publicity")
+    assert not middleware.is_public("/public")
+    # Over HTTP: refused before routing (401), not let through to a 404.
+    response = await client.get("/publicity")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+
+
 async def test_insufficient_scope_raised_by_route(
     client: httpx.AsyncClient, okta_issuer: LocalIssuer
 ) -> None:

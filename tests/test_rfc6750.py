@@ -11,7 +11,7 @@ from okta_bearer import (
     KeysUnavailable,
     MissingToken,
 )
-from okta_bearer._http.rfc6750 import challenge, parse_authorization
+from okta_bearer._http.rfc6750 import ParsedHeaders, challenge, parse_authorization
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,27 @@ def test_details_can_be_switched_off() -> None:
 def test_no_error_attributes_for_503() -> None:
     """An unavailable key set is not the client's fault: no error code in the challenge."""
     assert challenge(KeysUnavailable("k", "d"), realm="api") == 'Bearer realm="api"'
+
+
+def test_parsed_headers_answer_as_parsing_does() -> None:
+    """The header memo returns what parsing returns; refusals and unknown headers are parsed."""
+    memo = ParsedHeaders(size=2)
+    header = [b"Bearer abc.def.ghi"]
+    assert memo.parse(header) == "abc.def.ghi"
+    memo.remember(header, "abc.def.ghi")
+    assert memo.parse([b"Bearer abc.def.ghi"]) == "abc.def.ghi"
+    # Two headers are a 400 even when each alone was remembered.
+    with pytest.raises(InvalidRequest):
+        memo.parse([b"Bearer abc.def.ghi", b"Bearer abc.def.ghi"])
+    with pytest.raises(InvalidRequest):
+        memo.parse([b"Bearer a b"])
+    assert memo.parse([b"Basic dXNlcjpwYXNz"]) is None
+
+
+def test_parsed_headers_stay_bounded() -> None:
+    """At its size the memo starts over instead of growing."""
+    memo = ParsedHeaders(size=2)
+    for n in range(5):
+        memo.remember([f"Bearer t{n}".encode()], f"t{n}")
+        assert len(memo._tokens) <= 2
+    assert memo.parse([b"Bearer t4"]) == "t4"

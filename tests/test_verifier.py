@@ -214,6 +214,23 @@ async def test_cached_token_still_expires() -> None:
             await verifier.verify(token)
 
 
+async def test_cached_token_outlives_no_max_token_age() -> None:
+    """A cached token is rejected once it is older than max_token_age, long before exp."""
+    clock = Clock()
+    issuer = LocalIssuer(clock=clock)
+    token = issuer.mint(iat=int(clock.now), exp=int(clock.now) + 3600)
+    async with issuer.verifier(
+        clock=clock, leeway=0, max_token_age=60, keys=KeyPolicy(max_stale=10**6)
+    ) as verifier:
+        await verifier.verify(token)
+        clock.advance(59)
+        await verifier.verify(token)  # still young: a cache hit
+        clock.advance(2)
+        with pytest.raises(InvalidToken) as caught:
+            await verifier.verify(token)
+        assert caught.value.reason == "too_old"
+
+
 async def test_cached_token_scopes_checked_every_time(okta_issuer: LocalIssuer) -> None:
     """A cache hit still enforces the route's scopes."""
     token = okta_issuer.mint(scp=["a"])

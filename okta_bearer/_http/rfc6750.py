@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from .._errors import BearerError, InsufficientScope, InsufficientUserAuthentication, InvalidRequest
 
-__all__ = ["challenge", "is_quotable", "is_scope_token", "parse_authorization"]
+__all__ = ["ParsedHeaders", "challenge", "is_quotable", "is_scope_token", "parse_authorization"]
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 # Checked on every request: trailing '=' stripped, deleting these characters
@@ -53,6 +53,39 @@ def parse_authorization(values: list[bytes]) -> str | None:
     if not body or body.translate(None, _B64TOKEN_CHARS):
         raise InvalidRequest("bad_header", "Authorization header is malformed")
     return token
+
+
+class ParsedHeaders:
+    """A bounded memo of :func:`parse_authorization` for headers whose token was accepted.
+
+    Parsing is a pure function of the header's bytes, so a header seen before
+    gives the same token without the character check over every byte (about
+    a third of a cached request's cost in the middleware).  Only the caller
+    decides what is remembered (the middleware: tokens that verified), so
+    unauthenticated garbage never takes a place; at ``size`` entries the memo
+    starts over.  Refusals are never remembered: they are parsed every time.
+    """
+
+    __slots__ = ("_size", "_tokens")
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._tokens: dict[bytes, str] = {}
+
+    def parse(self, values: list[bytes]) -> str | None:
+        """:func:`parse_authorization` of ``values``, from the memo when remembered."""
+        if len(values) == 1:
+            token = self._tokens.get(values[0])
+            if token is not None:
+                return token
+        return parse_authorization(values)
+
+    def remember(self, values: list[bytes], token: str) -> None:
+        """Remember that the one header in ``values`` parses to ``token``."""
+        tokens = self._tokens
+        if len(tokens) >= self._size:
+            tokens.clear()
+        tokens[values[0]] = token
 
 
 def is_scope_token(scope: str) -> bool:

@@ -31,7 +31,10 @@ verifier = TokenVerifier(
     os.environ["FLEET_ISSUER"],
     "api://default",
     # Generous: on a loaded 2-core CI machine a worker may answer its peers late.
-    keys=KeyPolicy(timeout=30.0),
+    keys=KeyPolicy(
+        timeout=30.0,
+        unknown_kid_interval=float(os.environ.get("FLEET_UNKNOWN_KID_INTERVAL", "5")),
+    ),
     store=RedisStore(os.environ["FLEET_REDIS_URL"], timeout=2.0),
 )
 app = Starlette(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +60,8 @@ class Fleet:
 
 
 @contextmanager
-def start_fleet(app: str, tmp_path: Path) -> Iterator[Fleet]:
-    """A fresh key server, redis-server and ``app`` under 4 uvicorn workers."""
+def start_fleet(app: str, tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[Fleet]:
+    """A fresh key server, redis-server and ``app`` under 4 uvicorn workers; ``env``: settings."""
     keys = KeyServer()
     with serve(keys) as key_server:
         keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
@@ -70,7 +70,7 @@ def start_fleet(app: str, tmp_path: Path) -> Iterator[Fleet]:
         api = UvicornProcess(
             app,
             workers=WORKERS,
-            env={"FLEET_ISSUER": keys.issuer.issuer, "FLEET_REDIS_URL": redis.url},
+            env={"FLEET_ISSUER": keys.issuer.issuer, "FLEET_REDIS_URL": redis.url, **(env or {})},
             log=tmp_path / "api.log",
         )
         try:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import secrets
-import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
+import pytest
 
 from okta_bearer.testing import SigningKey
 
-from .conftest import Fleet
+from .conftest import Fleet, start_fleet
 
 
 def call_concurrently(base_url: str, tokens: list[str]) -> list[tuple[int, int | None]]:
@@ -47,19 +49,37 @@ def test_a_rotation_costs_the_whole_fleet_one_fetch(fleet: Fleet) -> None:
     assert fleet.keys.counts["jwks"] == 2
 
 
-def test_a_random_kid_flood_over_the_fleet_costs_one_fetch(fleet: Fleet) -> None:
-    """200 concurrent tokens with random kids over 4 workers cause at most one refetch."""
+@pytest.fixture
+def slow_kid_fleet(tmp_path: Path) -> Iterator[Fleet]:
+    """The shared-keys API with a one-hour unknown-kid interval, so a flood fits in one window."""
+    env = {"FLEET_UNKNOWN_KID_INTERVAL": "3600"}
+    with start_fleet("tests.fleet.api_app:app", tmp_path, env) as started:
+        yield started
+
+
+def test_a_random_kid_flood_over_the_fleet_costs_one_fetch(slow_kid_fleet: Fleet) -> None:
+    """200 concurrent tokens with random kids over 4 workers cause one refetch per interval.
+
+    The bound is per ``unknown_kid_interval`` window, fleet-wide (KeyPolicy's
+    documented rate limit).  With the default 5 s window, a flood that a loaded
+    2-core machine stretches past 5 s may rightly refetch once more (seen: 3
+    fetches in 2 of 5 runs); with a one-hour window the whole flood is one
+    window on any machine, so exactly one refetch is what the rule allows.
+    The only other allowed fetch is a worker whose shared store did not answer
+    in time: it fetches alone, and logs it.
+    """
+    fleet = slow_kid_fleet
     warm = call_concurrently(fleet.api.base_url, [fleet.issuer.mint() for _ in range(8)])
     assert {status for status, _ in warm} == {200}
+    assert fleet.keys.counts["jwks"] == 1
     attacker = SigningKey.generate("RS256")
     forged = [
         fleet.issuer.mint(key=attacker, header={"kid": secrets.token_urlsafe(8)})
         for _ in range(200)
     ]
-    began = time.monotonic()
     results = call_concurrently(fleet.api.base_url, forged)
-    lasted = time.monotonic() - began
     assert {status for status, _ in results} == {401}
-    # The cold fetch (at start-up), then one refetch per 5 s unknown-kid interval
-    # for the whole fleet: one for a flood that lasts under 5 s, as on a quiet machine.
-    assert fleet.keys.counts["jwks"] <= 2 + int(lasted // 5), lasted
+    # The cold fetch, then one refetch for the whole flood, plus one per logged
+    # store failure (a worker that could not reach Redis fetches on its own).
+    alone = fleet.api.log.read_text().count("shared key store unavailable")
+    assert fleet.keys.counts["jwks"] <= 2 + alone, fleet.api.log.read_text()

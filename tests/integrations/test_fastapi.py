@@ -288,3 +288,28 @@ async def test_app_declared_responses_are_kept(okta_issuer: LocalIssuer) -> None
     assert app.openapi()["paths"]["/own"]["get"]["responses"]["401"] == {
         "description": "Our own words"
     }
+
+
+async def test_require_scopes_works_under_a_generator_dependency(okta_issuer: LocalIssuer) -> None:
+    """require_scopes, declared request-scoped for speed, may sit under a yield dependency."""
+    app = FastAPI()
+    protect(app, okta_issuer.verifier())
+    events: list[str] = []
+
+    async def session(claims: Claims = require_scopes("items:read")) -> AsyncIterator[str]:
+        events.append("open")
+        yield str(claims.sub)
+        events.append("close")
+
+    @app.get("/items")
+    async def items(who: str = Depends(session)) -> dict[str, str]:
+        return {"who": who}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+        ok = await c.get("/items", headers=bearer(okta_issuer.mint()))
+        refused = await c.get("/items", headers=bearer(okta_issuer.mint(scp=["openid"])))
+    assert ok.status_code == 200
+    assert ok.json() == {"who": "alice@example.com"}
+    assert refused.status_code == 403
+    assert events == ["open", "close"]
