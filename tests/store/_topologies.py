@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -37,6 +38,17 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = READY_TIMEO
             pass
         time.sleep(0.05)
     pytest.fail(f"{what} within {timeout} s")
+
+
+def _command(port: int, *args: object) -> Any:
+    """One command to the server on ``port``, on a connection of its own, decoded."""
+    client = redis.Redis(
+        port=port, socket_timeout=1, socket_connect_timeout=1, decode_responses=True
+    )
+    try:
+        return client.execute_command(*args)  # type: ignore[no-untyped-call]
+    finally:
+        client.close()
 
 
 def _info(port: int, section: str) -> dict[str, object]:
@@ -108,12 +120,8 @@ class ClusterSet:
     def primary_for(self, key: str) -> RedisServer:
         """The running primary serving ``key``'s slot now."""
         for node in self.primaries():
-            client = redis.Redis(port=node.port, socket_timeout=1)
-            try:
-                slot = client.execute_command("CLUSTER", "KEYSLOT", key)
-                owners = client.execute_command("CLUSTER", "SLOTS")
-            finally:
-                client.close()
+            slot = _command(node.port, "CLUSTER", "KEYSLOT", key)
+            owners = _command(node.port, "CLUSTER", "SLOTS")
             for start, end, primary, *_ in owners:
                 if start <= slot <= end:
                     port = int(primary[1])
@@ -127,11 +135,7 @@ class ClusterSet:
 
 
 def _cluster_info(port: int) -> dict[str, str]:
-    client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        text = client.execute_command("CLUSTER", "INFO")
-    finally:
-        client.close()
+    text = _command(port, "CLUSTER", "INFO")
     raw = text.decode() if isinstance(text, bytes) else str(text)
     return dict(line.split(":", 1) for line in raw.split() if ":" in line)
 
@@ -183,10 +187,7 @@ class SentinelSet:
     def start(self) -> None:
         """Start the data nodes, then the Sentinels, and wait until all three see the replica."""
         _start_all(self.data_nodes)
-        _wait(
-            lambda: _info(self.replica.port, "replication")["master_link_status"] == "up",
-            "the replica did not sync",
-        )
+        self.wait_replicated()
         _start_all(self.sentinels)
         for sentinel in self.sentinels:
             _wait(
@@ -194,22 +195,28 @@ class SentinelSet:
                 f"sentinel {sentinel.port} did not see its peers and the replica",
             )
 
+    def wait_replicated(self) -> None:
+        """Wait until one data node is a replica whose link to the primary is up."""
+
+        def linked() -> bool:
+            return any(
+                _info(node.port, "replication").get("master_link_status") == "up"
+                for node in self.data_nodes
+                if node.process is not None
+            )
+
+        _wait(linked, "no replica is in sync")
+
     @staticmethod
     def _sentinel_sees_all(port: int) -> bool:
-        client = redis.Redis(port=port, socket_timeout=1, decode_responses=True)
-        try:
-            master = client.sentinel_master(SERVICE)
-        finally:
-            client.close()
+        master = _command(port, "SENTINEL", "MASTER", SERVICE)  # parsed by redis-py
         return int(master["num-slaves"]) == 1 and int(master["num-other-sentinels"]) == 2
 
     def current_primary(self) -> RedisServer:
         """The data node the Sentinels name as primary now."""
-        client = redis.Redis(port=self.sentinels[0].port, socket_timeout=1)
-        try:
-            _host, port = client.sentinel_get_master_addr_by_name(SERVICE)
-        finally:
-            client.close()
+        _host, port = _command(
+            self.sentinels[0].port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE
+        )
         return next(n for n in self.data_nodes if n.port == int(port))
 
     def stop(self) -> None:

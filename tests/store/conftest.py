@@ -1,4 +1,4 @@
-"""Fixtures: a real redis-server per module, a Redis Cluster and a Sentinel set per session, and a Store of each backend."""
+"""Fixtures: redis-server per module, a Cluster and a Sentinel set per session, each Store."""
 
 from __future__ import annotations
 

@@ -1,0 +1,269 @@
+"""RedisStore on a Redis Cluster and on Sentinel: configuration, replays, failover."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from redis.asyncio.cluster import RedisCluster
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from okta_bearer import BearerAuthMiddleware, ConfigurationError, DPoPSettings
+from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.proof import InvalidDPoPProof
+from okta_bearer._testing.dpop import DPoPKey
+from okta_bearer.redis_store import RedisStore
+from okta_bearer.testing import IntrospectionServer, LocalIssuer
+
+from ..dpop.test_replicas import _check as check_proof
+from ._topologies import ClusterSet, SentinelSet
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://api.example.test"
+URL = f"{BASE}/me"
+#: The URL check_proof (tests/dpop/test_replicas.py) builds its request for.
+PROOF_URL = f"{BASE}/items"
+# A failover must be over well within this (cluster-node-timeout and
+# down-after-milliseconds are 1 s in the fixtures).
+FAILOVER_LIMIT = 20.0
+# DPoP 503s stop within this of the kill (measured: about 2 s for both).
+FAILOVER_WINDOW = 8.0
+
+
+# -- configuration --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "message"),
+    [
+        ("redis+cluster://127.0.0.1:7000/?read_from_replicas=1", {}, "url: unknown option"),
+        ("redis+cluster://127.0.0.1:7000/1", {}, "url: a Redis Cluster has only database 0"),
+        ("redis+cluster://127.0.0.1:99999/", {}, "url: a node's port"),
+        ("redis+cluster://:7000/", {}, "url: every node needs a host"),
+        ("redis+cluster:///", {}, "url: names no node"),
+        ("redis+sentinel://127.0.0.1:26379", {}, "url: must end in /<service name>"),
+        ("redis+sentinel://127.0.0.1:26379/svc/x", {}, "url: the database"),
+        ("redis+sentinel://127.0.0.1:26379/svc/0/extra", {}, "url: must end in"),
+        ("redis+sentinel://127.0.0.1:26379/svc?master=x", {}, "url: unknown option 'master'"),
+        ("redis+nonsense://127.0.0.1/", {}, "url: must be a redis://"),
+        ("redis://127.0.0.1:6379/0", {"replica_acks": -1}, "replica_acks"),
+        ("redis://127.0.0.1:6379/0", {"replica_acks": True}, "replica_acks"),
+        ("redis://127.0.0.1:6379/0", {"replica_acks": 10**400}, "replica_acks"),
+        ("redis://127.0.0.1:6379/0", {"replica_acks": 1.0}, "replica_acks"),
+        ("redis+cluster://127.0.0.1:7000/", {"replica_acks": 1}, "replica_acks: is not supported"),
+        ("redis://127.0.0.1:6379/0", {"client": object()}, "url: give either"),
+    ],
+)
+def test_bad_topology_configuration_names_the_option(
+    url: str, options: dict[str, object], message: str
+) -> None:
+    """A malformed cluster or Sentinel URL or option raises ConfigurationError naming it."""
+    with pytest.raises(ConfigurationError, match=f"^{message}"):
+        RedisStore(url, **options)  # type: ignore[arg-type]
+
+
+def test_client_must_be_a_redis_py_async_client() -> None:
+    """client= takes redis.asyncio.Redis or RedisCluster only, and needs no url."""
+    with pytest.raises(ConfigurationError, match=r"^client:"):
+        RedisStore(client=object())
+    with pytest.raises(ConfigurationError, match=r"^url: give either"):
+        RedisStore()
+
+
+def test_the_url_password_never_shows_in_configuration_errors() -> None:
+    """A refused cluster URL's error does not repeat the password it carried."""
+    with pytest.raises(ConfigurationError) as caught:
+        RedisStore("redis+cluster://u:hunter2-secret@127.0.0.1:7000/?x=1")
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_a_built_cluster_client_is_used_and_left_open(redis_cluster: ClusterSet) -> None:
+    """RedisStore(client=RedisCluster(...)) works through that client and does not close it."""
+    node = redis_cluster.nodes[0]
+    client = RedisCluster(host="127.0.0.1", port=node.port)
+    try:
+        store = RedisStore(client=client, timeout=2.0)
+        assert await store.set_if_absent("built", b"v", 60)
+        await store.aclose()
+        assert await client.get("okta_bearer:built") == b"v"
+    finally:
+        await client.aclose()
+
+
+# -- one slot per operation, replays across workers ------------------------------
+
+
+async def test_every_flow_of_the_library_runs_on_a_cluster(redis_cluster: ClusterSet) -> None:
+    """Key sets, introspection (answers, leases, budget) and DPoP marks all work on a Cluster.
+
+    A command or script naming keys of two slots would fail with CROSSSLOT here.
+    """
+    store = RedisStore(redis_cluster.url, timeout=2.0)
+    await store._client.flushdb()
+    try:
+        issuer, key = LocalIssuer(), DPoPKey()
+        async with issuer.verifier(store=store) as verifier:
+            await verifier.verify(issuer.mint())
+        server = IntrospectionServer(issuer)
+        async with server.verifier(store=store) as introspection:
+            await introspection.verify(server.mint_opaque())
+        headers = key.headers("GET", PROOF_URL, issuer.mint(cnf={"jkt": key.jkt}))
+        await check_proof(DPoPGuard(DPoPSettings(store=store)), issuer, headers)
+        kinds = set()
+        async for name in store._client.scan_iter(match="okta_bearer:*"):
+            kinds.add(name.decode().split(":")[1])
+        assert kinds == {"keys", "introspection", "dpop"}
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("topology", ["cluster", "sentinel"])
+async def test_a_proof_replayed_through_another_worker_is_refused(
+    topology: str, request: pytest.FixtureRequest
+) -> None:
+    """Two workers (two RedisStore clients) share replay marks: the second use is refused."""
+    url = request.getfixturevalue(f"redis_{topology}").url
+    workers = [RedisStore(url, timeout=2.0) for _ in range(2)]
+    try:
+        issuer, key = LocalIssuer(), DPoPKey()
+        headers = key.headers("GET", PROOF_URL, issuer.mint(cnf={"jkt": key.jkt}))
+        first, second = (DPoPGuard(DPoPSettings(store=w)) for w in workers)
+        assert (await check_proof(first, issuer, headers)).jkt == key.jkt
+        with pytest.raises(InvalidDPoPProof, match="replayed"):
+            await check_proof(second, issuer, headers)
+    finally:
+        for worker in workers:
+            await worker.aclose()
+
+
+# -- failover --------------------------------------------------------------------
+
+
+async def _me(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+class Fleet:
+    """One app behind the middleware, with a DPoP replay store, and a request loop."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.issuer, self.key = LocalIssuer(), DPoPKey()
+        app = Starlette(
+            routes=[Route("/me", _me)],
+            middleware=[
+                Middleware(
+                    BearerAuthMiddleware,
+                    self.issuer.verifier(),
+                    dpop=DPoPSettings(store=store, retry_after=1),
+                )
+            ],
+        )
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+        self.bound = self.issuer.mint(cnf={"jkt": self.key.jkt})
+        self.bearer = self.issuer.mint()
+
+    async def dpop(self) -> httpx.Response:
+        """A request with a fresh proof."""
+        return await self.client.get("/me", headers=self.key.headers("GET", URL, self.bound))
+
+    async def plain(self) -> httpx.Response:
+        """A Bearer request (no store involved)."""
+        return await self.client.get("/me", headers={"authorization": f"Bearer {self.bearer}"})
+
+    async def run_until_recovered(self, started: float) -> tuple[list[int], float]:
+        """Requests every 20 ms until 30 DPoP requests in a row succeed; statuses and downtime.
+
+        Every DPoP answer must be 200 or a 503 with Retry-After, every Bearer answer 200.
+        """
+        statuses: list[int] = []
+        streak, last_failure = 0, started
+        while streak < 30:
+            assert time.monotonic() - started < FAILOVER_LIMIT, statuses[-50:]
+            response = await self.dpop()
+            statuses.append(response.status_code)
+            assert response.status_code in (200, 503), response.text
+            if response.status_code == 503:
+                assert response.headers["retry-after"] == "1"
+                streak, last_failure = 0, time.monotonic()
+            else:
+                streak += 1
+            assert (await self.plain()).status_code == 200
+            await asyncio.sleep(0.02)
+        return statuses, last_failure - started
+
+
+@pytest.fixture
+async def cluster_fleet(redis_cluster: ClusterSet) -> AsyncIterator[Fleet]:
+    """A Fleet on the session's cluster; the killed node is restarted (as a replica) after."""
+    store = RedisStore(redis_cluster.url, timeout=0.3)
+    fleet = Fleet(store)
+    try:
+        yield fleet
+    finally:
+        await fleet.client.aclose()
+        await store.aclose()
+        for node in redis_cluster.nodes:
+            if node.process is None:
+                node.start()
+        redis_cluster.wait_ok()
+
+
+async def test_cluster_primary_killed_dpop_503_then_recovers(
+    cluster_fleet: Fleet, redis_cluster: ClusterSet
+) -> None:
+    """A cluster primary SIGKILLed mid-run: DPoP 200 or 503, Bearer 200; all 200 after promotion."""
+    fleet = cluster_fleet
+    for _ in range(10):
+        assert (await fleet.dpop()).status_code == 200
+    victim = redis_cluster.primaries()[0]
+    victim.kill()
+    started = time.monotonic()
+    statuses, downtime = await fleet.run_until_recovered(started)
+    assert 503 in statuses  # a third of the slots lost their primary for a while
+    assert downtime < FAILOVER_WINDOW
+    assert len(redis_cluster.primaries()) == 3  # a replica took the dead one's slots
+    # Recovered by itself: the same store, and a replay is still refused.
+    headers = fleet.key.headers("GET", URL, fleet.bound)
+    first = await fleet.client.get("/me", headers=headers)
+    again = await fleet.client.get("/me", headers=headers)
+    assert (first.status_code, again.status_code) == (200, 401)
+
+
+@pytest.fixture
+async def sentinel_fleet(redis_sentinel: SentinelSet) -> AsyncIterator[Fleet]:
+    """A Fleet on the session's Sentinel set; the killed node is restarted (as a replica) after."""
+    store = RedisStore(redis_sentinel.url, timeout=0.3)
+    fleet = Fleet(store)
+    try:
+        yield fleet
+    finally:
+        await fleet.client.aclose()
+        await store.aclose()
+        for node in redis_sentinel.data_nodes:
+            if node.process is None:
+                node.start()
+        redis_sentinel.wait_replicated()
+
+
+async def test_sentinel_primary_killed_dpop_503_then_recovers(
+    sentinel_fleet: Fleet, redis_sentinel: SentinelSet
+) -> None:
+    """The Sentinel-managed primary SIGKILLed: DPoP 503 until a replica is promoted, then 200."""
+    fleet = sentinel_fleet
+    for _ in range(10):
+        assert (await fleet.dpop()).status_code == 200
+    victim = redis_sentinel.current_primary()
+    victim.kill()
+    started = time.monotonic()
+    statuses, downtime = await fleet.run_until_recovered(started)
+    assert 503 in statuses
+    assert downtime < FAILOVER_WINDOW
+    assert redis_sentinel.current_primary() is not victim
