@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import RedisCluster
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "okta_bearer.redis_store needs redis-py: pip install 'okta-bearer[redis]'"
@@ -170,7 +170,9 @@ class RedisStore:
             # The outer deadline covers waiting for a pooled connection, a
             # cluster client's redirections and a Sentinel lookup too.
             return await asyncio.wait_for(command, self.timeout)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        # RedisClusterException (no reachable node, no slot map, too many
+        # redirections) is not a RedisError: it must be caught by name.
+        except (RedisError, RedisClusterException, OSError, asyncio.TimeoutError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from None
 
     @staticmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 from collections.abc import AsyncIterator
 
@@ -18,11 +20,13 @@ from starlette.routing import Route
 from okta_bearer import BearerAuthMiddleware, ConfigurationError, DPoPSettings
 from okta_bearer._dpop.guard import DPoPGuard
 from okta_bearer._dpop.proof import InvalidDPoPProof
+from okta_bearer._store.memory import StoreUnavailable
 from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.redis_store import RedisStore
 from okta_bearer.testing import IntrospectionServer, LocalIssuer
 
 from ..dpop.test_replicas import _check as check_proof
+from ._hostile import fake_cluster_node
 from ._topologies import ClusterSet, SentinelSet
 
 pytestmark = pytest.mark.anyio
@@ -267,3 +271,142 @@ async def test_sentinel_primary_killed_dpop_503_then_recovers(
     assert 503 in statuses
     assert downtime < FAILOVER_WINDOW
     assert redis_sentinel.current_primary() is not victim
+
+
+# -- replica acknowledgements ---------------------------------------------------
+
+
+async def test_replica_acks_fail_closed_while_the_replica_is_frozen(
+    redis_sentinel: SentinelSet,
+) -> None:
+    """replica_acks=1, replica frozen: a new mark is StoreUnavailable, a replay still refused."""
+    strict = RedisStore(redis_sentinel.url, timeout=0.4, replica_acks=1)
+    lax = RedisStore(redis_sentinel.url, timeout=0.4)
+    replica = next(
+        n for n in redis_sentinel.data_nodes if n is not redis_sentinel.current_primary()
+    )
+    try:
+        assert await strict.set_if_absent("acked", b"v", 60)
+        replica.pause()
+        try:
+            with pytest.raises(StoreUnavailable):
+                await strict.set_if_absent("unacked", b"v", 60)
+            assert not await strict.set_if_absent("acked", b"v", 60)  # a replay: refused
+            assert await lax.set_if_absent("lax", b"v", 60)  # without WAIT, accepted
+        finally:
+            replica.resume()
+        assert await strict.set_if_absent("acked-again", b"v", 60)
+    finally:
+        await strict.aclose()
+        await lax.aclose()
+
+
+async def test_replica_acks_without_any_replica_fail_closed(redis_store: RedisStore) -> None:
+    """replica_acks=1 on a server with no replica: every new mark is StoreUnavailable."""
+    url = redis_store._client.connection_pool.connection_kwargs
+    strict = RedisStore(f"redis://127.0.0.1:{url['port']}/0", timeout=0.3, replica_acks=1)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await strict.set_if_absent("alone", b"v", 60)
+    finally:
+        await strict.aclose()
+
+
+# -- hostile store replies -------------------------------------------------------
+
+
+async def test_a_foreign_value_under_a_replay_mark_refuses_the_proof(
+    redis_cluster: ClusterSet,
+) -> None:
+    """Anything already under a proof's mark (garbage, not our b"1") makes it a replay."""
+    store = RedisStore(redis_cluster.url, timeout=2.0)
+    try:
+        issuer, key = LocalIssuer(), DPoPKey()
+        headers = key.headers("GET", PROOF_URL, issuer.mint(cnf={"jkt": key.jkt}))
+        jti = json.loads(base64.urlsafe_b64decode(headers["dpop"].split(".")[1] + "=="))["jti"]
+        await store.set(f"dpop:{key.jkt}:{jti}", b"\xff foreign \x00", 60)
+        with pytest.raises(InvalidDPoPProof, match="replayed"):
+            await check_proof(DPoPGuard(DPoPSettings(store=store)), issuer, headers)
+    finally:
+        await store.aclose()
+
+
+async def test_foreign_values_under_shared_keys_and_answers_are_refetched(
+    redis_cluster: ClusterSet,
+) -> None:
+    """Garbage under a shared key set or introspection answer: the next worker refetches."""
+    store = RedisStore(redis_cluster.url, timeout=2.0)
+    await store._client.flushdb()
+    try:
+        issuer = LocalIssuer()
+        server = IntrospectionServer(issuer)
+        token, opaque = issuer.mint(), server.mint_opaque()
+        async with issuer.verifier(store=store) as verifier:
+            await verifier.verify(token)
+        async with server.verifier(store=store) as introspection:
+            await introspection.verify(opaque)
+        async for name in store._client.scan_iter(match="okta_bearer:*"):
+            if not name.endswith(b":lease") and b":rate:" not in name:
+                await store._client.set(name, b"\x00not json{", px=60_000)
+        async with issuer.verifier(store=store) as verifier:
+            assert (await verifier.verify(token)).raw["sub"]
+        async with server.verifier(store=store) as introspection:
+            assert (await introspection.verify(opaque)).raw["sub"]
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("behaviour", ["MOVED", "ASK", "slow"])
+async def test_redirection_storms_and_slow_nodes_give_503(behaviour: str) -> None:
+    """A node answering MOVED or ASK forever, or too slowly: DPoP 503, Bearer 200, never 500."""
+    async with fake_cluster_node(behaviour) as port:
+        store = RedisStore(f"redis+cluster://127.0.0.1:{port}/", timeout=0.3)
+        fleet = Fleet(store)
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await store.set_if_absent("k", b"v", 60)
+            assert time.monotonic() - started < 2.0  # within the timeout, not a hang
+            response = await fleet.dpop()
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert (await fleet.plain()).status_code == 200
+        finally:
+            await fleet.client.aclose()
+            await store.aclose()
+
+
+async def test_a_cluster_url_to_a_plain_server_is_store_unavailable(
+    redis_store: RedisStore,
+) -> None:
+    """redis+cluster:// at a non-cluster server: StoreUnavailable, not redis-py's own exception."""
+    port = redis_store._client.connection_pool.connection_kwargs["port"]
+    store = RedisStore(f"redis+cluster://127.0.0.1:{port}/", timeout=0.5)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.get("k")
+    finally:
+        await store.aclose()
+
+
+async def test_a_frozen_cluster_primary_gives_store_unavailable_in_time(
+    redis_cluster: ClusterSet,
+) -> None:
+    """A primary that stops answering (SIGSTOP, shorter than a failover): StoreUnavailable soon."""
+    store = RedisStore(redis_cluster.url, timeout=0.2)
+    try:
+        await store.set("warm", b"v", 60)
+        victim = redis_cluster.primary_for("okta_bearer:frozen")
+        victim.pause()
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await store.set_if_absent("frozen", b"v", 60)
+            assert time.monotonic() - started < 1.0
+        finally:
+            victim.resume()
+        # The write it timed out on may still land once the node wakes (it was
+        # sent): a retried proof is then refused, the safe side.
+        assert await store.set_if_absent("thawed", b"v", 60)
+    finally:
+        await store.aclose()
