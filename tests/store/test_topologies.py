@@ -280,8 +280,8 @@ async def test_replica_acks_fail_closed_while_the_replica_is_frozen(
     redis_sentinel: SentinelSet,
 ) -> None:
     """replica_acks=1, replica frozen: a new mark is StoreUnavailable, a replay still refused."""
-    strict = RedisStore(redis_sentinel.url, timeout=0.4, replica_acks=1)
-    lax = RedisStore(redis_sentinel.url, timeout=0.4)
+    strict = RedisStore(redis_sentinel.url, timeout=1.0, replica_acks=1)
+    lax = RedisStore(redis_sentinel.url, timeout=1.0)
     replica = next(
         n for n in redis_sentinel.data_nodes if n is not redis_sentinel.current_primary()
     )
@@ -393,7 +393,7 @@ async def test_a_frozen_cluster_primary_gives_store_unavailable_in_time(
     redis_cluster: ClusterSet,
 ) -> None:
     """A primary that stops answering (SIGSTOP, shorter than a failover): StoreUnavailable soon."""
-    store = RedisStore(redis_cluster.url, timeout=0.2)
+    store = RedisStore(redis_cluster.url, timeout=0.5)
     try:
         await store.set("warm", b"v", 60)
         victim = redis_cluster.primary_for("okta_bearer:frozen")
@@ -402,7 +402,7 @@ async def test_a_frozen_cluster_primary_gives_store_unavailable_in_time(
             started = time.monotonic()
             with pytest.raises(StoreUnavailable):
                 await store.set_if_absent("frozen", b"v", 60)
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.0
         finally:
             victim.resume()
         # The write it timed out on may still land once the node wakes (it was
