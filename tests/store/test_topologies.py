@@ -82,6 +82,17 @@ def test_client_must_be_a_redis_py_async_client() -> None:
         RedisStore()
 
 
+def test_dpop_settings_take_cluster_and_sentinel_urls() -> None:
+    """DPoPSettings(store=<cluster or Sentinel URL>) builds a RedisStore on that topology."""
+    cluster = DPoPSettings(store="redis+cluster://127.0.0.1:7000/").replay_store
+    sentinel = DPoPSettings(store="redis+sentinel://127.0.0.1:26379/svc").replay_store
+    assert isinstance(cluster, RedisStore)
+    assert isinstance(cluster._client, RedisCluster)
+    assert isinstance(sentinel, RedisStore)
+    with pytest.raises(ConfigurationError, match=r"^store: url: unknown option 'x'"):
+        DPoPSettings(store="redis+cluster://127.0.0.1:7000/?x=1")
+
+
 def test_the_url_password_never_shows_in_configuration_errors() -> None:
     """A refused cluster URL's error does not repeat the password it carried."""
     with pytest.raises(ConfigurationError) as caught:
