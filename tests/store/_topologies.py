@@ -51,6 +51,18 @@ def _command(port: int, *args: object) -> Any:
         client.close()
 
 
+def _acknowledged(port: int) -> bool:
+    """Whether a probe write on ``port`` reaches a replica within 100 ms (one connection)."""
+    client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.set("probe", b"1")
+        pipe.execute_command("WAIT", 1, 100)  # type: ignore[no-untyped-call]
+        return bool(pipe.execute()[1] >= 1)
+    finally:
+        client.close()
+
+
 def _info(port: int, section: str) -> dict[str, object]:
     client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
     try:
@@ -195,6 +207,18 @@ class SentinelSet:
                 f"sentinel {sentinel.port} did not see its peers and the replica",
             )
 
+    def restore(self) -> None:
+        """Restart a killed data node as a replica of the current primary, and wait for its sync.
+
+        Told its primary up front, it need not wait for the Sentinels to demote it.
+        """
+        primary = self.current_primary()
+        for node in self.data_nodes:
+            if node.process is None:
+                node.options = [*_FAST_SYNC, "--replicaof", "127.0.0.1", str(primary.port)]
+                node.start()
+        self.wait_replicated()
+
     def wait_replicated(self) -> None:
         """Wait until one data node is a replica whose link to the primary is up."""
 
@@ -206,6 +230,17 @@ class SentinelSet:
             )
 
         _wait(linked, "no replica is in sync")
+
+        # "up" comes before the replica keeps pace: right after a full sync it
+        # was seen trailing by a second, so wait until a write is acknowledged.
+        def acknowledged() -> bool:
+            return any(
+                _info(node.port, "replication")["role"] == "master" and _acknowledged(node.port)
+                for node in self.data_nodes
+                if node.process is not None
+            )
+
+        _wait(acknowledged, "no replica acknowledged")
 
     @staticmethod
     def _sentinel_sees_all(port: int) -> bool:

@@ -262,10 +262,7 @@ async def sentinel_fleet(redis_sentinel: SentinelSet) -> AsyncIterator[Fleet]:
     finally:
         await fleet.client.aclose()
         await store.aclose()
-        for node in redis_sentinel.data_nodes:
-            if node.process is None:
-                node.start()
-        redis_sentinel.wait_replicated()
+        redis_sentinel.restore()
 
 
 async def test_sentinel_primary_killed_dpop_503_then_recovers(
@@ -421,3 +418,42 @@ async def test_a_frozen_cluster_primary_gives_store_unavailable_in_time(
         assert await store.set_if_absent("thawed", b"v", 60)
     finally:
         await store.aclose()
+
+
+async def test_a_mark_the_replica_never_saw_is_lost_in_failover_unless_acknowledged(
+    sentinel_fleet: Fleet, redis_sentinel: SentinelSet
+) -> None:
+    """The window: a mark the replica never got dies with the primary; replica_acks=1 refuses it.
+
+    The replica is frozen and its link cut first: frozen alone, it would still find the
+    replication stream in its socket buffer when it wakes.
+    """
+    lax = RedisStore(redis_sentinel.url, timeout=1.0)
+    strict = RedisStore(redis_sentinel.url, timeout=1.0, replica_acks=1)
+    primary = redis_sentinel.current_primary()
+    replica = next(n for n in redis_sentinel.data_nodes if n is not primary)
+    try:
+        await lax.get("warm")
+        await strict.get("warm")
+        replica.pause()  # replication stalls: the primary acknowledges alone
+        try:
+            await lax._client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+            assert await lax.set_if_absent("window", b"1", 60)
+            with pytest.raises(StoreUnavailable):
+                await strict.set_if_absent("strict", b"1", 60)
+            primary.kill()
+        finally:
+            replica.resume()
+        started = time.monotonic()
+        while True:
+            assert time.monotonic() - started < FAILOVER_LIMIT
+            try:
+                accepted_again = await lax.set_if_absent("window", b"1", 60)
+                break
+            except StoreUnavailable:
+                await asyncio.sleep(0.1)
+        assert redis_sentinel.current_primary() is replica
+        assert accepted_again  # the mark was lost: that proof would be accepted once more
+    finally:
+        await lax.aclose()
+        await strict.aclose()
