@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install Debian's redis-server, which tests/store and tests/dpop start on a free
-# loopback port (never as a system service).  Idempotent: nothing to do when
+# loopback port (never as a system service).  The same binary runs the Sentinels
+# of tests/store (`redis-server sentinel.conf --sentinel`) and the Redis Cluster
+# nodes (cluster-enabled), and redis-cli creates the cluster: Debian's
+# redis-sentinel package (a service wrapper around this binary) is not needed.  Idempotent: nothing to do when
 # redis-server is already on PATH.
 set -euo pipefail
 

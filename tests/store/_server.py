@@ -7,10 +7,12 @@ missing, :func:`redis_binary` runs that script (a fresh clone must pass
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -35,12 +37,26 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    """One redis-server process (no persistence, loopback only) that tests can stop and pause."""
+    """One redis-server process (no persistence, loopback only) that tests can stop and pause.
 
-    def __init__(self, workdir: Path) -> None:
+    ``options`` are extra ``--name value`` arguments (a cluster node, a
+    replica); ``sentinel_config`` makes it a Sentinel reading that file (which
+    it rewrites, as Sentinel does).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        options: Sequence[str] = (),
+        *,
+        sentinel_config: str | None = None,
+    ) -> None:
         self.binary = redis_binary()
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.options = list(options)
+        self.sentinel_config = sentinel_config
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,15 +64,36 @@ class RedisServer:
         """``redis://127.0.0.1:<port>/0``."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
-        """Start (or restart, on the same port) and wait until it answers PING."""
-        command = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+    @property
+    def pid(self) -> int:
+        """The running server's process id."""
+        assert self.process is not None
+        return self.process.pid
+
+    def launch(self) -> None:
+        """Start (or restart, on the same port) without waiting: see :meth:`wait_ready`."""
+        command = [self.binary]
+        if self.sentinel_config is not None:
+            config = self.workdir / "sentinel.conf"
+            if not config.exists():  # a restart keeps what Sentinel learnt
+                config.write_text(self.sentinel_config)
+            command += [str(config), "--sentinel"]
+        command += [
+            "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-            "--protected-mode", "yes",
+            "--protected-mode", "yes", *self.options,
         ]  # fmt: skip
         with (self.workdir / "redis.log").open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log)  # noqa: S603
+
+    def start(self) -> None:
+        """Start (or restart, on the same port) and wait until it answers PING."""
+        self.launch()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the launched server answers PING."""
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
         client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
         try:
@@ -82,6 +119,13 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL by process id, as a crashed host would vanish (nothing flushed, nothing said)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
         self.process = None
 
     def pause(self) -> None:

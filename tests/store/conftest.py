@@ -1,4 +1,4 @@
-"""Fixtures: a real redis-server per module, and a Store of each backend."""
+"""Fixtures: redis-server per module, a Cluster and a Sentinel set per session, each Store."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from okta_bearer._store.memory import MemoryStore, Store
 from okta_bearer.redis_store import RedisStore
 
 from ._server import RedisServer
+from ._topologies import ClusterSet, SentinelSet
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,34 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterSet]:
+    """A Redis Cluster of 3 primaries and 3 replicas on free ports, for the whole session."""
+    cluster = ClusterSet(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """A primary, a replica and three Sentinels on free ports, for the whole session."""
+    sentinels = SentinelSet(tmp_path_factory.mktemp("sentinel"))
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.stop()
+
+
+async def emptied(store: RedisStore) -> RedisStore:
+    """``store`` after FLUSHDB (on every primary of a cluster)."""
+    await store._client.flushdb()
+    return store
 
 
 @pytest.fixture
@@ -36,17 +65,20 @@ async def redis_store(redis_server: RedisServer) -> AsyncIterator[RedisStore]:
         await store.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """Each backend in turn, for the tests every Store must pass."""
     if request.param == "memory":
         yield MemoryStore()
         return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    if server.process is None:
-        server.start()
-    backend = RedisStore(server.url, timeout=2.0)
-    await backend._client.flushdb()
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        if server.process is None:
+            server.start()
+        url = server.url
+    else:
+        url = request.getfixturevalue(f"redis_{request.param}").url
+    backend = await emptied(RedisStore(url, timeout=2.0))
     try:
         yield backend
     finally:
