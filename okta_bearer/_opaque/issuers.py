@@ -190,11 +190,16 @@ def _template_of(issuer: str, templates: Iterable[str]) -> str:
     return ""
 
 
-def _issuer_of(verifier: object) -> str:
-    issuer = getattr(verifier, "issuer", None)
-    if not isinstance(issuer, str) or not issuer:
-        raise ConfigurationError("verifiers: each verifier needs an 'issuer' string attribute")
-    return issuer
+def _issuers_routed_to(verifier: object) -> tuple[str, ...]:
+    # A verifier names its one ``issuer``, or, routing to others itself (a
+    # TokenShapeVerifier, another MultiIssuerVerifier), its ``accepted_issuers``.
+    issuers = issuers_of(verifier)
+    if not issuers:
+        raise ConfigurationError(
+            "verifiers: each verifier needs an 'issuer' string attribute "
+            "(or 'accepted_issuers', as TokenShapeVerifier has)"
+        )
+    return issuers
 
 
 @checked_options
@@ -205,7 +210,10 @@ class MultiIssuerVerifier:
         verifiers: one per issuer, each with its own audience, algorithms, key
             policy (a :class:`~okta_bearer.TokenVerifier`) or introspection
             client (an :class:`IntrospectionVerifier`); each must expose
-            ``issuer``.  Issuers are compared exactly.
+            ``issuer``, or ``accepted_issuers`` as a :class:`TokenShapeVerifier`
+            does (it is then chosen for each of them, e.g. an Okta org
+            authorization server whose JWTs must be introspected).  Issuers are
+            compared exactly.
         profiles: a :class:`TokenProfile` per issuer URL; without one, claims
             are read as :class:`~okta_bearer.Claims` reads them (``scp`` else
             ``scope``, ``cid`` else ``client_id``).  With a profile, scopes are
@@ -233,10 +241,10 @@ class MultiIssuerVerifier:
         for verifier in verifiers:
             if not isinstance(verifier, Verifier):
                 raise ConfigurationError("verifiers: each must implement okta_bearer.Verifier")
-            issuer = _issuer_of(verifier)
-            if issuer in routes:
-                raise ConfigurationError(f"verifiers: two verifiers for issuer {issuer!r}")
-            routes[issuer] = verifier
+            for issuer in _issuers_routed_to(verifier):
+                if issuer in routes:
+                    raise ConfigurationError(f"verifiers: two verifiers for issuer {issuer!r}")
+                routes[issuer] = verifier
         if not routes:
             raise ConfigurationError("verifiers must hold at least one verifier")
         profiles = dict(profiles or {})

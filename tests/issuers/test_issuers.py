@@ -184,6 +184,25 @@ async def test_an_issuer_can_be_introspected(issuer_a: LocalIssuer, issuer_b: Lo
     assert server.count("/v1/introspect") == 1
 
 
+async def test_a_token_shape_verifier_can_be_one_of_the_issuers(
+    issuer_a: LocalIssuer, issuer_b: LocalIssuer
+) -> None:
+    """A TokenShapeVerifier serves its issuer: B's JWTs are introspected, A's checked locally."""
+    server = IntrospectionServer(issuer_b)
+    token = issuer_b.mint()
+    server.revoke(token)
+    async with issuer_b.verifier() as b_jwt, server.verifier() as b_opaque:
+        b = TokenShapeVerifier(b_jwt, b_opaque, introspect_jwts=True)
+        async with MultiIssuerVerifier([issuer_a.verifier(), b]) as verifier:
+            assert verifier.verifier_for(B) is b
+            with pytest.raises(InvalidToken) as caught:
+                await verifier.verify(token)  # revoked: only introspection knows
+            assert caught.value.reason == "inactive"
+            assert (await verifier.verify(issuer_b.mint())).issuer == B
+            assert (await verifier.verify(issuer_a.mint())).issuer == A
+    assert server.count("/v1/introspect") == 2
+
+
 @pytest.mark.parametrize(
     ("build", "named"),
     [
