@@ -3,6 +3,7 @@
 Run it (``pip install -e '.[mcp,dev]'``) with its own dev issuer in one process::
 
     python examples/mcp_server.py      # dev issuer on :9400, MCP server on :9403
+    python examples/mcp_server.py --issuer-port 9500 --port 9503   # other ports
 
 then point any MCP client at ``http://127.0.0.1:9403/mcp``.  It gets a 401
 naming ``/.well-known/oauth-protected-resource/mcp``, finds the dev issuer
@@ -20,6 +21,7 @@ Tools:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from typing import Any
 
@@ -83,9 +85,18 @@ async def main(issuer_port: int = 9400, mcp_port: int = 9403) -> None:
             uvicorn.Config(create_app(issuer, resource), host="127.0.0.1", port=mcp_port)
         ),
     ]
-    print(f"MCP server: {resource}  (issuer {issuer}, alice@example.com / wonderland)")
+    print(f"MCP server: {resource}  (issuer {issuer}, alice@example.com / wonderland)", flush=True)
     await asyncio.gather(*(s.serve() for s in servers))
 
 
+def cli(argv: list[str] | None = None) -> None:
+    """``python examples/mcp_server.py [--issuer-port N] [--port N]``."""
+    parser = argparse.ArgumentParser(description="An MCP server and its dev issuer, on loopback.")
+    parser.add_argument("--issuer-port", type=int, default=9400, help="dev issuer (%(default)s)")
+    parser.add_argument("--port", type=int, default=9403, help="MCP server (%(default)s)")
+    args = parser.parse_args(argv)
+    asyncio.run(main(args.issuer_port, args.port))
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    cli()

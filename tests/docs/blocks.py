@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import re
 import subprocess
@@ -85,11 +86,17 @@ def _scratch(directory: Path) -> Iterator[None]:
     """Work in ``directory`` with it first on ``sys.path``; forget its modules afterwards."""
     before = set(sys.modules)
     cwd = Path.cwd()
+    # A page may configure logging (a handler, a level); the next test must not inherit it.
+    loggers = [logging.getLogger(), logging.getLogger("okta_bearer")]
+    saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
     sys.path.insert(0, str(directory))
     os.chdir(directory)
     try:
         yield
     finally:
+        for logger, handlers, level in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
         os.chdir(cwd)
         sys.path.remove(str(directory))
         for name in set(sys.modules) - before:
