@@ -22,7 +22,11 @@ from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 #: The API's own client at the issuer: what it sends to /v1/introspect.
-RESOURCE_SERVER = DevClient("0oaresourceserver", (), client_secret="resource-server-secret")
+RESOURCE_SERVER = DevClient(
+    "0oaresourceserver",
+    (),
+    client_secret="resource-server-secret",  # noqa: S106 - a published dev credential
+)
 #: The demo's browser client (the SPA and Swagger UI), first, so `okta-bearer mint` uses it.
 BROWSER_CLIENT = DevClient(
     "0oademospa0client0id", ("http://127.0.0.1:9402/", "http://127.0.0.1:9401/docs/oauth2-redirect")

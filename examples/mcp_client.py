@@ -76,7 +76,9 @@ class ScriptedSignIn:
         location = response.headers.get("location", "")
         query = parse_qs(urlsplit(location).query)
         if "code" not in query:
-            raise SystemExit(f"sign-in failed ({response.status_code}): {location or response.text}")
+            raise SystemExit(
+                f"sign-in failed ({response.status_code}): {location or response.text}"
+            )
         self.result = AuthorizationCodeResult(
             code=query["code"][0], state=query["state"][0], iss=query.get("iss", [None])[0]
         )

@@ -29,7 +29,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from starlette.types import ASGIApp
 
 from okta_bearer import BearerAuthMiddleware, ProtectedResource
+from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.mcp import ToolScopes, claims_of
+from okta_bearer.testing import LocalIssuer
 
 TOOL_SCOPES = {"add_item": ["items:write"]}
 
@@ -69,23 +71,27 @@ def create_app(issuer: str, resource: str, **middleware: Any) -> ASGIApp:
     )
 
 
+def build(issuer_port: int = 9400, mcp_port: int = 9403) -> tuple[DevIssuer, ASGIApp]:
+    """The dev issuer at ``:issuer_port`` and the MCP app (at ``:mcp_port/mcp``) trusting it."""
+    issuer = f"http://127.0.0.1:{issuer_port}/oauth2/default"
+    resource = f"http://127.0.0.1:{mcp_port}/mcp"
+    dev = DevIssuer(LocalIssuer(issuer), default_scopes=["items:read"])
+    return dev, create_app(issuer, resource)
+
+
 async def main(issuer_port: int = 9400, mcp_port: int = 9403) -> None:
     """Serve a dev issuer and the MCP server on loopback until Ctrl-C."""
     import uvicorn
 
-    from okta_bearer.dev_issuer import DevIssuer
-    from okta_bearer.testing import LocalIssuer
-
-    issuer = f"http://127.0.0.1:{issuer_port}/oauth2/default"
-    resource = f"http://127.0.0.1:{mcp_port}/mcp"
-    dev = DevIssuer(LocalIssuer(issuer), default_scopes=["items:read"])
+    dev, app = build(issuer_port, mcp_port)
     servers = [
         uvicorn.Server(uvicorn.Config(dev, host="127.0.0.1", port=issuer_port)),
-        uvicorn.Server(
-            uvicorn.Config(create_app(issuer, resource), host="127.0.0.1", port=mcp_port)
-        ),
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=mcp_port)),
     ]
-    print(f"MCP server: {resource}  (issuer {issuer}, alice@example.com / wonderland)", flush=True)
+    resource = f"http://127.0.0.1:{mcp_port}/mcp"
+    print(
+        f"MCP server: {resource}  (issuer {dev.issuer}, alice@example.com / wonderland)", flush=True
+    )
     await asyncio.gather(*(s.serve() for s in servers))
 
 

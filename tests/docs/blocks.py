@@ -28,12 +28,15 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 FRAGMENT = "<!-- fragment -->"
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)```python[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
+_FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```python[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S
+)
 _FILE_NAME = re.compile(r"#\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.py\s*$")
 
 
@@ -106,9 +109,18 @@ def _scratch(directory: Path) -> Iterator[None]:
         importlib.invalidate_caches()
 
 
-def run_page(page: Path, directory: Path) -> dict[str, Any]:
-    """Run the page's blocks in ``directory`` as the convention says; returns the namespace."""
+@dataclass
+class Ran:
+    """What a page left behind: its namespace, and the modules of the files it saved."""
+
+    namespace: dict[str, Any]
+    files: dict[str, ModuleType]
+
+
+def run_page(page: Path, directory: Path) -> Ran:
+    """Run the page's blocks in ``directory`` as the convention says."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
+    files: dict[str, ModuleType] = {}
     saved_tests = False
     with _scratch(directory):
         for block in blocks(page):
@@ -121,16 +133,16 @@ def run_page(page: Path, directory: Path) -> dict[str, Any]:
                 continue
             (directory / f"{name}.py").write_text(block.source)
             importlib.invalidate_caches()
-            importlib.import_module(name)
+            files[name] = importlib.import_module(name)
             saved_tests = saved_tests or name.startswith("test_")
     if saved_tests:
         run_pytest(directory)
-    return namespace
+    return Ran(namespace, files)
 
 
 def run_pytest(directory: Path) -> None:
     """``python -m pytest`` in ``directory``, as the reader runs it; fails with its output."""
-    result = subprocess.run(  # noqa: S603 - our own fixed command
+    result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=directory,
         capture_output=True,

@@ -1,0 +1,163 @@
+"""The guides' shell steps, followed on free loopback ports: five minutes from zero.
+
+Each test reads the commands a guide prints, checks they are the ones it
+stands for, and does what they do with the guide's fixed ports (9400, 9403,
+9404, 8000) swapped for free ones: the servers run in threads here
+(tests/servers.py) and ``okta-bearer`` and the example client run their
+``main()`` in this process, which spares a Python start-up each.  Covered: a
+protected FastAPI (and Starlette) route answering a minted token; the
+official MCP client reaching the example MCP server; an opaque token
+accepted by introspection.  The guides' Python blocks run in
+test_blocks.py, where the testing guide's own ``python -m pytest`` passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from okta_bearer._cli import load_example
+from okta_bearer._cli import main as cli_main
+from okta_bearer.dev_issuer import DevIssuer
+from okta_bearer.metrics import PrometheusEvents
+from okta_bearer.testing import LocalIssuer
+
+from ..servers import loopback_socket, origin_of, serve
+from .blocks import DOCS, run_page
+
+GUIDES = DOCS / "guides"
+
+
+def shell_lines(page: Path) -> list[str]:
+    """Every line of the page's ```sh blocks, continuation lines joined."""
+    text = page.read_text()
+    lines: list[str] = []
+    for block in re.findall(r"^```sh\n(.*?)^```", text, flags=re.M | re.S):
+        lines.extend(block.replace("\\\n", " ").splitlines())
+    return [re.sub(r"\s+", " ", line).strip() for line in lines]
+
+
+def command_of(line: str) -> str:
+    """A shell line without its trailing ``# comment``."""
+    return line.split("  #", 1)[0].split(" # ", 1)[0].strip()
+
+
+def printed_output(page: Path, command: str) -> list[str]:
+    """The ``# ...`` lines the guide shows right after ``command``: its expected output."""
+    lines = shell_lines(page)
+    start = [command_of(line) for line in lines].index(command) + 1
+    output = []
+    for line in lines[start:]:
+        if not line.startswith("# "):
+            break
+        output.append(line[2:])
+    return output
+
+
+def okta_bearer(*args: str) -> str:
+    """``okta-bearer ARGS`` (its ``main``, in this process to spare a start-up); its stdout."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli_main(list(args))
+    assert status == 0, out.getvalue() + err.getvalue()
+    return out.getvalue().strip()
+
+
+def get(url: str, token: str | None = None) -> httpx.Response:
+    """``curl [-H "Authorization: Bearer TOKEN"] URL``."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return httpx.get(url, headers=headers, timeout=30, trust_env=False)
+
+
+@pytest.fixture(scope="module")
+def dev_issuer() -> Iterator[str]:
+    """What ``okta-bearer dev-issuer`` serves, on a free port, shared by the module: its URL."""
+    sock = loopback_socket()
+    issuer = f"{origin_of(sock)}/oauth2/default"
+    with serve(DevIssuer(LocalIssuer(issuer)), sock=sock):
+        yield issuer
+
+
+@pytest.mark.parametrize("guide", ["fastapi.md", "starlette.md"])
+def test_a_protected_route_from_zero(
+    guide: str, dev_issuer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide's app.py, served, answers a minted token 200, none 401, a scope-less one 403."""
+    page = GUIDES / guide
+    commands = [command_of(line) for line in shell_lines(page)]
+    assert "okta-bearer dev-issuer" in commands
+    assert "uvicorn app:app --port 8000" in commands
+    call = 'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:8000/items'
+    assert call in commands
+    monkeypatch.setenv("OKTA_ISSUER", dev_issuer)  # the dev issuer's free port, not 9400
+    app = run_page(page, tmp_path).files["app"].app  # app.py, saved as the reader saves it
+    with serve(app, lifespan="on") as api:
+        items = f"{api.base_url}/items"
+        ok = get(items, okta_bearer("mint", "--issuer", dev_issuer))
+        anonymous = get(items)
+        weak = get(items, okta_bearer("mint", "--issuer", dev_issuer, "--scope", "openid"))
+    assert ok.status_code == 200, ok.text
+    assert [ok.text] == printed_output(page, call)
+    assert anonymous.status_code == 401
+    assert weak.status_code == 403
+
+
+def test_the_official_mcp_client_reaches_the_example_server() -> None:
+    """examples/mcp_client.py against examples/mcp_server.py prints what the MCP guide shows."""
+    page = GUIDES / "mcp.md"
+    commands = [command_of(line) for line in shell_lines(page)]
+    assert "python examples/mcp_server.py" in commands
+    issuer_sock, mcp_sock = loopback_socket(), loopback_socket()
+    dev, app = load_example("mcp_server").build(
+        issuer_sock.getsockname()[1], mcp_sock.getsockname()[1]
+    )
+    client = load_example("mcp_client")
+    runs = {}
+    with serve(dev, sock=issuer_sock, lifespan="on"), serve(app, sock=mcp_sock, lifespan="on"):
+        for command in (
+            "python examples/mcp_client.py",
+            "python examples/mcp_client.py --add pear",
+        ):
+            assert command in commands
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                client.main([*command.split()[2:], "--url", f"{origin_of(mcp_sock)}/mcp"])
+            runs[command] = out.getvalue().splitlines()
+    for command, printed in runs.items():
+        expected = printed_output(page, command)
+        assert expected
+        assert [line for line in printed if line in expected] == expected, (command, printed)
+
+
+def test_an_opaque_token_is_accepted_by_introspection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opaque tokens guide: its issuer, metrics_app, and a minted opaque token answered 200."""
+    page = GUIDES / "opaque-tokens.md"
+    commands = [command_of(line) for line in shell_lines(page)]
+    assert "python examples/introspection_issuer.py" in commands
+    assert "uvicorn metrics_app:app --app-dir examples --port 9404" in commands
+    assert "TOKEN=$(okta-bearer mint --opaque)" in commands
+    call = 'curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:9404/items'
+    issuer_sock = loopback_socket()
+    dev = load_example("introspection_issuer").create_issuer(issuer_sock.getsockname()[1])
+    monkeypatch.setenv("OKTA_ISSUER", dev.issuer)  # metrics_app reads it, as under uvicorn
+    example = load_example("metrics_app")
+    events = PrometheusEvents()  # what `metrics_app:app` builds from the environment
+    app = example.create_app(verifier=example.build_verifier(events), events=events)
+    with serve(dev, sock=issuer_sock), serve(app, lifespan="on") as api:
+        token = okta_bearer("mint", "--opaque", "--issuer", dev.issuer)
+        ok = get(f"{api.base_url}/items", token)
+        stranger = get(f"{api.base_url}/items", "not-a-token-the-issuer-made")
+        metrics = get(f"{api.base_url}/metrics").text
+    assert "." not in token  # opaque: not a JWT
+    assert ok.status_code == 200, ok.text
+    assert [ok.text] == printed_output(page, call)
+    assert stranger.status_code == 401
+    assert re.search(
+        r'okta_bearer_fetches_total\{[^}]*kind="introspection"[^}]*result="ok"', metrics
+    )
