@@ -1,6 +1,7 @@
 """Read the Python blocks of a Markdown page and run them the way a reader would.
 
-The convention every page follows (README.md and docs/**/*.md, whoever wrote them):
+The convention every page follows (README.md, SECURITY.md, BENCHMARKS.md and
+docs/**/*.md, whoever wrote them):
 
 * The ```python blocks of one page run in order, in one fresh namespace, with a
   fresh scratch directory as the current directory.  Async code runs inside the
@@ -63,8 +64,9 @@ class Block:
 
 
 def pages() -> list[Path]:
-    """README.md and every Markdown page under docs/, in a stable order."""
-    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    """README.md, the files the site includes (SECURITY.md, BENCHMARKS.md) and docs/**/*.md."""
+    included = [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "BENCHMARKS.md"]
+    return [*included, *sorted(DOCS.rglob("*.md"))]
 
 
 def blocks(page: Path) -> list[Block]:

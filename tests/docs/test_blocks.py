@@ -18,6 +18,7 @@ The convention, for every page whoever writes it (the runner is tests/docs/block
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,14 @@ def test_every_guide_has_code_that_runs() -> None:
     assert guides
     idle = [g.name for g in guides if not any(not b.fragment for b in blocks(g))]
     assert idle == []
+
+
+def test_python_is_always_fenced_as_python() -> None:
+    """No Python hides from the runner behind another fence name (py, python3, pycon, ipython)."""
+    for page in pages():
+        languages = re.findall(r"^[ \t]*```+[ \t]*([\w+-]*)", page.read_text(), flags=re.M)
+        hidden = {lang for lang in languages if "py" in lang.lower() and lang != "python"}
+        assert not hidden, f"{page}: {hidden}"
 
 
 def test_fragments_are_marked_on_the_line_just_before() -> None:
