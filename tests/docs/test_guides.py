@@ -106,6 +106,17 @@ def test_a_protected_route_from_zero(
     assert [ok.text] == printed_output(page, call)
     assert anonymous.status_code == 401
     assert weak.status_code == 403
+    # Where the guide prints `curl -i` output, its status line and challenge are the real ones.
+    shown = {
+        "curl -i http://127.0.0.1:8000/items": anonymous,
+        'curl -i -H "Authorization: Bearer $(okta-bearer mint --scope openid)" '
+        "http://127.0.0.1:8000/items": weak,
+    }
+    for command, response in shown.items():
+        if command in commands:
+            status, challenge = printed_output(page, command)
+            assert status.split()[1] == str(response.status_code)
+            assert challenge == f"www-authenticate: {response.headers['www-authenticate']}"
 
 
 def test_the_official_mcp_client_reaches_the_example_server() -> None:
