@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from okta_bearer._cli import load_example
 from okta_bearer._cli import main as cli_main
@@ -29,6 +30,7 @@ from okta_bearer.metrics import PrometheusEvents
 from okta_bearer.testing import LocalIssuer
 
 from ..servers import loopback_socket, origin_of, serve
+from ..store._server import RedisServer
 from .blocks import DOCS, run_page
 
 GUIDES = DOCS / "guides"
@@ -172,3 +174,28 @@ def test_an_opaque_token_is_accepted_by_introspection(monkeypatch: pytest.Monkey
     assert re.search(
         r'okta_bearer_fetches_total\{[^}]*kind="introspection"[^}]*result="ok"', metrics
     )
+
+
+def test_the_redis_guide_app_shares_its_keys_through_redis(
+    dev_issuer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Redis guide's app.py, on a real redis-server, answers a minted token and fills Redis."""
+    page = GUIDES / "redis.md"
+    commands = [command_of(line) for line in shell_lines(page)]
+    assert "uvicorn app:app --workers 4 --port 8000" in commands
+    assert 'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:8000/items' in (
+        commands
+    )
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        monkeypatch.setenv("REDIS_URL", server.url)
+        monkeypatch.setenv("OKTA_ISSUER", dev_issuer)
+        app = run_page(page, tmp_path).files["app"].app
+        with serve(app, lifespan="on") as api:
+            ok = get(f"{api.base_url}/items", okta_bearer("mint", "--issuer", dev_issuer))
+        keys = redis.Redis.from_url(server.url).keys("*")
+    finally:
+        server.stop()
+    assert ok.status_code == 200, ok.text
+    assert keys  # the key set the whole fleet adopts
