@@ -16,8 +16,11 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -29,7 +32,7 @@ from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.metrics import PrometheusEvents
 from okta_bearer.testing import LocalIssuer
 
-from ..servers import loopback_socket, origin_of, serve
+from ..servers import free_port, loopback_socket, origin_of, serve
 from ..store._server import RedisServer
 from .blocks import DOCS, run_page
 
@@ -199,3 +202,58 @@ def test_the_redis_guide_app_shares_its_keys_through_redis(
         server.stop()
     assert ok.status_code == 200, ok.text
     assert keys  # the key set the whole fleet adopts
+
+
+class _SignInPage(HTMLParser):
+    """The dev issuer's sign-in form: its action and fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = found.get("action", "")
+        elif tag == "input" and found.get("name"):
+            self.fields[found["name"]] = found.get("value", "")
+
+
+def _user_at_a_browser(url: str) -> None:
+    """What a person does with the opened page: sign in, then follow the redirect home."""
+    with httpx.Client(timeout=30, trust_env=False) as browser:
+        page = browser.get(url)
+        form = _SignInPage()
+        form.feed(page.text)
+        fields = {"username": "alice@example.com", "password": "wonderland", "action": "sign-in"}
+        answer = browser.post(urljoin(url, form.action), data=form.fields | fields)
+        assert answer.status_code in (302, 303), answer.text
+        assert browser.get(answer.headers["location"]).status_code == 200
+
+
+def test_the_mcp_client_signs_in_with_a_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --browser the example client opens the sign-in page and takes the loopback redirect."""
+    issuer_sock, mcp_sock = loopback_socket(), loopback_socket()
+    dev, app = load_example("mcp_server").build(
+        issuer_sock.getsockname()[1], mcp_sock.getsockname()[1]
+    )
+    client = load_example("mcp_client")
+    opened: list[str] = []
+
+    def open_browser(url: str) -> bool:
+        opened.append(url)
+        threading.Thread(target=_user_at_a_browser, args=(url,), daemon=True).start()
+        return True
+
+    monkeypatch.setattr(client.webbrowser, "open", open_browser)
+    port, url, out = free_port(), f"{origin_of(mcp_sock)}/mcp", io.StringIO()
+    with (
+        serve(dev, sock=issuer_sock, lifespan="on"),
+        serve(app, sock=mcp_sock, lifespan="on"),
+        contextlib.redirect_stdout(out),
+    ):
+        client.main(["--url", url, "--browser", "--callback-port", str(port)])
+    assert len(opened) == 1
+    assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in opened[0]
+    assert out.getvalue().splitlines()[-2:] == ["tools: add_item, list_items", "list_items: apple"]
