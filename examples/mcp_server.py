@@ -17,6 +17,14 @@ Tools:
 * ``list_items``: needs ``items:read`` (every request needs it).
 * ``add_item``: needs ``items:write`` as well; without it the call is a 403
   whose challenge names both scopes, and the client asks for them.
+* ``remove_item``: needs ``items:write`` and a two-factor sign-in at most five
+  minutes old (RFC 9470 step-up); otherwise the call is a 401
+  ``insufficient_user_authentication`` naming ``acr_values`` and ``max_age``,
+  and a client that passes them to the authorization server gets the user
+  to sign in again.
+
+The table ``TOOLS`` drives both the checks and the RFC 9728 document's
+``scopes_supported``.
 """
 
 from __future__ import annotations
@@ -30,10 +38,16 @@ from starlette.types import ASGIApp
 
 from okta_bearer import BearerAuthMiddleware, ProtectedResource
 from okta_bearer.dev_issuer import DevIssuer
-from okta_bearer.mcp import ToolScopes, claims_of
+from okta_bearer.mcp import ToolRequirement, ToolScopes, claims_of
 from okta_bearer.testing import LocalIssuer
 
-TOOL_SCOPES = {"add_item": ["items:write"]}
+#: Okta's "any two factors" authentication context class (the dev issuer's too).
+TWO_FACTOR = "urn:okta:loa:2fa:any"
+#: What each tool needs, beyond ``items:read``: one table for checks and metadata.
+TOOLS = {
+    "add_item": ToolRequirement(["items:write"]),
+    "remove_item": ToolRequirement(["items:write"], acr_values=[TWO_FACTOR], max_age=300),
+}
 
 
 def create_app(issuer: str, resource: str, **middleware: Any) -> ASGIApp:
@@ -56,15 +70,18 @@ def create_app(issuer: str, resource: str, **middleware: Any) -> ASGIApp:
         items.append(name)
         return f"{name} added by {claims_of(ctx).sub}"
 
-    metadata = ProtectedResource(
-        resource,
-        scopes_supported=["items:read", "items:write"],
-        resource_name="okta_bearer example MCP server",
-    )
+    @server.tool()
+    def remove_item(name: str, ctx: Context) -> str:
+        """Remove an item (a two-factor sign-in of the last five minutes only)."""
+        if name in items:
+            items.remove(name)
+        return f"{name} removed by {claims_of(ctx).sub}"
+
+    metadata = ProtectedResource(resource, resource_name="okta_bearer example MCP server")
     if "verifier" not in middleware:
         middleware["issuer"] = issuer
     return BearerAuthMiddleware(
-        ToolScopes(server.streamable_http_app(), TOOL_SCOPES),
+        ToolScopes(server.streamable_http_app(), TOOLS),
         resource=metadata,
         required_scopes=["items:read"],
         **middleware,

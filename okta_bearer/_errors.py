@@ -206,6 +206,8 @@ class InsufficientUserAuthentication(BearerError):
         acr_values: the acceptable authentication context classes, in order of
             preference (empty when only recency is required).
         max_age: the maximum age in seconds of the sign-in, or ``None``.
+        required: the scopes the operation needs, named in the challenge's
+            ``scope`` so that the new token the client asks for keeps them.
     """
 
     status = 401
@@ -219,7 +221,9 @@ class InsufficientUserAuthentication(BearerError):
         acr_values: Iterable[str] = (),
         max_age: int | None = None,
         context: Mapping[str, str] | None = None,
+        required: Iterable[str] = (),
     ) -> None:
         super().__init__(reason, description, context)
         self.acr_values = tuple(acr_values)
         self.max_age = max_age
+        self.required = tuple(required)

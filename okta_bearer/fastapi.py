@@ -131,7 +131,7 @@ def require_auth(
 
     async def step_up(claims: Claims = Security(get_claims, scopes=list(scopes))) -> Claims:
         if policy:
-            policy.check(claims.raw, clock())
+            policy.check(claims.raw, clock(), scopes)
         return claims
 
     return Depends(step_up)

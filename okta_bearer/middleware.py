@@ -30,13 +30,14 @@ from ._errors import (
     UseDPoPNonce,
 )
 from ._events import Events, check_events, outcome_of
-from ._http.metadata import ProtectedResource
+from ._http.metadata import ProtectedResource, declared_scopes
 from ._http.responses import ChallengeSettings, ErrorResponse, error_response
 from ._http.rfc6750 import is_scope_token, parse_authorization
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
 from ._jwt.verifier import TokenVerifier
 from ._log_fields import token_fields
+from ._opaque.issuers import issuers_of
 from ._protocols import Verifier
 
 __all__ = ["BearerAuthMiddleware", "BearerUser", "OnError"]
@@ -115,7 +116,11 @@ class BearerAuthMiddleware:
             The middleware then serves the RFC 9728 metadata document (public,
             GET/HEAD), names its URL in every 401/403 challenge, names
             ``required_scopes`` in 401 challenges, and, when it builds the
-            verifier, accepts the identifier as an audience (RFC 8707).
+            verifier, accepts the identifier as an audience (RFC 8707).  The
+            document names every issuer the verifier accepts, the required
+            scopes and any ``scopes_supported`` the wrapped apps declare
+            (:class:`okta_bearer.mcp.ToolScopes`), and the ``dpop=`` mode
+            (see :meth:`ProtectedResource.describing`).
         on_error: ``on_error(error) -> dict`` builds the JSON body of a
             refusal.  Only the body: the status, ``WWW-Authenticate``,
             ``Retry-After`` and ``Cache-Control: no-store`` stay as RFC 6750
@@ -274,11 +279,16 @@ class BearerAuthMiddleware:
         self._required_scopes = scopes
         self._on_error = on_error
         self._dpop = DPoPGuard(dpop) if dpop is not None else None
-        # RFC 9728: the document names the verifier's issuer unless told otherwise.
+        # RFC 9728 section 2: the document says what this deployment does: every
+        # issuer accepted, the scopes checked here and by the app (ToolScopes),
+        # and whether DPoP is accepted or required.
         if resource is not None:
-            issuer_of = getattr(verifier, "issuer", None)
-            servers = [issuer_of] if isinstance(issuer_of, str) else []
-            resource = resource.with_authorization_servers(servers)
+            resource = resource.describing(
+                issuers=issuers_of(verifier),
+                scopes=(*scopes, *declared_scopes(self.app)),
+                dpop_algorithms=None if dpop is None or dpop.mode == "bearer" else dpop.algorithms,
+                dpop_required=dpop is not None and dpop.mode == "required",
+            )
         self._resource = resource
         self._metadata_paths = resource.paths if resource is not None else frozenset()
 

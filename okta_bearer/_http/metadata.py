@@ -20,7 +20,13 @@ from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
 
-__all__ = ["WELL_KNOWN_PATH", "ProtectedResource", "metadata_url", "resource_identifier"]
+__all__ = [
+    "WELL_KNOWN_PATH",
+    "ProtectedResource",
+    "declared_scopes",
+    "metadata_url",
+    "resource_identifier",
+]
 
 #: RFC 9728 section 3: the well-known URI suffix, registered in section 8.3.
 WELL_KNOWN_PATH = "/.well-known/oauth-protected-resource"
@@ -89,6 +95,31 @@ def metadata_url(resource: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{WELL_KNOWN_PATH}{path}"
 
 
+#: How many ``.app`` links :func:`declared_scopes` follows (middleware stacks are shallow).
+_MAX_WRAPPERS = 32
+
+
+def declared_scopes(app: object) -> tuple[str, ...]:
+    """The scopes ``app`` and the ASGI apps it wraps declare they check.
+
+    An app declares them in a ``scopes_supported`` tuple, as
+    :class:`okta_bearer.mcp.ToolScopes` does for its tool table; wrappers are
+    followed through their ``app`` attribute, the Starlette middleware
+    convention.  The middleware adds them to the document's
+    ``scopes_supported``, so the table that drives the check also drives
+    what the document says (they cannot drift).
+    """
+    found: list[str] = []
+    for _ in range(_MAX_WRAPPERS):
+        if app is None:
+            break
+        listed = getattr(app, "scopes_supported", None)
+        if isinstance(listed, tuple):
+            found.extend(s for s in listed if isinstance(s, str))
+        app = getattr(app, "app", None)
+    return tuple(dict.fromkeys(found))
+
+
 def _strings(option: str, values: Iterable[str] | None) -> tuple[str, ...] | None:
     if values is None:
         return None
@@ -107,10 +138,12 @@ class ProtectedResource:
         resource: the resource identifier, e.g. ``https://api.example/mcp``
             (checked by :func:`resource_identifier`, kept byte for byte).
         authorization_servers: issuer URLs of the authorization servers whose
-            tokens are accepted; the middleware fills in its verifier's issuer
-            when left empty.
+            tokens are accepted; the middleware fills in every issuer its
+            verifier accepts when left empty, and refuses a list naming one
+            it does not (see :meth:`describing`).
         scopes_supported: scopes used to request access to this resource
-            (omitted from the document when ``None``).
+            (omitted from the document when ``None``); the middleware adds
+            its required scopes and those of a ``ToolScopes`` table.
         resource_name: a human-readable name (``resource_name``).
         resource_documentation: a URL of developer documentation.
         resource_policy_uri: a URL of the data-use policy.
@@ -118,6 +151,13 @@ class ProtectedResource:
         resource_signing_alg_values_supported: JWS algorithms the resource uses
             to sign its *responses* (RFC 9728 section 2); leave it out unless
             the API signs responses.  It says nothing about access tokens.
+        dpop_signing_alg_values_supported: JWS algorithms accepted in DPoP
+            proofs (RFC 9728 section 2, RFC 9449); the middleware fills it
+            from ``dpop=`` (``allowed`` or ``required`` mode) and refuses a
+            value that differs from the settings' algorithms.
+        dpop_bound_access_tokens_required: whether only DPoP-bound tokens are
+            accepted; the middleware sets it in ``required`` mode and refuses
+            ``True`` in any other.
         max_age: seconds clients and caches may reuse the document
             (``Cache-Control: public, max-age=N``), 0 to 86400.
 
@@ -128,6 +168,8 @@ class ProtectedResource:
     __slots__ = (
         "_body",
         "authorization_servers",
+        "dpop_bound_access_tokens_required",
+        "dpop_signing_alg_values_supported",
         "max_age",
         "resource",
         "resource_documentation",
@@ -149,6 +191,8 @@ class ProtectedResource:
         resource_policy_uri: str | None = None,
         resource_tos_uri: str | None = None,
         resource_signing_alg_values_supported: Iterable[str] | None = None,
+        dpop_signing_alg_values_supported: Iterable[str] | None = None,
+        dpop_bound_access_tokens_required: bool = False,
         max_age: int = 3600,
     ) -> None:
         self.resource = resource_identifier(resource)
@@ -174,6 +218,16 @@ class ProtectedResource:
             # RFC 9728 section 2: "The value none MUST NOT be used."
             raise ConfigurationError("resource_signing_alg_values_supported must not list 'none'")
         self.resource_signing_alg_values_supported = algs
+        dpop_algs = _strings("dpop_signing_alg_values_supported", dpop_signing_alg_values_supported)
+        if dpop_algs is not None and ("none" in dpop_algs or not dpop_algs):
+            # RFC 9449 section 4.2: proofs are signed with an asymmetric algorithm.
+            raise ConfigurationError(
+                "dpop_signing_alg_values_supported must list algorithms, and never 'none'"
+            )
+        self.dpop_signing_alg_values_supported = dpop_algs
+        if not isinstance(dpop_bound_access_tokens_required, bool):
+            raise ConfigurationError("dpop_bound_access_tokens_required must be True or False")
+        self.dpop_bound_access_tokens_required = dpop_bound_access_tokens_required
         if isinstance(max_age, bool) or not isinstance(max_age, int) or not 0 <= max_age <= 86400:
             raise ConfigurationError("max_age must be an integer between 0 and 86400")
         self.max_age = max_age
@@ -183,17 +237,75 @@ class ProtectedResource:
         """A copy naming ``servers`` when this one names none (the middleware's default)."""
         if self.authorization_servers:
             return self
-        return ProtectedResource(
-            self.resource,
+        return self._copy(authorization_servers=servers)
+
+    def describing(
+        self,
+        *,
+        issuers: Iterable[str],
+        scopes: Iterable[str] = (),
+        dpop_algorithms: Iterable[str] | None = None,
+        dpop_required: bool = False,
+    ) -> ProtectedResource:
+        """A copy that says what a deployment does; the middleware calls it with its configuration.
+
+        Args:
+            issuers: every issuer whose tokens the verifier accepts (empty when
+                it cannot tell).  They fill an empty ``authorization_servers``;
+                an explicit list may name fewer (to steer clients) but never an
+                issuer outside them: a client would get tokens that are refused.
+            scopes: scopes the deployment checks (required scopes, per-tool
+                scopes), added to ``scopes_supported`` after the listed ones.
+            dpop_algorithms: the DPoP proof algorithms accepted, or ``None``
+                when the ``DPoP`` scheme is not (RFC 9728 section 2).
+            dpop_required: only DPoP-bound tokens are accepted.
+
+        Raises:
+            ConfigurationError: a member set here contradicts the deployment.
+        """
+        accepted = tuple(issuers)
+        servers = self.authorization_servers or accepted
+        strangers = [s for s in servers if accepted and s not in accepted]
+        if strangers:
+            raise ConfigurationError(
+                "resource.authorization_servers names an issuer the verifier does not accept: "
+                + " ".join(strangers)
+            )
+        listed = self.scopes_supported or ()
+        merged = tuple(dict.fromkeys((*listed, *scopes)))
+        algs = self.dpop_signing_alg_values_supported
+        if algs is not None and (dpop_algorithms is None or set(algs) != set(dpop_algorithms)):
+            raise ConfigurationError(
+                "resource.dpop_signing_alg_values_supported must match dpop.algorithms "
+                "(leave it unset: the middleware fills it in)"
+            )
+        if self.dpop_bound_access_tokens_required and not dpop_required:
+            raise ConfigurationError(
+                "resource.dpop_bound_access_tokens_required needs dpop= in 'required' mode"
+            )
+        return self._copy(
             authorization_servers=servers,
-            scopes_supported=self.scopes_supported,
-            resource_name=self.resource_name,
-            resource_documentation=self.resource_documentation,
-            resource_policy_uri=self.resource_policy_uri,
-            resource_tos_uri=self.resource_tos_uri,
-            resource_signing_alg_values_supported=self.resource_signing_alg_values_supported,
-            max_age=self.max_age,
+            scopes_supported=merged if self.scopes_supported is not None or merged else None,
+            dpop_signing_alg_values_supported=(
+                None if dpop_algorithms is None else tuple(dpop_algorithms)
+            ),
+            dpop_bound_access_tokens_required=dpop_required,
         )
+
+    def _copy(self, **changes: Any) -> ProtectedResource:
+        options: dict[str, Any] = {
+            "authorization_servers": self.authorization_servers,
+            "scopes_supported": self.scopes_supported,
+            "resource_name": self.resource_name,
+            "resource_documentation": self.resource_documentation,
+            "resource_policy_uri": self.resource_policy_uri,
+            "resource_tos_uri": self.resource_tos_uri,
+            "resource_signing_alg_values_supported": self.resource_signing_alg_values_supported,
+            "dpop_signing_alg_values_supported": self.dpop_signing_alg_values_supported,
+            "dpop_bound_access_tokens_required": self.dpop_bound_access_tokens_required,
+            "max_age": self.max_age,
+        }
+        return ProtectedResource(self.resource, **(options | changes))
 
     @property
     def metadata_url(self) -> str:
@@ -211,12 +323,15 @@ class ProtectedResource:
 
     def document(self) -> dict[str, Any]:
         """The metadata as a JSON object; optional members are left out when unset."""
-        doc: dict[str, Any] = {
-            "resource": self.resource,
-            "authorization_servers": list(self.authorization_servers),
-            # RFC 6750 section 2.1 only: tokens in bodies or URLs are never read.
-            "bearer_methods_supported": ["header"],
-        }
+        doc: dict[str, Any] = {"resource": self.resource}
+        # Omitted rather than [] when no issuer is known (a verifier that names
+        # none): an empty list would claim that no server issues tokens.
+        if self.authorization_servers:
+            doc["authorization_servers"] = list(self.authorization_servers)
+        # RFC 6750 section 2.1 only: tokens in bodies or URLs are never read.
+        # A DPoP token travels in the same header (RFC 9449 section 7.1); in
+        # required mode dpop_bound_access_tokens_required says it must be bound.
+        doc["bearer_methods_supported"] = ["header"]
         optional: dict[str, Any] = {
             "scopes_supported": self.scopes_supported,
             "resource_signing_alg_values_supported": self.resource_signing_alg_values_supported,
@@ -224,6 +339,9 @@ class ProtectedResource:
             "resource_documentation": self.resource_documentation,
             "resource_policy_uri": self.resource_policy_uri,
             "resource_tos_uri": self.resource_tos_uri,
+            "dpop_signing_alg_values_supported": self.dpop_signing_alg_values_supported,
+            # RFC 9728 section 2: absent means false, so only true is written.
+            "dpop_bound_access_tokens_required": self.dpop_bound_access_tokens_required,
         }
         doc.update({k: list(v) if isinstance(v, tuple) else v for k, v in optional.items() if v})
         return doc

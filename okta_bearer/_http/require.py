@@ -57,7 +57,7 @@ def _check(
     if scopes:
         check_scopes(claims, scopes)
     if policy:
-        policy.check(claims.raw, time.time() if now is None else now)
+        policy.check(claims.raw, time.time() if now is None else now, scopes)
     return claims
 
 

@@ -101,6 +101,10 @@ def challenge(
             # middleware-wide ones and the route's (RFC 6750 section 3.1).
             scopes = (*scopes, *error.required)
         elif isinstance(error, InsufficientUserAuthentication):
+            # A client asking for a stronger sign-in asks for the scopes
+            # named here (the MCP client replaces its scopes on a 401), so
+            # they are every scope the operation needs, as in a 403.
+            scopes = (*scopes, *error.required)
             if error.acr_values:
                 parts.append(f'acr_values="{" ".join(error.acr_values)}"')
             if error.max_age is not None:

@@ -57,8 +57,12 @@ class StepUpPolicy:
     def __bool__(self) -> bool:
         return bool(self.acr_values) or self.max_age is not None
 
-    def check(self, claims: Mapping[str, Any], now: float) -> None:
+    def check(self, claims: Mapping[str, Any], now: float, scopes: Iterable[str] = ()) -> None:
         """Raise unless ``claims`` (a token's raw claims) satisfy the policy at ``now``.
+
+        ``scopes`` are the ones the operation needs (the route's or the
+        tool's); a refusal names them in the challenge's ``scope``, beside
+        the middleware's own, so the client's new token keeps them.
 
         Raises:
             InsufficientUserAuthentication: the ``acr`` is missing or not
@@ -73,6 +77,7 @@ class StepUpPolicy:
                     "acr_not_accepted",
                     "A stronger authentication is required",
                     {"expected": " ".join(self.acr_values), "got": str(acr)[:64]},
+                    scopes,
                 )
         if self.max_age is not None:
             auth_time = claims.get("auth_time")
@@ -86,19 +91,27 @@ class StepUpPolicy:
                 or not isinstance(auth_time, (int, float))
                 or not _MIN_NUMERIC_DATE <= auth_time <= _MAX_NUMERIC_DATE
             ):
-                self._fail("no_auth_time", "A more recent authentication is required", None)
+                self._fail("no_auth_time", "A more recent authentication is required", None, scopes)
             elif now - auth_time > self.max_age:
                 self._fail(
                     "auth_too_old",
                     "A more recent authentication is required",
                     {"expected": f"<= {self.max_age}s", "got": f"{int(now - auth_time)}s"},
+                    scopes,
                 )
 
-    def _fail(self, reason: str, description: str, context: Mapping[str, str] | None) -> None:
+    def _fail(
+        self,
+        reason: str,
+        description: str,
+        context: Mapping[str, str] | None,
+        scopes: Iterable[str],
+    ) -> None:
         raise InsufficientUserAuthentication(
             reason,
             description,
             acr_values=self.acr_values,
             max_age=self.max_age,
             context=context,
+            required=scopes,
         )

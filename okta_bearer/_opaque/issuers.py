@@ -35,6 +35,7 @@ __all__ = [
     "TokenProfile",
     "TokenShapeVerifier",
     "is_jwt_shaped",
+    "issuers_of",
     "unverified_issuer",
 ]
 
@@ -132,6 +133,26 @@ class TokenProfile:
         )
 
 
+def issuers_of(verifier: object) -> tuple[str, ...]:
+    """Every issuer whose tokens ``verifier`` may accept, in configuration order.
+
+    A verifier routing to others (:class:`MultiIssuerVerifier`,
+    :class:`TokenShapeVerifier`) lists them in ``accepted_issuers``; any other
+    names its one ``issuer`` (a :class:`~okta_bearer.TokenVerifier`, an
+    :class:`~okta_bearer.IntrospectionVerifier`).  Empty when it names none.
+    The middleware's RFC 9728 document advertises these.
+    """
+    listed = getattr(verifier, "accepted_issuers", None)
+    if isinstance(listed, tuple) and all(isinstance(i, str) for i in listed):
+        return listed
+    issuer = getattr(verifier, "issuer", None)
+    return (issuer,) if isinstance(issuer, str) and issuer else ()
+
+
+def _joined(*verifiers: object) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for v in verifiers for i in issuers_of(v)))
+
+
 def _issuer_of(verifier: object) -> str:
     issuer = getattr(verifier, "issuer", None)
     if not isinstance(issuer, str) or not issuer:
@@ -195,6 +216,11 @@ class MultiIssuerVerifier:
         self._routes = routes
         self._profiles = profiles
         self._opaque = opaque
+
+    @property
+    def accepted_issuers(self) -> tuple[str, ...]:
+        """The configured issuers, then the ``opaque`` verifier's (see :func:`issuers_of`)."""
+        return _joined(*self._routes.values(), self._opaque)
 
     def verifier_for(self, issuer: str) -> Verifier | None:
         """The verifier configured for ``issuer`` (exact match), if any."""
@@ -267,6 +293,13 @@ class TokenShapeVerifier:
         self._jwt = jwt
         self._opaque = opaque
         self._introspect_jwts = bool(introspect_jwts)
+
+    @property
+    def accepted_issuers(self) -> tuple[str, ...]:
+        """The issuers of both verifiers (only ``opaque``'s with ``introspect_jwts``)."""
+        if self._introspect_jwts:
+            return issuers_of(self._opaque)
+        return _joined(self._jwt, self._opaque)
 
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Verify ``token`` with the verifier its shape calls for."""

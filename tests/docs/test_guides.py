@@ -256,4 +256,5 @@ def test_the_mcp_client_signs_in_with_a_browser(monkeypatch: pytest.MonkeyPatch)
         client.main(["--url", url, "--browser", "--callback-port", str(port)])
     assert len(opened) == 1
     assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in opened[0]
-    assert out.getvalue().splitlines()[-2:] == ["tools: add_item, list_items", "list_items: apple"]
+    tools = "tools: add_item, list_items, remove_item"
+    assert out.getvalue().splitlines()[-2:] == [tools, "list_items: apple"]

@@ -18,6 +18,7 @@ from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from ..servers import loopback_socket, origin_of, serve
+from .echo import Echo
 
 
 @dataclass
@@ -43,3 +44,9 @@ def world() -> Iterator[World]:
         serve(example.create_app(issuer, mcp_url), sock=mcp_sock, lifespan="on"),
     ):
         yield World(issuer, dev, mcp_url)
+
+
+@pytest.fixture
+def echo() -> Echo:
+    """A stand-in MCP app recording the bodies it receives."""
+    return Echo()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import anyio
 import httpx
@@ -48,15 +48,33 @@ class _Form(HTMLParser):
             self.fields[found["name"]] = found.get("value", "")
 
 
+def _step_up_parameters(challenge: str | None) -> dict[str, str]:
+    """``acr_values`` and ``max_age`` of an RFC 9470 challenge; empty for any other."""
+    if challenge is None or 'error="insufficient_user_authentication"' not in challenge:
+        return {}
+    return dict(re.findall(r'(acr_values|max_age)="([^"]*)"', challenge))
+
+
 @dataclass
 class Browser:
-    """Plays the user: follows the authorization URL, signs in, captures the redirect."""
+    """Plays the user: follows the authorization URL, signs in, captures the redirect.
+
+    The official client does not pass an RFC 9470 challenge's ``acr_values``
+    and ``max_age`` on to the authorization request yet, so the browser adds
+    those of the last challenge the client received (``challenges``), as a
+    step-up-aware client would.
+    """
 
     http: httpx.AsyncClient
     authorize_urls: list[str] = field(default_factory=list)
     result: AuthorizationCodeResult | None = None
+    challenges: list[str] = field(default_factory=list)
+    signed_in: int = 0
 
     async def redirect(self, url: str) -> None:
+        step_up = _step_up_parameters(self.challenges[-1] if self.challenges else None)
+        if step_up:
+            url = f"{url}&{urlencode(step_up)}"
         self.authorize_urls.append(url)
         response = await self.http.get(url)
         if response.status_code == 200:  # the sign-in form (no session yet)
@@ -68,6 +86,7 @@ class Browser:
                 "action": "sign-in",
             }
             response = await self.http.post(urljoin(url, form.action), data=data)
+            self.signed_in += 1
         assert response.status_code in (302, 303), response.text
         query = parse_qs(urlsplit(response.headers["location"]).query)
         assert "code" in query, query
@@ -123,6 +142,8 @@ async def _connect_and(
 
     async def record(response: httpx2.Response) -> None:
         request = response.request
+        if "www-authenticate" in response.headers:
+            browser.challenges.append(response.headers["www-authenticate"])
         seen.append(
             Exchange(
                 request.method,
@@ -175,7 +196,7 @@ async def test_client_discovers_everything_from_the_server_url(world: World) -> 
     assert storage.tokens is not None
     claims = _claims(storage.tokens.access_token)
     assert (claims["aud"], claims["iss"]) == (world.mcp_url, world.issuer)
-    assert set(names) == {"list_items", "add_item"}
+    assert set(names) == {"list_items", "add_item", "remove_item"}
     assert texts == ["apple"]
 
 
@@ -200,6 +221,40 @@ async def test_missing_tool_scope_is_a_403_the_client_recovers_from(world: World
     assert storage.tokens is not None
     assert "items:write" in _claims(storage.tokens.access_token)["scp"]  # type: ignore[operator]
     assert texts == ["pear added by alice@example.com"]
+
+
+async def test_step_up_tool_is_a_401_the_client_recovers_from_by_signing_in_again(
+    world: World,
+) -> None:
+    """remove_item needs a two-factor sign-in: RFC 9470's 401, a new sign-in, a working retry."""
+    storage = Storage()
+    async with httpx.AsyncClient() as http:
+        browser = Browser(http)
+        _, texts, seen = await _connect_and(
+            world,
+            storage,
+            browser,
+            [("add_item", {"name": "plum"}), ("remove_item", {"name": "plum"})],
+        )
+    stepped = [e for e in seen if _step_up_parameters(e.challenge)]
+    assert len(stepped) == 1
+    assert (stepped[0].url, stepped[0].status) == (world.mcp_url, 401)
+    challenge = stepped[0].challenge or ""
+    assert 'acr_values="urn:okta:loa:2fa:any"' in challenge
+    assert 'max_age="300"' in challenge
+    # Every scope the call needs: the client replaces its scopes with these on a 401.
+    assert 'scope="items:read items:write"' in challenge
+    assert "resource_metadata=" in challenge
+    # Sign-in, the items:write consent without one, then a second sign-in for the step-up.
+    assert (len(browser.authorize_urls), browser.signed_in) == (3, 2)
+    third = parse_qs(urlsplit(browser.authorize_urls[2]).query)
+    assert third["acr_values"] == ["urn:okta:loa:2fa:any"]
+    assert "items:write" in third["scope"][0].split()
+    assert storage.tokens is not None
+    claims = _claims(storage.tokens.access_token)
+    assert claims["acr"] == "urn:okta:loa:2fa:any"
+    assert "items:write" in claims["scp"]  # type: ignore[operator]
+    assert texts == ["plum added by alice@example.com", "plum removed by alice@example.com"]
 
 
 async def _client_credentials_token(world: World, http: httpx.AsyncClient, resource: str) -> str:

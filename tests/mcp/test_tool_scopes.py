@@ -8,57 +8,21 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.types import Receive, Scope, Send
 
 from okta_bearer import BearerAuthMiddleware, ConfigurationError
 from okta_bearer.mcp import ToolScopes
 from okta_bearer.testing import LocalIssuer
 
 from ..helpers import bearer
+from .echo import RESOURCE, Echo, call, protected
 
 pytestmark = pytest.mark.anyio
-
-RESOURCE = "https://api.example/mcp"
-
-
-class Echo:
-    """Stands in for the MCP app: records the body it received and answers 200."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        self.bodies.append(body)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ran"})
-
-
-def call(name: str, id_: int = 1) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": {"name": name}}
-
-
-@pytest.fixture
-def echo() -> Echo:
-    return Echo()
 
 
 @pytest.fixture
 async def client(okta_issuer: LocalIssuer, echo: Echo) -> AsyncIterator[httpx.AsyncClient]:
-    app = BearerAuthMiddleware(
-        ToolScopes(echo, {"add_item": ["items:write"], "purge": ["items:write", "admin"]}),
-        verifier=okta_issuer.verifier(audience=RESOURCE),
-        resource=RESOURCE,
-        required_scopes=["items:read"],
-        optional=True,
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://api.example") as c:
+    tools = ToolScopes(echo, {"add_item": ["items:write"], "purge": ["items:write", "admin"]})
+    async with protected(okta_issuer, tools, optional=True) as c:
         yield c
 
 

@@ -59,13 +59,14 @@ async def client(okta_issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
 async def test_document_is_served_without_a_token(
     client: httpx.AsyncClient, okta_issuer: LocalIssuer, path: str
 ) -> None:
-    """Both well-known paths answer 200 with the configured resource and the verifier's issuer."""
+    """Both well-known paths answer 200 with the resource, the issuer and the required scopes."""
     response = await client.get(path)
     assert response.status_code == 200
     assert response.json() == {
         "resource": RESOURCE,
         "authorization_servers": [okta_issuer.issuer],
         "bearer_methods_supported": ["header"],
+        "scopes_supported": ["items:read"],
     }
     assert response.headers["cache-control"] == "public, max-age=3600"
 
@@ -184,14 +185,14 @@ async def test_metadata_object_options_are_served(okta_issuer: LocalIssuer) -> N
     """A ProtectedResource with its own servers and name is served as configured."""
     meta = ProtectedResource(
         RESOURCE,
-        authorization_servers=["https://login.example/oauth2/x"],
+        authorization_servers=[okta_issuer.issuer],
         resource_name="Items",
         max_age=60,
     )
     app = starlette_app(okta_issuer, resource=meta)
     async with client_for(app) as c:
         response = await c.get("/.well-known/oauth-protected-resource/mcp")
-    assert response.json()["authorization_servers"] == ["https://login.example/oauth2/x"]
+    assert response.json()["authorization_servers"] == [okta_issuer.issuer]
     assert response.json()["resource_name"] == "Items"
     assert response.headers["cache-control"] == "public, max-age=60"
 

@@ -85,7 +85,7 @@ async def test_strong_recent_sign_in_passes(client: Client) -> None:
 
 
 async def test_weaker_acr_is_a_step_up_challenge(client: Client) -> None:
-    """An unlisted acr gets 401 insufficient_user_authentication naming acr_values and max_age."""
+    """An unlisted acr: 401 insufficient_user_authentication naming acr_values, max_age, scope."""
     c, issuer, _ = client
     response = await c.get("/transfer", headers=mint(issuer, acr=PWD))
     assert response.status_code == 401
@@ -94,6 +94,8 @@ async def test_weaker_acr_is_a_step_up_challenge(client: Client) -> None:
     assert 'error="insufficient_user_authentication"' in challenge
     assert f'acr_values="{MFA}"' in challenge
     assert 'max_age="300"' in challenge
+    # The route's scopes, so that the token the client asks for next keeps them.
+    assert 'scope="items:write"' in challenge
 
 
 async def test_old_sign_in_is_a_step_up_challenge(client: Client) -> None:
