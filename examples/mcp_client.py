@@ -126,6 +126,7 @@ class BrowserSignIn:
         writer.write(b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
         await writer.drain()
         writer.close()
+        await writer.wait_closed()
         if "code" in query and self._result is not None and not self._result.done():
             self._result.set_result(
                 AuthorizationCodeResult(
@@ -140,10 +141,11 @@ class BrowserSignIn:
         assert self._result is not None
         return await self._result
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Stop listening."""
         if self._server is not None:
             self._server.close()
+            await self._server.wait_closed()
 
 
 class MemoryStorage:
@@ -229,7 +231,7 @@ async def run(
                     lines.append(f"{name}: {' '.join(texts)}")
         finally:
             if isinstance(sign_in, BrowserSignIn):
-                sign_in.close()
+                await sign_in.aclose()
     return lines
 
 
