@@ -92,7 +92,13 @@ def build(issuer_port: int = 9400, mcp_port: int = 9403) -> tuple[DevIssuer, ASG
     """The dev issuer at ``:issuer_port`` and the MCP app (at ``:mcp_port/mcp``) trusting it."""
     issuer = f"http://127.0.0.1:{issuer_port}/oauth2/default"
     resource = f"http://127.0.0.1:{mcp_port}/mcp"
-    dev = DevIssuer(LocalIssuer(issuer), default_scopes=["items:read"])
+    # The MCP client registers itself (RFC 7591): allow it this server's scopes and URL.
+    dev = DevIssuer(
+        LocalIssuer(issuer),
+        default_scopes=["items:read"],
+        registration_scopes=["items:read", "items:write"],
+        registration_audiences=[resource],
+    )
     return dev, create_app(issuer, resource)
 
 

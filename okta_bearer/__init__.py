@@ -24,9 +24,16 @@ from ._jwt.claims import Claims
 from ._jwt.verifier import TokenVerifier
 from ._opaque.introspection import IntrospectionVerifier
 from ._opaque.issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
+from ._options import checked_options
 from ._protocols import Verifier
 from ._store.memory import MemoryStore, Store
 from .middleware import BearerAuthMiddleware, BearerUser
+
+# Unknown options raise ConfigurationError (see _options.py).  These two are
+# guarded here, where every import of the package passes first, so their
+# modules stay as their owners keep them.
+checked_options(DPoPSettings)
+checked_options(IntrospectionVerifier)
 
 __version__ = "0.1.0"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
+from ._options import checked_options
 
 __all__ = [
     "KeyPolicy",
@@ -123,6 +124,7 @@ def check_strings(option: str, value: object, *, allow_empty: bool) -> tuple[str
     return result
 
 
+@checked_options
 @dataclass(frozen=True, slots=True)
 class KeyPolicy:
     """How signing keys are fetched and cached; the defaults suit Okta.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from ._jwt.claims import Claims
 
-__all__ = ["Verifier"]
+__all__ = ["Verifier", "warm_up"]
 
 
 @runtime_checkable
@@ -18,6 +19,12 @@ class Verifier(Protocol):
     and multi-issuer routing are others.  The middleware and the framework
     integrations only ever see this interface, so every profile ends in the
     same ``Claims`` and the same :class:`~okta_bearer.BearerError` tree.
+
+    A verifier may also define ``async def warm_up(self) -> list[str]``
+    (optional, so not part of the protocol): fetch what it needs from its
+    issuer now and return the problems found, an empty list when ready.  The
+    middleware calls it at lifespan start-up (see ``startup_check``); every
+    verifier of this library has one.
     """
 
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
@@ -30,3 +37,13 @@ class Verifier(Protocol):
     async def aclose(self) -> None:
         """Release what the verifier owns (HTTP clients, background tasks)."""
         ...
+
+
+async def warm_up(*verifiers: object) -> list[str]:
+    """Warm every verifier that has a ``warm_up()`` method, concurrently; the problems found.
+
+    Concurrent, so start-up waits for the slowest issuer, not for their sum.
+    """
+    methods = [getattr(v, "warm_up", None) for v in verifiers]
+    results = await asyncio.gather(*(m() for m in methods if callable(m)))
+    return [str(problem) for problems in results for problem in problems]

@@ -37,8 +37,9 @@ from ._http.openapi import document_dpop, document_refusals
 from ._http.stepup import StepUpPolicy
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
+from ._options import checked_options
 from ._protocols import Verifier
-from .middleware import BearerAuthMiddleware, BearerUser, OnError
+from .middleware import BearerAuthMiddleware, BearerUser, OnError, StartupCheck
 
 __all__ = [
     "OktaBearerScheme",
@@ -52,6 +53,7 @@ __all__ = [
 SCHEME_NAME = "OktaBearer"
 
 
+@checked_options
 class OktaBearerScheme(OAuth2):
     """The OAuth2 security scheme that is also the claims dependency.
 
@@ -96,6 +98,7 @@ get_claims = OktaBearerScheme(
 )
 
 
+@checked_options
 def require_scopes(*scopes: str) -> Any:
     """A dependency returning the claims after checking the token holds every one of ``scopes``.
 
@@ -106,6 +109,7 @@ def require_scopes(*scopes: str) -> Any:
 
 
 # --- RFC 9470 step-up (require_auth) ---
+@checked_options
 def require_auth(
     *scopes: str,
     acr_values: Iterable[str] = (),
@@ -140,6 +144,7 @@ def require_auth(
 # --- end RFC 9470 ---
 
 
+@checked_options
 def configure_openapi(
     app: FastAPI,
     *,
@@ -183,6 +188,7 @@ def _docs_paths(app: FastAPI) -> list[str]:
     return paths
 
 
+@checked_options
 def protect(
     app: FastAPI,
     verifier: Verifier | None = None,
@@ -198,6 +204,7 @@ def protect(
     on_error: OnError | None = None,
     dpop: DPoPSettings | None = None,
     events: Events | None = None,
+    startup_check: StartupCheck = "warn",
 ) -> BearerAuthMiddleware:
     """Install :class:`~okta_bearer.BearerAuthMiddleware` on ``app``, docs kept public.
 
@@ -234,6 +241,7 @@ def protect(
         on_error=on_error,
         dpop=dpop,
         events=events,
+        startup_check=startup_check,
     )
     if middleware._failed is not None:  # built inside an event loop: raise anyway
         raise middleware._failed

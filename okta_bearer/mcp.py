@@ -61,6 +61,7 @@ from ._http.rfc6750 import is_scope_token
 from ._http.stepup import StepUpPolicy
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
+from ._options import checked_options
 from ._protocols import Verifier
 
 __all__ = ["McpTokenVerifier", "ToolRequirement", "ToolScopes", "claims_of"]
@@ -71,6 +72,7 @@ logger = logging.getLogger("okta_bearer")
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 
 
+@checked_options
 class McpTokenVerifier:
     """The MCP SDK's ``TokenVerifier`` protocol over an okta_bearer verifier.
 
@@ -157,6 +159,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+@checked_options
 class ToolRequirement:
     """What a call to one MCP tool needs: scopes, and a strong or recent enough sign-in.
 
@@ -223,6 +226,7 @@ def _requirement(name: object, value: object) -> ToolRequirement:
         raise ConfigurationError(f"tool_scopes[{name!r}]: {exc}") from None
 
 
+@checked_options
 class ToolScopes:
     """An ASGI wrapper that checks what each MCP tool needs on ``tools/call`` requests.
 

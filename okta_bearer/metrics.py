@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 from ._events import Events
+from ._options import checked_options
 
 __all__ = ["Events", "PrometheusEvents"]
 
@@ -53,6 +54,7 @@ _VERIFY_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 _FETCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+@checked_options
 class PrometheusEvents(Events):
     """:class:`Events` recorded as Prometheus counters and histograms.
 

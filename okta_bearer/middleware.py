@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from time import perf_counter
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -38,14 +38,20 @@ from ._jwt.validation import check_scopes
 from ._jwt.verifier import TokenVerifier
 from ._log_fields import token_fields
 from ._opaque.issuers import issuers_of
-from ._protocols import Verifier
+from ._options import called_api, checked_options
+from ._protocols import Verifier, warm_up
 
-__all__ = ["BearerAuthMiddleware", "BearerUser", "OnError"]
+__all__ = ["BearerAuthMiddleware", "BearerUser", "OnError", "StartupCheck"]
 
 logger = logging.getLogger("okta_bearer")
 
 #: ``on_error(error)`` returns the JSON body to send instead of the default one.
 OnError = Callable[[BearerError], Mapping[str, Any]]
+#: What lifespan start-up does about the issuer: ``"warn"`` fetches its
+#: metadata and keys and logs a problem at ERROR, ``"exit"`` also stops the
+#: server (``lifespan.startup.failed``), ``"off"`` leaves it to the first request.
+StartupCheck = Literal["warn", "exit", "off"]
+_STARTUP_CHECKS = frozenset(get_args(StartupCheck))
 
 _CONTEXT_LIMIT = 200  # characters of one logged context value (claims are attacker-chosen)
 
@@ -89,6 +95,7 @@ def _in_event_loop() -> bool:
     return True
 
 
+@checked_options
 class BearerAuthMiddleware:
     """Authenticate ``http`` and ``websocket`` requests with Bearer access tokens.
 
@@ -141,6 +148,14 @@ class BearerAuthMiddleware:
             token, a malformed header) included.  When the middleware builds
             the verifier, the verifier reports to it too (key fetches,
             caches); a verifier you pass takes its own ``events=``.
+        startup_check: at lifespan start-up the verifier fetches the issuer's
+            metadata and keys (its ``warm_up()``, bounded by its timeouts), so
+            the first request pays nothing and a wrong issuer URL, an issuer
+            mismatch or an unreachable host is logged at ERROR with what to
+            check, before any request.  ``"warn"`` (the default) then starts
+            anyway, since an issuer outage must not stop a deploy (requests
+            get 503 until keys can be had); ``"exit"`` fails the start-up
+            instead (uvicorn exits with status 3); ``"off"`` skips the check.
 
     Behaviour: deny by default (401 with a bare challenge when no token is
     sent), 400 ``invalid_request`` for a malformed header or two of them, 401
@@ -155,7 +170,8 @@ class BearerAuthMiddleware:
     refusal is logged on the ``okta_bearer`` logger (INFO; 503 at WARNING).
 
     Raises:
-        ConfigurationError: an option is wrong, naming it.  Starlette and
+        ConfigurationError: an option is wrong or unknown, naming it (and,
+            for a misspelt one, the option meant).  Starlette and
             FastAPI build middleware lazily, inside the server's first
             (lifespan) call, where an exception only makes uvicorn decide that
             lifespan is unsupported.  So when built inside a running event
@@ -183,28 +199,38 @@ class BearerAuthMiddleware:
         on_error: OnError | None = None,
         dpop: DPoPSettings | None = None,
         events: Events | None = None,
+        startup_check: StartupCheck = "warn",
     ) -> None:
         self.app = app
         self._failed: ConfigurationError | None = None
-        try:
-            self._configure(
-                verifier,
-                issuer,
-                audience,
-                public_paths,
-                optional,
-                realm,
-                required_scopes,
-                error_details,
-                resource,
-                on_error,
-                dpop,
-                events,
+        self._configure(
+            verifier,
+            issuer,
+            audience,
+            public_paths,
+            optional,
+            realm,
+            required_scopes,
+            error_details,
+            resource,
+            on_error,
+            dpop,
+            events,
+        )
+        if startup_check not in _STARTUP_CHECKS:
+            raise ConfigurationError(
+                f"startup_check must be one of {sorted(_STARTUP_CHECKS)}, got {startup_check!r}"
             )
-        except ConfigurationError as error:
-            if not _in_event_loop():
-                raise
-            self._failed = error
+        self._startup_check = startup_check
+
+    def _configuration_failed(self, error: ConfigurationError, args: tuple[Any, ...]) -> None:
+        # Called by checked_options for a wrong option (unknown ones included).
+        # Outside an event loop the caller sees the error where it wrote it;
+        # inside one (Starlette's lazy build) it waits for lifespan start-up.
+        if not _in_event_loop():
+            raise error
+        self.app = args[0] if args else _unconfigured
+        self._failed = error
 
     def _configure(
         self,
@@ -254,9 +280,9 @@ class BearerAuthMiddleware:
         if verifier is None:
             if issuer is None or audience is None:
                 missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
-                raise ConfigurationError(
-                    "BearerAuthMiddleware needs verifier= or the options " + " and ".join(missing)
-                )
+                needs = " and ".join(f"{name}=" for name in missing)
+                api = called_api("BearerAuthMiddleware()")
+                raise ConfigurationError(f"{api} needs {needs} (or verifier= for another verifier)")
             verifier = TokenVerifier(issuer, audience, events=self._events)
             owns_verifier = True
         elif issuer is not None or audience is not None:
@@ -442,6 +468,11 @@ class BearerAuthMiddleware:
                 message = f"okta_bearer.ConfigurationError: {self._failed}"
                 await send({"type": "lifespan.startup.failed", "message": message})
             return
+        if self._startup_check != "off":
+            checked = await self._check_issuer(receive, send)
+            if checked is None:
+                return  # start-up failed: the server stops
+            receive = checked
         dpop = self._dpop.settings if self._dpop is not None else None
         owns_store = dpop is not None and dpop.owns_store
         if not self._owns_verifier and not owns_store:
@@ -457,6 +488,43 @@ class BearerAuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_closing)
+
+    async def _check_issuer(self, receive: Receive, send: Send) -> Receive | None:
+        # Warm the verifier when start-up begins, before the app's own start-up
+        # runs; None when the check failed in "exit" mode (startup.failed sent).
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            problems = await warm_up(self.verifier)
+            stop = bool(problems) and self._startup_check == "exit"
+            outcome = (
+                "stopping (startup_check='exit')"
+                if stop
+                else "starting anyway; requests get 503 until it is fixed "
+                "(startup_check='exit' stops instead)"
+            )
+            for problem in problems:
+                logger.error(
+                    "okta_bearer: start-up check failed: %s; %s",
+                    problem,
+                    outcome,
+                    extra={"reason": "startup_check_failed"},
+                )
+            if stop:
+                if self._owns_verifier:
+                    await self.verifier.aclose()
+                text = "; ".join(problems)
+                await send({"type": "lifespan.startup.failed", "message": f"okta_bearer: {text}"})
+                return None
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return message
+
+        return replay
 
     @staticmethod
     def _check_query(scope: Scope, token: str | None) -> None:
@@ -601,6 +669,10 @@ class BearerAuthMiddleware:
         if isinstance(error, UseDPoPNonce):
             headers.append((b"dpop-nonce", error.nonce.encode("ascii")))
         return headers
+
+
+async def _unconfigured(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("okta_bearer: BearerAuthMiddleware was given no app")
 
 
 def _log_refusal(scope: Scope, error: BearerError) -> None:

@@ -37,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ._errors import ConfigurationError
+from ._options import checked_options
 from ._store.memory import StoreUnavailable
 
 __all__ = ["RedisStore"]
@@ -45,6 +46,7 @@ _T = TypeVar("_T")
 _SCHEMES = ("redis", "rediss", "unix")
 
 
+@checked_options
 class RedisStore:
     """A :class:`~okta_bearer._store.memory.Store` backed by a Redis server.
 

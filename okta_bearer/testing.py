@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from ._jwt.verifier import TokenVerifier
+from ._options import checked_options
 from ._testing.dpop import DPoPKey
 from ._testing.keys import OMIT, SigningKey, _b64
 
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 
+@checked_options
 class LocalIssuer:
     """An Okta custom authorization server, in memory.
 

@@ -42,7 +42,18 @@ def verify_args(dev: DevIssuer, token: str, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["verify"], ["check"], ["decode"], ["mint"], ["rotate"], ["dev-issuer"], ["demo"]],
+    [
+        [],
+        ["verify"],
+        ["check"],
+        ["decode"],
+        ["mint"],
+        ["keygen"],
+        ["proof"],
+        ["rotate"],
+        ["dev-issuer"],
+        ["demo"],
+    ],
 )
 def test_help_for_each_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """--help works for the program and every subcommand, exits 0 and shows runnable examples."""

@@ -14,12 +14,20 @@ from okta_bearer.testing import LocalIssuer
 
 from .servers import loopback_socket, origin_of, serve
 
+RS_ID, RS_SECRET = "0oacliresource", "cli-resource-secret"
+
 
 def dev_issuer(audience: str) -> Iterator[DevIssuer]:
     """A dev issuer whose tokens carry ``audience``, served on a free loopback port."""
     sock = loopback_socket()
     local = LocalIssuer(f"{origin_of(sock)}/oauth2/default", audience)
-    dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
+    dev = DevIssuer(
+        local,
+        clients=[
+            DevClient("0oaclitest", ("http://127.0.0.1:1/",)),
+            DevClient(RS_ID, (), RS_SECRET),  # only confidential clients may introspect
+        ],
+    )
     with serve(dev, sock=sock):
         yield dev
 
@@ -118,7 +126,7 @@ def test_help_shows_several_issuer_examples(capsys: pytest.CaptureFixture[str]) 
     for command in ("verify", "check"):
         assert main([command, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
-        assert "routed by their (unverified) iss" in text
+        assert "routed by its (unverified) iss" in text
         assert "--issuer https://old-org.okta.com/oauth2/default --issuer" in text
 
 
@@ -155,7 +163,7 @@ def test_mint_opaque_prints_a_token_the_issuer_introspects(
     token = capsys.readouterr().out.strip()
     assert not is_jwt_shaped(token)
     answer = httpx.post(
-        f"{first.issuer}/v1/introspect", data={"token": token, "client_id": "0oaclitest"}
+        f"{first.issuer}/v1/introspect", data={"token": token}, auth=(RS_ID, RS_SECRET)
     ).json()
     assert answer["active"] is True
     assert answer["scope"] == "items:read"

@@ -58,3 +58,10 @@ def test_rotate_then_the_next_request_verifies(
         fresh = http.post(demo.issuer + "/dev/mint", json={}).json()["access_token"]
         answer = http.get(demo.api + "/api/whoami", headers={"authorization": f"Bearer {fresh}"})
         assert answer.status_code == 200, answer.text
+
+
+def test_the_api_checked_its_issuer_at_start_up(demo: Demo) -> None:
+    """The demo's API warms its keys from the dev issuer at start-up without an ERROR line."""
+    wait_for_line(demo, "Press Ctrl-C")
+    assert not [line for line in demo.output if "start-up check failed" in line]
+    assert not [line for line in demo.output if "key refresh" in line and "failed" in line]

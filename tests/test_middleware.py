@@ -251,7 +251,7 @@ OKTA = {"issuer": "https://example.okta.com/oauth2/default", "audience": "api://
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "issuer and audience"),
+        ({}, "issuer= and audience="),
         ({"issuer": OKTA["issuer"]}, "audience"),
         ({**OKTA, "public_paths": "/health"}, "public_paths"),
         ({**OKTA, "public_paths": ["health"]}, "public_paths"),

@@ -19,6 +19,7 @@
 const PENDING_KEY = "okta_bearer_demo_pending"; // state/nonce/PKCE verifier, for one round trip
 const FLOW_KEY = "okta_bearer_demo_flow"; // "code" or "implicit": the flow this tab uses
 const SIGNED_OUT_KEY = "okta_bearer_demo_signed_out";
+const SIGNED_IN_KEY = "okta_bearer_demo_signed_in"; // this tab signed in: a reload signs in again
 const FLOW_NAMES = { code: "code + PKCE", implicit: "implicit", dpop: "code + PKCE with DPoP" };
 
 let config = null;
@@ -152,6 +153,7 @@ async function signIn(flow, extraScopes = []) {
 function signOut() {
   accessToken = null;
   sessionStorage.setItem(SIGNED_OUT_KEY, "1");
+  sessionStorage.removeItem(SIGNED_IN_KEY);
   const params = new URLSearchParams({ post_logout_redirect_uri: redirectUri() });
   location.assign(`${config.issuer}/v1/logout?${params}`);
 }
@@ -181,7 +183,11 @@ async function readCallback() {
   }
   let tokens;
   if (fromFragment) {
-    tokens = { access_token: params.get("access_token"), id_token: params.get("id_token") };
+    tokens = {
+      access_token: params.get("access_token"),
+      id_token: params.get("id_token"),
+      token_type: params.get("token_type"),
+    };
   } else {
     const tokenUrl = `${config.issuer}/v1/token`;
     const headers = { "Content-Type": "application/x-www-form-urlencoded" };
@@ -207,6 +213,7 @@ async function readCallback() {
     }
   }
   tokenType = tokens.token_type === "DPoP" ? "DPoP" : "Bearer";
+  sessionStorage.setItem(SIGNED_IN_KEY, "1");
   if (tokens.id_token) {
     const idClaims = jwtPayload(tokens.id_token);
     if (idClaims.nonce !== pending.nonce) throw new Error("nonce mismatch: ID token rejected");
@@ -226,6 +233,24 @@ function describeTime(seconds) {
   const relative =
     Math.abs(delta) < 60 ? "now" : delta > 0 ? `in ${minutes} min` : `${minutes} min ago`;
   return `${when.toLocaleString()} (${relative})`;
+}
+
+// What the label says is what the token is: the issuer's token_type and the
+// token's own binding (cnf.jkt, RFC 9449 section 6) must agree.
+function showTokenType(token) {
+  const cnf = jwtPayload(token).cnf;
+  const jkt = cnf && typeof cnf.jkt === "string" ? cnf.jkt : null;
+  byTestId("token-type").textContent = tokenType;
+  let note;
+  if (tokenType === "DPoP" && jkt) {
+    note = `bound to a key this page holds (cnf.jkt ${jkt.slice(0, 12)}…); every call sends `
+      + "Authorization: DPoP with a fresh signed proof, so the token alone is useless to a thief";
+  } else if (jkt) {
+    note = "the issuer called it a bearer token, but it is bound to a DPoP key (cnf.jkt)";
+  } else {
+    note = "a bearer token: sent as Authorization: Bearer; whoever holds it can use it";
+  }
+  byTestId("token-type-note").textContent = `(${note})`;
 }
 
 function showClaims(token) {
@@ -351,7 +376,7 @@ async function start() {
   if (accessToken) {
     if ($("#status").textContent === "Loading…") setStatus("Signed in.");
     showButtons(true);
-    byTestId("token-type").textContent = tokenType;
+    showTokenType(accessToken);
     showClaims(accessToken);
     await runCalls();
     return;
@@ -361,10 +386,16 @@ async function start() {
     showButtons(false);
     return;
   }
-  // No token in this tab yet: go to the sign-in page, as Okta's guide describes
-  // (with the issuer's session still alive, it comes straight back).
-  setStatus("Redirecting to the sign-in page…");
-  await signIn(currentFlow());
+  if (sessionStorage.getItem(SIGNED_IN_KEY)) {
+    // A reload of a signed-in tab: the token lived in memory only, so sign in
+    // again (with the issuer's session still alive, it comes straight back).
+    setStatus("Signing in again…");
+    await signIn(currentFlow());
+    return;
+  }
+  // A first visit: this page first, then the user chooses how to sign in.
+  setStatus("Not signed in.");
+  showButtons(false);
 }
 
 start().catch((error) => setStatus(`Unexpected error: ${error}`, true));

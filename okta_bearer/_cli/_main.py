@@ -24,20 +24,28 @@ from ._common import (
     CLIError,
 )
 from ._dev import cmd_demo, cmd_dev_issuer
+from ._dpop import KEY_ALGORITHMS, cmd_keygen, cmd_proof
 from ._tokens import cmd_decode, cmd_mint, cmd_rotate, cmd_verify
 
 _USER_HELP = (
-    "a user who may sign in, as LOGIN:PASSWORD (repeatable); default: alice@example.com:wonderland"
+    "A user who may sign in, as LOGIN:PASSWORD. Repeat it for several users. "
+    "Default: alice@example.com:wonderland."
 )
 
 
 def _add_issuer_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (%(default)s)")
     parser.add_argument(
-        "--issuer-path", default=DEFAULT_PATH, help="path of the issuer URL (%(default)s)"
+        "--host", default=DEFAULT_HOST, help="The address to listen on. Default: %(default)s."
     )
     parser.add_argument(
-        "--audience", default=DEFAULT_AUDIENCE, help="aud of access tokens (%(default)s)"
+        "--issuer-path",
+        default=DEFAULT_PATH,
+        help="The path of the issuer URL. Default: %(default)s.",
+    )
+    parser.add_argument(
+        "--audience",
+        default=DEFAULT_AUDIENCE,
+        help="The aud of the access tokens it issues. Default: %(default)s.",
     )
     parser.add_argument(
         "--user", action="append", default=[], metavar="LOGIN:PASSWORD", help=_USER_HELP
@@ -46,26 +54,27 @@ def _add_issuer_options(parser: argparse.ArgumentParser) -> None:
         "--scope",
         action="append",
         default=[],
-        help="a custom scope to offer besides openid/profile/email (repeatable); "
-        "default: items:read and items:write",
+        help="A custom scope to offer besides openid, profile and email. Repeat it for "
+        "several. Default: items:read and items:write.",
     )
     parser.add_argument(
         "--default-scope",
         action="append",
         default=[],
-        help="granted when a request asks for no scope; then openid is not required (repeatable)",
+        help="A scope granted when a request asks for none; openid is then not required. "
+        "Repeat it for several.",
     )
     parser.add_argument(
         "--keys-max-age",
         type=int,
         default=300,
-        help="Cache-Control max-age of /v1/keys, seconds (%(default)s)",
+        help="The Cache-Control max-age of /v1/keys, in seconds. Default: %(default)s.",
     )
     parser.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
-        help="uvicorn log level (%(default)s; 'info' shows each request)",
+        help="The uvicorn log level; 'info' shows each request. Default: %(default)s.",
     )
 
 
@@ -97,10 +106,10 @@ class _InOrder(argparse.Action):
 
 
 _SEVERAL_ISSUERS = (
-    "several issuers: repeat --issuer; tokens are routed by their (unverified) iss to the "
-    "issuer configured with exactly that URL, and any other iss is refused without a request. "
-    "An --audience before the first --issuer is shared by every issuer; one after an --issuer "
-    "is that issuer's own (added to the shared ones)."
+    "To trust several issuers, repeat --issuer: each token is routed by its (unverified) iss "
+    "to the issuer configured with exactly that URL, and any other iss is refused without a "
+    "request. An --audience before the first --issuer is shared by every issuer; one after an "
+    "--issuer is that issuer's own (added to the shared ones)."
 )
 
 
@@ -110,45 +119,205 @@ def _add_verifier_options(parser: argparse.ArgumentParser) -> None:
         required=True,
         action=_InOrder,
         metavar="URL",
-        help="the issuer, exactly as in the token's iss, "
-        "e.g. https://dev-123456.okta.com/oauth2/default (repeatable: several issuers)",
+        help="The issuer, exactly as in the token's iss, e.g. "
+        "https://dev-123456.okta.com/oauth2/default. Repeat it to trust several issuers.",
     )
     parser.add_argument(
         "--audience",
         required=True,
         action=_InOrder,
         metavar="AUD",
-        help="an accepted aud, e.g. api://default (repeatable); after an --issuer it is that "
-        "issuer's own, before the first --issuer it is shared by all",
+        help="An accepted aud, e.g. api://default. Repeat it for several. After an --issuer "
+        "it is that issuer's own; before the first --issuer it is shared by all.",
     )
     parser.add_argument(
         "--scope",
         action="append",
         default=[],
         metavar="SCOPE",
-        help="a scope the token must hold, e.g. items:read (repeatable)",
+        help="A scope the token must hold, e.g. items:read. Repeat it for several.",
     )
     parser.add_argument(
         "--client-id",
         action="append",
         default=[],
         metavar="ID",
-        help="accept only tokens from this client (cid), e.g. 0oa1b2c3d4 (repeatable)",
+        help="Accept only tokens from this client (cid), e.g. 0oa1b2c3d4. Repeat it for several.",
     )
     parser.add_argument(
         "--jwks-uri",
         metavar="URL",
-        help="keys URL (default: discovered from the issuer; one --issuer only)",
+        help="The URL of the issuer's keys. Default: discovered from the issuer. "
+        "It needs a single --issuer.",
     )
     parser.add_argument(
-        "--algorithm", action="append", metavar="ALG", help="accepted alg (default: RS256)"
+        "--algorithm",
+        action="append",
+        metavar="ALG",
+        help="An accepted signature algorithm. Repeat it for several. Default: RS256.",
     )
     parser.add_argument(
-        "--leeway", type=float, default=30.0, metavar="S", help="clock skew, s (%(default)s)"
+        "--leeway",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="The clock skew tolerated, in seconds. Default: %(default)s.",
     )
     parser.add_argument(
-        "--timeout", type=float, default=10.0, metavar="S", help="key fetch timeout, s"
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="How long fetching the keys may take, in seconds. Default: %(default)s.",
     )
+
+
+def _add_mint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mint = commands.add_parser(
+        "mint",
+        formatter_class=_Formatter,
+        help="Get a token from a running dev issuer (for curl).",
+        description="Ask a running dev issuer (okta-bearer dev-issuer or demo) for an access "
+        "token and print it. Without --dpop-key the token comes from the issuer's loopback-only "
+        "/dev/mint. With --dpop-key it comes from the sign-in flow a browser would run, without "
+        "a browser: the CLI signs in as --user with --password and redeems the code at "
+        "/v1/token with a DPoP proof signed by the key, so the token is bound to that key "
+        "(token_type DPoP, cnf.jkt).",
+        epilog=_examples(
+            'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:9401/api/whoami',
+            "okta-bearer mint --scope openid --scope items:write --expires-in 300",
+            "okta-bearer mint --resource http://127.0.0.1:8000/mcp",
+            "okta-bearer mint --audience api://other --client-token --json",
+            "okta-bearer keygen key.json && okta-bearer mint --dpop-key key.json",
+            f'curl -d client_id={DEMO_CLIENT_ID} -d "token=$(okta-bearer mint --opaque)" '
+            + DEFAULT_ISSUER
+            + "/v1/introspect",
+        ),
+    )
+    mint.add_argument(
+        "--issuer", default=DEFAULT_ISSUER, help="The dev issuer's URL. Default: %(default)s."
+    )
+    mint.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="A scope to grant, e.g. items:write. Repeat it for several. "
+        "Default: openid and items:read.",
+    )
+    who = mint.add_mutually_exclusive_group()
+    who.add_argument(
+        "--user",
+        metavar="LOGIN",
+        help="The user the token is for, one the dev issuer knows. Default: its first user "
+        "(alice@example.com with --dpop-key).",
+    )
+    who.add_argument(
+        "--client-token",
+        action="store_true",
+        help="Get a token for the client itself, with no user.",
+    )
+    mint.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="A registered client's id. Default: the first registered client.",
+    )
+    mint.add_argument(
+        "--expires-in",
+        type=int,
+        metavar="S",
+        help="The token's lifetime in seconds. Default: 3600.",
+    )
+    aud = mint.add_mutually_exclusive_group()
+    aud.add_argument(
+        "--audience",
+        metavar="AUD",
+        help="The token's aud, in place of the dev issuer's own audience.",
+    )
+    aud.add_argument(
+        "--resource",
+        metavar="URL",
+        help="The API the token is for, as an RFC 8707 resource indicator, e.g. an MCP "
+        "server's URL; it becomes the token's aud.",
+    )
+    mint.add_argument(
+        "--opaque",
+        action="store_true",
+        help="Get an opaque token (not a JWT), which only the issuer's /v1/introspect can judge.",
+    )
+    mint.add_argument(
+        "--dpop-key",
+        metavar="FILE",
+        help="Bind the token to the DPoP key in FILE (made by okta-bearer keygen), through the "
+        "dev issuer's sign-in flow.",
+    )
+    mint.add_argument(
+        "--password",
+        help="The password of --user for --dpop-key's sign-in. Default: wonderland, the "
+        "password of the dev issuer's default user.",
+    )
+    mint.add_argument("--json", action="store_true", help="Print the whole token response.")
+    mint.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
+    mint.set_defaults(handler=cmd_mint)
+
+
+def _add_dpop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keygen = commands.add_parser(
+        "keygen",
+        formatter_class=_Formatter,
+        help="Create a DPoP key file.",
+        description="Create a key pair for DPoP (RFC 9449) and write it to PATH as a private "
+        "JWK, readable by you only. Print its thumbprint, which a token bound to the key "
+        "carries as cnf.jkt.",
+        epilog=_examples(
+            "okta-bearer keygen key.json",
+            "okta-bearer keygen --algorithm EdDSA --force key.json",
+        ),
+    )
+    keygen.add_argument("path", metavar="PATH", help="The key file to create.")
+    keygen.add_argument(
+        "--algorithm",
+        choices=KEY_ALGORITHMS,
+        default="ES256",
+        help="The key's signature algorithm. Default: %(default)s.",
+    )
+    keygen.add_argument("--force", action="store_true", help="Replace PATH if it exists.")
+    keygen.set_defaults(handler=cmd_keygen)
+
+    proof = commands.add_parser(
+        "proof",
+        formatter_class=_Formatter,
+        help="Print a DPoP proof for one request.",
+        description="Sign a DPoP proof (RFC 9449) with the key in --key for one request and "
+        "print it, for the request's DPoP header. A proof is good for one request: make a new "
+        "one for each. The query and fragment of --url are left out of the proof, as RFC 9449 "
+        "requires.",
+        epilog=_examples(
+            "okta-bearer proof --key key.json --method GET "
+            '--url http://127.0.0.1:9401/api/whoami --token "$TOKEN"',
+            'curl -H "Authorization: DPoP $TOKEN" -H "DPoP: $(okta-bearer proof --key key.json '
+            '--method GET --url http://127.0.0.1:9401/api/whoami --token "$TOKEN")" '
+            "http://127.0.0.1:9401/api/whoami",
+        ),
+    )
+    proof.add_argument(
+        "--key", required=True, metavar="FILE", help="The key file made by okta-bearer keygen."
+    )
+    proof.add_argument(
+        "--method", required=True, help="The request's HTTP method, e.g. GET or POST."
+    )
+    proof.add_argument("--url", required=True, help="The URL the request is sent to.")
+    proof.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="The access token the request carries; the proof then holds its hash (ath). "
+        "Leave it out for a proof sent to a token endpoint.",
+    )
+    proof.add_argument(
+        "--nonce",
+        help="The nonce the API asked for in its DPoP-Nonce header, when it asks for one.",
+    )
+    proof.set_defaults(handler=cmd_proof)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,10 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="okta-bearer",
         formatter_class=_Formatter,
-        description="Verify Okta / OpenID Connect access tokens, and run a local Okta-shaped "
+        description="Verify Okta and OpenID Connect access tokens, and run a local Okta-shaped "
         "issuer and demo.",
-        epilog="exit status: 0 ok, 1 token rejected or request failed, 2 usage error, "
-        "3 issuer unreachable.\n\n"
+        epilog="exit status: 0 success, 1 the token was refused or a request failed, 2 a usage "
+        "error, 3 the issuer could not be reached.\n\n"
         + _examples(
             "okta-bearer demo",
             "okta-bearer check --issuer https://dev-123456.okta.com/oauth2/default "
@@ -172,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify",
         formatter_class=_Formatter,
-        help="verify a token and print its claims",
+        help="Verify a token and print its claims.",
         description="Verify TOKEN against the issuer's published keys and print its claims as "
         "JSON. On failure print the reason (RFC 6750 error, reason code, description) and, for "
         "issuer, audience, client and scope refusals, what was expected and what the token holds. "
@@ -192,21 +361,23 @@ def build_parser() -> argparse.ArgumentParser:
             "--issuer https://tenant-b.okta.com/oauth2/aus1b2c3 --audience api://tenant-b",
         ),
     )
-    verify.add_argument("token", metavar="TOKEN", help="the access token, or - to read stdin")
+    verify.add_argument(
+        "token", metavar="TOKEN", help="The access token, or - to read it from stdin."
+    )
     _add_verifier_options(verify)
     verify.set_defaults(handler=cmd_verify)
 
     check = commands.add_parser(
         "check",
         formatter_class=_Formatter,
-        help="diagnose an issuer (discovery, keys) and a token, one line per check",
+        help="Diagnose an issuer (discovery, keys) and a token, one line per check.",
         description="Fetch the issuer's metadata and keys and say, one line each, whether "
         "they fit this configuration; with --token, also judge the token's header, key, "
         "signature and every claim, each ok or FAIL with what was expected and what was found. "
         "The last line is the verdict of a TokenVerifier with the same options. With several "
         "--issuer, each issuer's discovery and keys are checked, and the token against the "
         "issuer its iss names. " + _SEVERAL_ISSUERS,
-        epilog="exit status: 0 every check passed, 1 a check failed, 2 usage or "
+        epilog="exit status: 0 every check passed, 1 a check failed, 2 a usage or "
         "configuration error, 3 the issuer could not be reached.\n\n"
         + _examples(
             "okta-bearer check --issuer https://dev-123456.okta.com/oauth2/default "
@@ -220,7 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     check.add_argument(
-        "--token", metavar="TOKEN", help="an access token to judge too, or - to read stdin"
+        "--token",
+        metavar="TOKEN",
+        help="An access token to judge as well, or - to read it from stdin.",
     )
     _add_verifier_options(check)
     check.set_defaults(handler=cmd_check)
@@ -228,80 +401,44 @@ def build_parser() -> argparse.ArgumentParser:
     decode = commands.add_parser(
         "decode",
         formatter_class=_Formatter,
-        help="show a token's header and claims, UNVERIFIED",
+        help="Show a token's header and claims, UNVERIFIED.",
         description="Decode TOKEN's header and claims WITHOUT verifying anything; the output is "
         "marked UNVERIFIED.",
         epilog=_examples(
             "okta-bearer decode eyJraWQi...", "okta-bearer mint | okta-bearer decode -"
         ),
     )
-    decode.add_argument("token", metavar="TOKEN", help="the token, or - to read stdin")
+    decode.add_argument("token", metavar="TOKEN", help="The token, or - to read it from stdin.")
     decode.set_defaults(handler=cmd_decode)
 
-    mint = commands.add_parser(
-        "mint",
-        formatter_class=_Formatter,
-        help="get a token from a running dev issuer (for curl)",
-        description="Ask a running dev issuer (okta-bearer dev-issuer or demo) for an access "
-        "token and print it.",
-        epilog=_examples(
-            'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:9401/api/whoami',
-            "okta-bearer mint --scope openid --scope items:write --expires-in 300",
-            "okta-bearer mint --client-token --json",
-            f'curl -d client_id={DEMO_CLIENT_ID} -d "token=$(okta-bearer mint --opaque)" '
-            + DEFAULT_ISSUER
-            + "/v1/introspect",
-        ),
-    )
-    mint.add_argument("--issuer", default=DEFAULT_ISSUER, help="dev issuer URL (%(default)s)")
-    mint.add_argument(
-        "--scope",
-        action="append",
-        default=[],
-        metavar="SCOPE",
-        help="scope to grant, e.g. items:write (repeatable; default: openid items:read)",
-    )
-    who = mint.add_mutually_exclusive_group()
-    who.add_argument(
-        "--user", metavar="LOGIN", help="a configured user, e.g. alice@example.com (default)"
-    )
-    who.add_argument(
-        "--client-token", action="store_true", help="a token for the client itself, no user"
-    )
-    mint.add_argument(
-        "--client-id", metavar="ID", help="a registered client id (default: the first one)"
-    )
-    mint.add_argument(
-        "--expires-in", type=int, metavar="S", help="lifetime in seconds (default 3600)"
-    )
-    mint.add_argument(
-        "--opaque",
-        action="store_true",
-        help="an opaque token (not a JWT): only the issuer's /v1/introspect can judge it",
-    )
-    mint.add_argument("--json", action="store_true", help="print the whole token response")
-    mint.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
-    mint.set_defaults(handler=cmd_mint)
+    _add_mint(commands)
+    _add_dpop(commands)
 
     rotate = commands.add_parser(
         "rotate",
         formatter_class=_Formatter,
-        help="make a running dev issuer sign with a new key",
+        help="Make a running dev issuer sign with a new key.",
         description="Rotate the signing key of a running dev issuer. The previous key stays "
         "published unless --drop-old, so tokens it signed keep verifying.",
         epilog=_examples(
             "okta-bearer rotate", "okta-bearer rotate --drop-old --issuer " + DEFAULT_ISSUER
         ),
     )
-    rotate.add_argument("--issuer", default=DEFAULT_ISSUER, help="dev issuer URL (%(default)s)")
-    rotate.add_argument("--drop-old", action="store_true", help="unpublish the previous key")
+    rotate.add_argument(
+        "--issuer", default=DEFAULT_ISSUER, help="The dev issuer's URL. Default: %(default)s."
+    )
+    rotate.add_argument(
+        "--drop-old",
+        action="store_true",
+        help="Stop publishing the previous key, so the tokens it signed are refused.",
+    )
     rotate.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
     rotate.set_defaults(handler=cmd_rotate)
 
     dev = commands.add_parser(
         "dev-issuer",
         formatter_class=_Formatter,
-        help="serve an Okta-shaped authorization server on loopback",
+        help="Serve an Okta-shaped authorization server on loopback.",
         description="Serve the dev issuer: an Okta custom authorization server look-alike at "
         "http://HOST:PORT/oauth2/default with discovery, /v1/keys, /v1/authorize (implicit and "
         "code+PKCE) with a sign-in page, /v1/token, /v1/userinfo, and loopback-only "
@@ -313,17 +450,25 @@ def build_parser() -> argparse.ArgumentParser:
             "okta-bearer dev-issuer --scope orders:read --rotate-every 60",
         ),
     )
-    dev.add_argument("--port", type=int, default=DEFAULT_ISSUER_PORT, help="port (%(default)s)")
+    dev.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_ISSUER_PORT,
+        help="The port to listen on. Default: %(default)s.",
+    )
     dev.add_argument(
         "--client",
         action="append",
         default=[],
         metavar="ID=URI[,URI...]",
-        help="a client and its exact redirect URIs (repeatable); default: "
-        f"{DEMO_CLIENT_ID}=http://localhost:8080/,http://127.0.0.1:8080/",
+        help="A client and its exact redirect URIs. Repeat it for several clients. Default: "
+        f"{DEMO_CLIENT_ID}=http://localhost:8080/,http://127.0.0.1:8080/.",
     )
     dev.add_argument(
-        "--rotate-every", type=float, metavar="SECONDS", help="rotate the signing key periodically"
+        "--rotate-every",
+        type=float,
+        metavar="SECONDS",
+        help="Rotate the signing key every SECONDS seconds.",
     )
     _add_issuer_options(dev)
     dev.set_defaults(handler=cmd_dev_issuer)
@@ -331,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         formatter_class=_Formatter,
-        help="run dev issuer + example API + SPA on loopback",
+        help="Run the dev issuer, the example API and the SPA on loopback.",
         description="Start the dev issuer, the example FastAPI API (examples/api.py) and the "
         "single-page app (examples/spa/) in one process, print the SPA's URL, and stop all "
         "three on Ctrl-C. Sign in as alice@example.com / wonderland unless --user says "
@@ -343,13 +488,37 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument(
-        "--issuer-port", type=int, default=DEFAULT_ISSUER_PORT, help="dev issuer (%(default)s)"
+        "--issuer-port",
+        type=int,
+        default=DEFAULT_ISSUER_PORT,
+        help="The dev issuer's port. Default: %(default)s.",
     )
-    demo.add_argument("--api-port", type=int, default=DEFAULT_API_PORT, help="API (%(default)s)")
-    demo.add_argument("--spa-port", type=int, default=DEFAULT_SPA_PORT, help="SPA (%(default)s)")
+    demo.add_argument(
+        "--api-port",
+        type=int,
+        default=DEFAULT_API_PORT,
+        help="The example API's port. Default: %(default)s.",
+    )
+    demo.add_argument(
+        "--spa-port",
+        type=int,
+        default=DEFAULT_SPA_PORT,
+        help="The single-page app's port. Default: %(default)s.",
+    )
     _add_issuer_options(demo)
     demo.set_defaults(handler=cmd_demo)
+    _help_as_sentence(parser)
     return parser
+
+
+def _help_as_sentence(parser: argparse.ArgumentParser) -> None:
+    """Give -h, in ``parser`` and every subcommand, a help text that reads as a sentence."""
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = "Show this help and exit."
+        elif isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _help_as_sentence(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

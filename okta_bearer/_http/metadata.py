@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
+from .._options import checked_options
 
 __all__ = [
     "WELL_KNOWN_PATH",
@@ -131,6 +132,7 @@ def _strings(option: str, values: Iterable[str] | None) -> tuple[str, ...] | Non
     return found
 
 
+@checked_options
 class ProtectedResource:
     """What a protected resource says about itself (RFC 9728 section 2).
 

@@ -9,11 +9,19 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["DPOP_SCHEME_NAME", "ERROR_SCHEMA", "document_dpop", "document_refusals"]
+__all__ = [
+    "DPOP_PROOF_SCHEME_NAME",
+    "DPOP_SCHEME_NAME",
+    "ERROR_SCHEMA",
+    "document_dpop",
+    "document_refusals",
+]
 
 ERROR_SCHEMA_NAME = "BearerError"
 #: The security scheme naming DPoP-bound access tokens (RFC 9449).
 DPOP_SCHEME_NAME = "DPoP"
+#: The security scheme naming the ``DPoP`` proof header sent with them.
+DPOP_PROOF_SCHEME_NAME = "DPoPProof"
 
 #: The default refusal body (see ``okta_bearer._http.responses.error_body``).
 ERROR_SCHEMA: dict[str, Any] = {
@@ -120,30 +128,47 @@ def document_refusals(
 
 
 def document_dpop(schema: dict[str, Any], *, scheme_name: str, algorithms: Iterable[str]) -> None:
-    """Declare the ``DPoP`` scheme and offer it wherever ``scheme_name`` is required.
+    """Declare DPoP (RFC 9449) and offer it wherever ``scheme_name`` is required.
 
-    OpenAPI has no DPoP flow, so the scheme is an ``http`` one (``DPoP`` is a
-    registered HTTP authentication scheme, RFC 9449 section 7.1); each
-    requirement naming ``scheme_name`` gets a ``DPoP`` alternative (requirements
-    in a list are ORed).  Swagger UI cannot make proofs: it keeps using Bearer.
+    A DPoP request carries two headers: ``Authorization: DPoP <token>`` and a
+    ``DPoP`` proof, so the alternative requirement names two ``apiKey``
+    schemes, both required (a requirement's schemes are ANDed, the list's
+    requirements ORed).  OpenAPI has no DPoP flow, and Swagger UI answers an
+    ``http`` scheme named ``DPoP`` with "unsupported scheme"; as ``apiKey``
+    headers it shows two fields to paste a DPoP-bound token and a fresh proof
+    (``okta-bearer proof``) into.  It cannot make proofs itself.
     """
+    requirement: dict[str, list[str]] = {DPOP_SCHEME_NAME: [], DPOP_PROOF_SCHEME_NAME: []}
     offered = False
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             if method not in _METHODS:
                 continue
             security = operation.get("security") or []
-            if any(scheme_name in r for r in security) and {DPOP_SCHEME_NAME: []} not in security:
-                security.append({DPOP_SCHEME_NAME: []})
+            if any(scheme_name in r for r in security) and requirement not in security:
+                security.append(dict(requirement))
                 offered = True
     if offered:
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes.setdefault(
             DPOP_SCHEME_NAME,
             {
-                "type": "http",
-                "scheme": "DPoP",
-                "description": "DPoP-bound access token (Authorization: DPoP) with a DPoP "
-                "proof header (RFC 9449); proof algorithms: " + " ".join(algorithms),
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "A DPoP-bound access token (RFC 9449 section 7.1), sent as "
+                "`Authorization: DPoP <token>`: enter `DPoP ` followed by the token.  "
+                f"Goes with a proof in the `DPoP` header ({DPOP_PROOF_SCHEME_NAME}).",
+            },
+        )
+        schemes.setdefault(
+            DPOP_PROOF_SCHEME_NAME,
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "DPoP",
+                "description": "A DPoP proof (RFC 9449 section 4) for this method and URL, "
+                "fresh for every request, e.g. from `okta-bearer proof`; algorithms: "
+                + " ".join(algorithms),
             },
         )

@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 from .._errors import ConfigurationError, MissingToken
 from .._jwt.claims import Claims
 from .._jwt.validation import check_scopes
+from .._options import checked_options
 from .stepup import StepUpPolicy
 
 __all__ = ["check_auth", "require_auth"]
@@ -61,6 +62,7 @@ def _check(
     return claims
 
 
+@checked_options
 def require_auth(
     *scopes: str,
     acr_values: Iterable[str] = (),

@@ -106,7 +106,9 @@ class Claims:
         client_id: Okta's ``cid``, else RFC 9068's ``client_id``.
         uid: Okta user id, ``None`` for client-credentials tokens.
         issuer: ``iss``.
-        audience: ``aud`` as a tuple (a string ``aud`` becomes a 1-tuple).
+        audience: ``aud`` as a tuple (a string ``aud`` becomes a 1-tuple; empty
+            without ``aud``, which only a verifier built with ``audience=None``
+            accepts).
         expires_at: ``exp`` as an aware UTC datetime.
         issued_at: ``iat`` as an aware UTC datetime, if present.
         jti: token id, if present.
@@ -137,13 +139,14 @@ class Claims:
         """Build claims from an already validated payload.
 
         The caller guarantees ``iss`` is a string, ``aud`` a string or list of
-        strings, ``exp`` a number and the scope claims well-formed; other
-        claims are read leniently.  ``payload`` is frozen in place.
+        strings (or absent when no audience is checked), ``exp`` a number and
+        the scope claims well-formed; other claims are read leniently.
+        ``payload`` is frozen in place.
         """
         # On every fresh token's path: string claims are checked inline and the
         # construction is positional (no keyword parsing).
         get = payload.get
-        aud = payload["aud"]
+        aud = get("aud")  # absent only where the policy checks no audience (Cognito)
         expires_at = _as_datetime(payload["exp"])
         assert expires_at is not None  # guaranteed by validation
         sub, cid, uid, jti, iat = get("sub"), get("cid"), get("uid"), get("jti"), get("iat")
@@ -161,7 +164,7 @@ class Claims:
             cid if isinstance(cid, str) else None,
             uid if isinstance(uid, str) else None,
             payload["iss"],
-            (aud,) if isinstance(aud, str) else tuple(aud),
+            (aud,) if isinstance(aud, str) else () if aud is None else tuple(aud),
             expires_at,
             None if iat is None else _as_datetime(iat),
             jti if isinstance(jti, str) else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +18,34 @@ __all__ = ["Policy", "check_scopes", "validate_claims"]
 class Policy:
     """What a token must satisfy, compiled once by :class:`TokenVerifier`.
 
-    ``client_ids`` of ``None`` means any client is accepted.
+    ``client_ids`` of ``None`` means any client is accepted.  ``audiences``
+    of ``None`` means ``aud`` is not checked, which the verifier allows only
+    together with ``client_ids`` (Amazon Cognito's access tokens have no
+    ``aud``).  ``tenants`` turns ``issuer`` into a template holding
+    :data:`TENANT_PLACEHOLDER` (Microsoft Entra ID multi-tenant apps): the
+    token's ``tid`` fills it in, and must be listed unless ``any_tenant``.
     """
 
     issuer: str
-    audiences: frozenset[str]
+    audiences: frozenset[str] | None
     leeway: float
     max_token_age: float | None = None
     client_ids: frozenset[str] | None = None
+    tenants: frozenset[str] | None = None
+    any_tenant: bool = False
+
+
+#: The part of a multi-tenant issuer URL that the token's ``tid`` fills in,
+#: spelt as in Microsoft Entra ID's ``common`` metadata document.
+TENANT_PLACEHOLDER = "{tenantid}"
+
+# Entra tenant ids are GUIDs, written in lower case in iss and tid.
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_tenant_id(value: object) -> bool:
+    """Whether ``value`` is a tenant id as Entra writes it: a lower-case GUID."""
+    return isinstance(value, str) and _TENANT_ID.fullmatch(value) is not None
 
 
 # datetime's range, 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as epoch seconds.
@@ -71,29 +92,18 @@ def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Clai
     iss = payload.get("iss")
     if iss is None:
         raise InvalidToken("missing_claim", "Token has no 'iss' claim")
-    if iss != policy.issuer:
+    expected = _expected_issuer(payload, policy)
+    if iss != expected:
         raise InvalidToken(
             "bad_issuer",
             "Token issuer is not trusted",
-            {"expected": policy.issuer, "got": _shown(iss)},
+            {"expected": expected, "got": _shown(iss)},
         )
-
-    # RFC 9068 section 4 / RFC 9700 section 2.3: the audience must name this API.
-    aud = payload.get("aud")
-    if aud is None:
-        raise InvalidToken("missing_claim", "Token has no 'aud' claim")
-    if isinstance(aud, str):
-        matched = aud in policy.audiences
-    elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
-        matched = not policy.audiences.isdisjoint(aud)
-    else:
+    if policy.audiences is not None:
+        _check_audience(payload, policy.audiences)
+    elif "aud" in payload and not _is_audience(payload["aud"]):
+        # Not compared, but still read into Claims.audience: a string or a list of them.
         raise InvalidToken("bad_claim", "Token 'aud' claim is malformed")
-    if not matched:
-        raise InvalidToken(
-            "bad_audience",
-            "Token audience is not accepted",
-            {"expected": " ".join(sorted(policy.audiences)), "got": _shown(aud)},
-        )
 
     # RFC 9068 section 2.2 makes exp mandatory; RFC 7519 section 4.1.4: the
     # current time must be *before* exp, so exp == now is already expired.
@@ -134,6 +144,47 @@ def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Clai
             )
 
     return Claims.from_payload(payload, scopes)
+
+
+def _expected_issuer(payload: dict[str, Any], policy: Policy) -> str:
+    """The issuer this token must name: the configured one, or the template
+    with the token's own ``tid`` in it (Microsoft's multi-tenant rule: ``iss``
+    must be the issuer of the tenant the token says it comes from)."""
+    if policy.tenants is None:
+        return policy.issuer
+    tid = payload.get("tid")
+    if tid is None:
+        raise InvalidToken("missing_claim", "Token has no 'tid' claim")
+    if not is_tenant_id(tid):
+        raise InvalidToken("bad_claim", "Token 'tid' claim is malformed")
+    assert isinstance(tid, str)
+    if not policy.any_tenant and tid not in policy.tenants:
+        raise InvalidToken(
+            "bad_issuer",
+            "Token issuer is not trusted",
+            {"expected": "tenants " + " ".join(sorted(policy.tenants)), "got": tid},
+        )
+    return policy.issuer.replace(TENANT_PLACEHOLDER, tid)
+
+
+def _is_audience(aud: object) -> bool:
+    return isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))
+
+
+def _check_audience(payload: dict[str, Any], audiences: frozenset[str]) -> None:
+    # RFC 9068 section 4 / RFC 9700 section 2.3: the audience must name this API.
+    aud = payload.get("aud")
+    if aud is None:
+        raise InvalidToken("missing_claim", "Token has no 'aud' claim")
+    if not _is_audience(aud):
+        raise InvalidToken("bad_claim", "Token 'aud' claim is malformed")
+    matched = aud in audiences if isinstance(aud, str) else not audiences.isdisjoint(aud)
+    if not matched:
+        raise InvalidToken(
+            "bad_audience",
+            "Token audience is not accepted",
+            {"expected": " ".join(sorted(audiences)), "got": _shown(aud)},
+        )
 
 
 def check_scopes(claims: Claims, required: Iterable[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import Literal
 
 import httpx
 from cachetools import LRUCache
@@ -27,15 +28,50 @@ from .._errors import ConfigurationError, InvalidToken
 from .._events import Events, check_events
 from .._http.rfc6750 import is_scope_token
 from .._keys.keystore import KeyStore
+from .._options import checked_options
 from .._store.memory import Store
 from .claims import Claims
 from .jwk import SUPPORTED_ALGORITHMS
 from .jws import decode_payload, parse_token
-from .validation import Policy, check_scopes, validate_claims
+from .validation import TENANT_PLACEHOLDER, Policy, check_scopes, is_tenant_id, validate_claims
 
 __all__ = ["TokenVerifier"]
 
 
+def _check_tenants(
+    issuer: object, tenants: object, jwks_uri: object
+) -> tuple[frozenset[str] | None, bool]:
+    """The accepted tenant ids (``None``: a plain issuer) and whether any tenant is.
+
+    Raises:
+        ConfigurationError: a template without ``tenants`` or ``jwks_uri``,
+            ``tenants`` without a template, or a tenant id that is not a GUID.
+    """
+    templated = isinstance(issuer, str) and TENANT_PLACEHOLDER in issuer
+    if tenants is None:
+        if templated:
+            raise ConfigurationError(
+                "issuer holds {tenantid}: give tenants=[...] (the tenant ids you accept) "
+                "or tenants='any'"
+            )
+        return None, False
+    if not templated:
+        raise ConfigurationError("tenants needs an issuer template holding {tenantid}")
+    assert isinstance(issuer, str)
+    # The template must be a valid issuer once a tenant id is in it.
+    check_url("issuer", issuer.replace(TENANT_PLACEHOLDER, "00000000-0000-0000-0000-000000000000"))
+    if jwks_uri is None:
+        raise ConfigurationError("tenants needs jwks_uri: an issuer template cannot be discovered")
+    if tenants == "any":
+        return frozenset(), True
+    ids = check_strings("tenants", tenants, allow_empty=False)
+    for tid in ids:
+        if not is_tenant_id(tid):
+            raise ConfigurationError(f"tenants: {tid!r} is not a lower-case tenant GUID")
+    return frozenset(ids), False
+
+
+@checked_options
 class TokenVerifier:
     """Verify OAuth 2.0 JWT access tokens from one Okta (or OpenID Connect) issuer.
 
@@ -47,7 +83,12 @@ class TokenVerifier:
     Args:
         issuer: the authorization server's issuer, e.g.
             ``https://example.okta.com/oauth2/default``; compared exactly.
-        audience: accepted ``aud`` value, or several (a token needs one of them).
+            With ``tenants``, a template holding ``{tenantid}``, e.g.
+            ``https://login.microsoftonline.com/{tenantid}/v2.0``.
+        audience: accepted ``aud`` value, or several (a token needs one of
+            them).  ``None`` only for issuers whose access tokens carry no
+            ``aud`` (Amazon Cognito), and only with ``client_ids``, which then
+            bind the token to your app clients instead.
         jwks_uri: where the keys are; discovered from the issuer's metadata when
             not given (``/.well-known/oauth-authorization-server``, then
             ``/.well-known/openid-configuration``).
@@ -57,6 +98,11 @@ class TokenVerifier:
             (default 30, at most 300).
         max_token_age: reject tokens whose ``iat`` is older than this (seconds).
         client_ids: accept only tokens whose ``cid`` (or ``client_id``) is listed.
+        tenants: for a multi-tenant issuer template (Microsoft Entra ID): the
+            tenant ids (``tid``) accepted, or ``"any"`` for every tenant.  A
+            token's ``iss`` must then equal the template with its own ``tid``
+            in place of ``{tenantid}``.  Needs ``jwks_uri`` (a template cannot
+            be discovered).
         required_scopes: scopes every token must hold (routes can add more).
         require_at_jwt: require ``typ: at+jwt`` (RFC 9068); off by default since
             Okta access tokens carry no ``typ``.
@@ -85,13 +131,14 @@ class TokenVerifier:
     def __init__(
         self,
         issuer: str,
-        audience: str | Iterable[str],
+        audience: str | Iterable[str] | None,
         *,
         jwks_uri: str | None = None,
         algorithms: Iterable[str] = ("RS256",),
         leeway: float = 30.0,
         max_token_age: float | None = None,
         client_ids: Iterable[str] | None = None,
+        tenants: Iterable[str] | Literal["any"] | None = None,
         required_scopes: Iterable[str] = (),
         require_at_jwt: bool = False,
         max_token_size: int = 16 * 1024,
@@ -103,10 +150,14 @@ class TokenVerifier:
         events: Events | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        issuer = check_url("issuer", issuer)
+        tenant_ids, any_tenant = _check_tenants(issuer, tenants, jwks_uri)
+        if tenant_ids is None:
+            issuer = check_url("issuer", issuer)
         if jwks_uri is not None:
             jwks_uri = check_url("jwks_uri", jwks_uri)
-        audiences = check_strings("audience", audience, allow_empty=False)
+        audiences = (
+            () if audience is None else check_strings("audience", audience, allow_empty=False)
+        )
         algs = check_strings("algorithms", algorithms, allow_empty=False)
         for alg in algs:
             if alg.lower() == "none" or alg.upper().startswith("HS"):
@@ -122,6 +173,11 @@ class TokenVerifier:
             if client_ids is None
             else frozenset(check_strings("client_ids", client_ids, allow_empty=False))
         )
+        if audience is None and not ids:
+            raise ConfigurationError(
+                "audience=None needs client_ids: without an audience, the client ids "
+                "are what tie a token to this API (as Amazon Cognito's access tokens)"
+            )
         scopes = check_strings("required_scopes", required_scopes, allow_empty=True)
         for scope in scopes:
             if not is_scope_token(scope):
@@ -153,10 +209,12 @@ class TokenVerifier:
         self.required_scopes = scopes
         self._policy = Policy(
             issuer=issuer,
-            audiences=frozenset(audiences),
+            audiences=None if audience is None else frozenset(audiences),
             leeway=check_number("leeway", leeway, 0, 300),
             max_token_age=max_age,
             client_ids=ids,
+            tenants=tenant_ids,
+            any_tenant=any_tenant,
         )
         self._require_at_jwt = check_bool("require_at_jwt", require_at_jwt)
         self._max_size = check_int("max_token_size", max_token_size, 512, 1024 * 1024)
@@ -239,6 +297,19 @@ class TokenVerifier:
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
+
+    async def warm_up(self) -> list[str]:
+        """Fetch the issuer's metadata and keys now, so the first request pays nothing.
+
+        The middleware calls it at lifespan start-up.  Bounded by
+        ``KeyPolicy.timeout``; never raises for an issuer problem.
+
+        Returns:
+            The problems found (empty when the keys are ready), each naming
+            the issuer, what failed and what to check.
+        """
+        problem = await self._keys.warm_up()
+        return [] if problem is None else [f"issuer {self.issuer}: {problem}"]
 
     def _forget_withdrawn(self, kids: frozenset[str]) -> None:
         # Runs once per refresh that drops a key: tokens it signed go with it.

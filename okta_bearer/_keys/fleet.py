@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,18 +77,37 @@ class SharedKeys:
 
     @classmethod
     def decode(cls, data: bytes) -> SharedKeys | None:
-        """Read what :meth:`encode` wrote; ``None`` for anything else."""
+        """Read what :meth:`encode` wrote; ``None`` for anything else.
+
+        ``fetched_at`` and ``ttl`` must be finite numbers (not booleans) and
+        ``ttl`` not negative: a NaN would make the copy look fresh for ever
+        (every comparison with it is false), a 400-digit integer overflows.
+        """
         try:
             value = json.loads(data)
+            fetched_at, ttl = _finite(value["fetched_at"]), _finite(value["ttl"])
+            if fetched_at is None or ttl is None or ttl < 0:
+                return None
             return cls(
                 str(value["jwks_uri"]),
                 value["jwks"],
-                float(value["fetched_at"]),
-                float(value["ttl"]),
+                fetched_at,
+                ttl,
                 value.get("for_unknown_kid") is True,
             )
         except (ValueError, TypeError, KeyError, RecursionError):
             return None
+
+
+def _finite(value: object) -> float | None:
+    """``value`` as a float when it is a finite JSON number, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
 
 
 #: Fetches from the issuer: returns (jwks_uri, document, ttl).
@@ -174,6 +194,9 @@ class Fleet:
         now = self._clock()
         if now >= shared.fetched_at + shared.ttl - self._refresh_ahead:
             return False  # not fresh: due for a refresh itself
+        if shared.fetched_at > now + self._timeout:
+            return False  # "fetched" in the future: it would never expire here
+
         if kid is None:
             return shared.fetched_at > ours_fetched_at or ours_fetched_at == float("-inf")
         if kid in shared.kids():

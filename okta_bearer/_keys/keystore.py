@@ -72,6 +72,30 @@ class _NotFound(FetchError):
     """A 4xx answer: for discovery, the next candidate URL is tried."""
 
 
+class _IssuerMismatch(FetchError):
+    """The metadata names another issuer (RFC 8414 section 3.3); ``hint`` says why."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def failure_hint(exc: BaseException, timeout: float) -> str:
+    """What to check after a failed discovery or key fetch (for the start-up log)."""
+    if isinstance(exc, _IssuerMismatch):
+        return exc.hint
+    if isinstance(exc, _NotFound):
+        return (
+            "nothing is published there: check issuer= (copy the 'issuer' of the "
+            "authorization server's metadata, e.g. https://{org}.okta.com/oauth2/default)"
+        )
+    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
+        return f"no answer within KeyPolicy.timeout ({timeout:g} s): is the issuer reachable?"
+    if isinstance(exc, (httpx.TransportError, OSError)):
+        return "the host cannot be reached from here: check the host name, DNS, proxy, firewall"
+    return ""
+
+
 def _ttl(cache_control: str | None, policy: KeyPolicy) -> float:
     ttl = policy.default_ttl
     if cache_control:
@@ -153,6 +177,7 @@ class KeyStore:
         self._keys: _KeySet | None = None
         self._task: asyncio.Task[None] | None = None
         self._failed_at = -math.inf  # last failed attempt; -inf once one succeeds
+        self._failure = ""  # why the last attempt failed, with a hint (for warm_up)
         self._last_kid_refetch = -math.inf
         self._fleet = (
             None
@@ -214,6 +239,21 @@ class KeyStore:
         if check is None:
             raise InvalidToken("key_mismatch", "Token algorithm does not fit its key")
         return check
+
+    async def warm_up(self) -> str | None:
+        """Fetch discovery and keys now (at start-up), so the first request finds them.
+
+        Bounded by ``KeyPolicy.timeout``.  Returns ``None`` when keys are
+        ready, else why they are not (safe to log, with what to check).
+        """
+        keyset = self._keys
+        if keyset is not None and self._clock() < keyset.expires_at:
+            return None
+        try:
+            await self._refresh_now(self._clock())
+        except KeysUnavailable:
+            return self._failure or "signing keys could not be fetched"
+        return None
 
     async def _refetch_for_unknown(self, kid: str, now: float) -> Mapping[str, SignatureCheck]:
         if self._failing():
@@ -284,12 +324,14 @@ class KeyStore:
         except Exception as exc:  # any failure is a refresh failure
             self._failed_at = self._clock()
             kept = "keeping the last good keys" if self._keys else "no keys yet"
-            if isinstance(exc, (FetchError, FleetError, httpx.HTTPError, OSError)):
-                reason = str(exc) or type(exc).__name__
-            elif isinstance(exc, asyncio.TimeoutError):
+            if isinstance(exc, asyncio.TimeoutError):  # an OSError too, since Python 3.11
                 reason = f"timed out after {self._policy.timeout:g} s"
+            elif isinstance(exc, (FetchError, FleetError, httpx.HTTPError, OSError)):
+                reason = str(exc) or type(exc).__name__
             else:
                 reason = f"unexpected {type(exc).__name__}"
+            hint = failure_hint(exc, self._policy.timeout)
+            self._failure = f"{reason}; hint: {hint}" if hint else reason
             logger.warning(
                 "okta_bearer: key refresh for %s failed (%s); %s",
                 self._issuer,
@@ -385,18 +427,22 @@ class KeyStore:
             # RFC 8414 section 3.3: the metadata must name the configured issuer.
             got = document.get("issuer")
             if got != self._issuer:
+                hint = issuer_mismatch_hint(self._issuer, got)
                 logger.error(
                     "okta_bearer: metadata at %s names another issuer:\n"
                     "  configured issuer: %r\n  metadata issuer:   %r\n  hint: %s",
                     url,
                     self._issuer,
                     got if isinstance(got, str) else None,
-                    issuer_mismatch_hint(self._issuer, got),
+                    hint,
                     extra={"reason": "issuer_mismatch", "issuer": self._issuer},
                 )
-                raise FetchError("metadata issuer does not match the configured issuer")
+                raise _IssuerMismatch(
+                    f"metadata at {url} names issuer {str(got)[:200]!r}, not the configured one",
+                    hint,
+                )
             return _checked_jwks_uri(document.get("jwks_uri"), url)
-        raise FetchError(last)
+        raise _NotFound(last)
 
     async def _get_json(self, url: str) -> tuple[object, str | None]:
         client = self._client
@@ -412,7 +458,10 @@ class KeyStore:
             if response.status_code != 200:
                 raise FetchError(f"{url} answered HTTP {response.status_code}")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > _MAX_BODY:
+            # Digits only (str.isdigit also takes "²"), and no int() of thousands of them.
+            if re.fullmatch(r"[0-9]+", declared) and (
+                len(declared) > len(str(_MAX_BODY)) or int(declared) > _MAX_BODY
+            ):
                 raise FetchError(f"{url} body is larger than {_MAX_BODY} bytes")
             body = bytearray()
             async for chunk in response.aiter_bytes():

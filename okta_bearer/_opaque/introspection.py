@@ -418,6 +418,22 @@ class IntrospectionVerifier:
                 raise _BadAnswer(f"metadata at {url} has no usable introspection_endpoint") from exc
         raise _BadAnswer(last)
 
+    async def warm_up(self) -> list[str]:
+        """Discover the introspection endpoint now (at start-up), when it is not configured.
+
+        Bounded by ``timeout``; never raises for an issuer problem.
+
+        Returns:
+            The problems found (empty when the endpoint is known).
+        """
+        try:
+            await self._discovered()
+        except IntrospectionUnavailable as exc:
+            cause = exc.__cause__
+            why = (str(cause) or type(cause).__name__) if cause is not None else "unavailable"
+            return [f"issuer {self.issuer}: introspection endpoint discovery failed ({why})"]
+        return []
+
     async def aclose(self) -> None:
         """Cancel lookups in flight and close the HTTP client (and the default store)."""
         for task in list(self._inflight.values()):

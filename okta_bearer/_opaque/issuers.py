@@ -27,8 +27,9 @@ from typing import Any
 
 from .._errors import ConfigurationError, InvalidToken
 from .._jwt.claims import Claims, scopes_of
-from .._jwt.validation import check_scopes
-from .._protocols import Verifier
+from .._jwt.validation import TENANT_PLACEHOLDER, check_scopes, is_tenant_id
+from .._options import checked_options
+from .._protocols import Verifier, warm_up
 
 __all__ = [
     "MultiIssuerVerifier",
@@ -82,22 +83,31 @@ def _listed(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+@checked_options
 @dataclass(frozen=True)
 class TokenProfile:
     """Which claims carry the scopes, the client id and the subject.
 
     Attributes:
-        scope_claim: a space-separated string or a list of strings.
+        scope_claim: a space-separated string or a list of strings.  A tuple
+            of names reads a nested claim, e.g. Keycloak's realm roles
+            ``("realm_access", "roles")``.
         client_id_claim: a string.
         subject_claim: a string.
     """
 
-    scope_claim: str = "scp"
+    scope_claim: str | tuple[str, ...] = "scp"
     client_id_claim: str = "cid"
     subject_claim: str = "sub"
 
     def __post_init__(self) -> None:
-        for name in ("scope_claim", "client_id_claim", "subject_claim"):
+        path = self.scope_claim
+        names = path if isinstance(path, tuple) else (path,)
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise ConfigurationError(
+                "TokenProfile.scope_claim must be a non-empty string or a tuple of them"
+            )
+        for name in ("client_id_claim", "subject_claim"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ConfigurationError(f"TokenProfile.{name} must be a non-empty string")
@@ -119,11 +129,14 @@ class TokenProfile:
             InvalidToken: the scope claim is neither a string nor a list of strings.
         """
         raw = claims.raw
-        value = _listed(raw.get(self.scope_claim))
+        value = _listed(_nested(raw, self.scope_claim))
         # A string or a list of strings, as Okta's scp; anything else is malformed (401).
         scopes = scopes_of({"scp": value}) if value is not None else frozenset()
         if scopes is None:
-            raise InvalidToken("bad_claim", f"Token '{self.scope_claim}' claim is malformed")
+            shown = ".".join(self.scope_claim) if isinstance(self.scope_claim, tuple) else None
+            raise InvalidToken(
+                "bad_claim", f"Token '{shown or self.scope_claim}' claim is malformed"
+            )
         cid, sub = raw.get(self.client_id_claim), raw.get(self.subject_claim)
         return dataclasses.replace(
             claims,
@@ -153,6 +166,30 @@ def _joined(*verifiers: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for v in verifiers for i in issuers_of(v)))
 
 
+def _nested(raw: Mapping[str, Any], path: str | tuple[str, ...]) -> Any:
+    """The claim at ``path`` (a name, or names into nested objects); ``None`` if absent."""
+    value: Any = raw
+    for name in path if isinstance(path, tuple) else (path,):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _template_of(issuer: str, templates: Iterable[str]) -> str:
+    """The template among ``templates`` that ``issuer`` fills with a tenant id, or ``""``."""
+    for template in templates:
+        head, _, tail = template.partition(TENANT_PLACEHOLDER)
+        if (
+            len(issuer) > len(head) + len(tail)
+            and issuer.startswith(head)
+            and issuer.endswith(tail)
+            and is_tenant_id(issuer[len(head) : len(issuer) - len(tail)])
+        ):
+            return template
+    return ""
+
+
 def _issuer_of(verifier: object) -> str:
     issuer = getattr(verifier, "issuer", None)
     if not isinstance(issuer, str) or not issuer:
@@ -160,6 +197,7 @@ def _issuer_of(verifier: object) -> str:
     return issuer
 
 
+@checked_options
 class MultiIssuerVerifier:
     """Verify tokens from several configured issuers, each with its own verifier.
 
@@ -214,6 +252,7 @@ class MultiIssuerVerifier:
         self.issuers = tuple(routes)
         self.required_scopes = tuple(required_scopes)
         self._routes = routes
+        self._templates = tuple(i for i in routes if TENANT_PLACEHOLDER in i)
         self._profiles = profiles
         self._opaque = opaque
 
@@ -223,8 +262,16 @@ class MultiIssuerVerifier:
         return _joined(*self._routes.values(), self._opaque)
 
     def verifier_for(self, issuer: str) -> Verifier | None:
-        """The verifier configured for ``issuer`` (exact match), if any."""
-        return self._routes.get(issuer)
+        """The verifier configured for ``issuer`` (exact match), if any.
+
+        A verifier whose issuer is a multi-tenant template (``{tenantid}``,
+        Microsoft Entra ID) is chosen for an ``iss`` that is the template with
+        a tenant id in it; that verifier then checks the ``tid`` and ``iss``.
+        """
+        found = self._routes.get(issuer)
+        if found is None:
+            found = self._routes.get(_template_of(issuer, self._templates))
+        return found
 
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Route ``token`` by its unverified ``iss`` and verify it there.
@@ -243,20 +290,26 @@ class MultiIssuerVerifier:
                 raise InvalidToken("malformed", "Token is malformed")
             return await self._opaque.verify(token, scopes)
         issuer = unverified_issuer(token)
-        verifier = self._routes.get(issuer)
+        verifier = self.verifier_for(issuer)
         if verifier is None:
             raise InvalidToken(
                 "unknown_issuer",
                 "Token issuer is not trusted",
                 {"expected": " ".join(self.issuers), "got": issuer[:200]},
             )
-        profile = self._profiles.get(issuer)
+        profile = self._profiles.get(issuer) or self._profiles.get(
+            _template_of(issuer, self._templates)
+        )
         if profile is None:
             return await verifier.verify(token, scopes)
         claims = profile.apply(await verifier.verify(token))
         if scopes:
             check_scopes(claims, scopes)
         return claims
+
+    async def warm_up(self) -> list[str]:
+        """Warm every configured verifier (and ``opaque``) at once; the problems found."""
+        return await warm_up(*self._routes.values(), *([self._opaque] if self._opaque else []))
 
     async def aclose(self) -> None:
         """Close every configured verifier."""
@@ -275,6 +328,7 @@ class MultiIssuerVerifier:
         await self.aclose()
 
 
+@checked_options
 class TokenShapeVerifier:
     """Verify JWTs locally and introspect every other token.
 
@@ -306,6 +360,10 @@ class TokenShapeVerifier:
         if not self._introspect_jwts and isinstance(token, str) and is_jwt_shaped(token):
             return await self._jwt.verify(token, required_scopes)
         return await self._opaque.verify(token, required_scopes)
+
+    async def warm_up(self) -> list[str]:
+        """Warm both verifiers at once; the problems found."""
+        return await warm_up(self._jwt, self._opaque)
 
     async def aclose(self) -> None:
         """Close both verifiers."""

@@ -23,6 +23,8 @@ from typing import Protocol, runtime_checkable
 
 from cachetools import TLRUCache
 
+from .._options import checked_options
+
 __all__ = ["MemoryStore", "Store", "StoreUnavailable"]
 
 
@@ -64,6 +66,7 @@ class Store(Protocol):
         ...
 
 
+@checked_options
 class MemoryStore:
     """A bounded in-process :class:`Store` (least recently used entries go first).
 

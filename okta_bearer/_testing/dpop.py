@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._dpop.proof import jwk_thumbprint
+from .._options import checked_options
 from .keys import OMIT, SigningKey
 
 __all__ = ["DPoPKey"]
@@ -28,6 +29,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+@checked_options
 class DPoPKey:
     """A DPoP client's key pair, making proofs for requests.
 
@@ -35,21 +37,38 @@ class DPoPKey:
         algorithm: proof algorithm (``ES256`` by default; any asymmetric
             algorithm :class:`~okta_bearer.testing.SigningKey` can generate).
         clock: seconds since the epoch, for ``iat``.
+        private_key: an existing private key (a ``cryptography`` key object of
+            ``algorithm``'s type, e.g. loaded from a file) instead of a new one.
 
     Attributes:
         jkt: the RFC 7638 thumbprint of the public key, for ``cnf.jkt``.
         public_jwk: the public key as it appears in the proof header.
     """
 
-    def __init__(self, algorithm: str = "ES256", *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        algorithm: str = "ES256",
+        *,
+        clock: Callable[[], float] = time.time,
+        private_key: Any = None,
+    ) -> None:
         self.algorithm = algorithm
         self.clock = clock
-        self._key = SigningKey.generate(algorithm, kid="dpop")
+        self._key = (
+            SigningKey.generate(algorithm, kid="dpop")
+            if private_key is None
+            else SigningKey("dpop", algorithm, private_key)
+        )
         jwk = self._key.public_jwk
         for member in ("kid", "alg", "use"):
             jwk.pop(member, None)
         self.public_jwk: dict[str, Any] = jwk
         self.jkt = jwk_thumbprint(jwk)
+
+    @property
+    def private_key(self) -> Any:
+        """The private key (a ``cryptography`` key object), e.g. to save it."""
+        return self._key.private_key
 
     def proof(
         self,

@@ -11,6 +11,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
+from .._options import checked_options
+
 __all__ = ["OMIT", "SigningKey"]
 
 
@@ -35,6 +37,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+@checked_options
 @dataclass(frozen=True)
 class SigningKey:
     """A private key with its ``kid`` and algorithm; ``public_jwk`` is what the JWKS shows."""

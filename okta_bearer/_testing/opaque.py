@@ -27,7 +27,9 @@ from urllib.parse import parse_qsl, unquote_plus
 import httpx
 import jwt
 
+from .._dpop.proof import bound_thumbprint
 from .._opaque.introspection import IntrospectionVerifier
+from .._options import checked_options
 
 if TYPE_CHECKING:  # testing.py re-exports this module: no import cycle at run time
     from ..testing import LocalIssuer
@@ -37,6 +39,7 @@ __all__ = ["IntrospectionServer", "TokenRegistry"]
 _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
+@checked_options
 @dataclass
 class TokenRegistry:
     """Opaque tokens an issuer handed out, tokens it revoked, and what introspection says.
@@ -112,7 +115,8 @@ class TokenRegistry:
             "aud": claims.get("aud"),
             "iss": claims.get("iss"),
             "jti": claims.get("jti"),
-            "token_type": "Bearer",
+            # RFC 9449 section 6.2: a DPoP-bound token introspects as DPoP, with its cnf.
+            "token_type": "DPoP" if bound_thumbprint(claims) else "Bearer",
             "client_id": claims.get("cid"),
             "uid": claims.get("uid"),
         }
@@ -134,6 +138,7 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return (unquote_plus(client_id), unquote_plus(secret)) if sep else None
 
 
+@checked_options
 class IntrospectionServer:
     """``/v1/introspect`` and ``/v1/revoke`` for a :class:`LocalIssuer`, as an httpx transport.
 
@@ -187,7 +192,8 @@ class IntrospectionServer:
     def _authenticated(self, request: httpx.Request, form: dict[str, str]) -> bool:
         basic = basic_credentials(request.headers.get("authorization", ""))
         if basic is not None:
-            return basic == (self.client_id, self.client_secret)
+            # An empty secret never authenticates, even one configured empty.
+            return bool(self.client_secret) and basic == (self.client_id, self.client_secret)
         if form.get("client_assertion_type") == _ASSERTION_TYPE:
             if self.client_public_key is None:
                 return False
@@ -203,7 +209,7 @@ class IntrospectionServer:
             except jwt.PyJWTError:
                 return False
             return bool(claims["sub"] == self.client_id)
-        return (form.get("client_id"), form.get("client_secret")) == (
+        return bool(self.client_secret) and (form.get("client_id"), form.get("client_secret")) == (
             self.client_id,
             self.client_secret,
         )

@@ -14,7 +14,10 @@ custom authorization server at ``{issuer}`` (``.../oauth2/default``):
                                          ``acr_values``/``max_age`` re-authenticate
 ``/v1/login``                            the hosted sign-in form posts here
 ``/v1/token``                            ``authorization_code`` (PKCE S256) and
-                                         ``client_credentials`` grants
+                                         ``client_credentials`` grants, DPoP-bound
+                                         with a ``DPoP`` proof
+``/v1/consent``                          the consent page for self-registered
+                                         clients posts here
 ``/v1/register``                         dynamic client registration (RFC 7591)
 ``/v1/userinfo``                         OpenID Connect UserInfo
 ``/v1/logout``                           ends the sign-in session
@@ -28,6 +31,28 @@ Run it in your own tests through ``httpx.ASGITransport(app=DevIssuer(issuer))``,
 or on a port with ``uvicorn`` (``okta-bearer dev-issuer`` does that).  It is a
 development tool: state lives in memory, passwords are plain configuration, and
 plain ``http`` is expected on loopback.
+
+It is safe to leave running, because of these guards:
+
+* **No web page drives what needs no sign-in.**  ``/dev/mint``, ``/dev/rotate``
+  and ``/v1/register`` share one guard (:mod:`._local_only`): a loopback peer,
+  a loopback ``Host`` (against DNS rebinding) and no ``Origin``; else 403.
+* **Self-registered clients get what the operator allowed** (:mod:`._policy`):
+  the custom scopes in ``registration_scopes`` (default: ``default_scopes``)
+  and the RFC 8707 resources in ``registration_audiences`` (default: none), by
+  every grant, and only the grants they registered; configured clients are
+  not limited.
+* **No silent hand-off** (:mod:`._handoff`): a self-registered client whose
+  redirect URI is not on this machine gets nothing until the signed-in user
+  approves it on a consent page naming it and the redirect URI (bound to the
+  browser and the user, single use; deny is ``access_denied``).
+  ``/v1/logout`` redirects only to a registered ``post_logout_redirect_uris``
+  entry (or a configured client's redirect URI).
+* **Secrets** (:mod:`._clientauth`): one check for ``/v1/token``,
+  ``/v1/introspect`` and ``/v1/revoke``; an empty secret never authenticates;
+  only confidential clients may introspect.
+* **DPoP** (:mod:`._dpop_binding`): both token grants honour a ``DPoP`` proof
+  (``cnf.jkt``, ``token_type: DPoP``); introspection says ``DPoP`` for bound tokens.
 """
 
 from __future__ import annotations

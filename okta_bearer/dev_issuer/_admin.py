@@ -1,12 +1,13 @@
 """The loopback-only admin endpoints: ``/dev/mint`` (a token for curl) and ``/dev/rotate``.
 
-They hand out tokens and change keys, so no web page may reach them, directly
-or through the user's browser.  A request must come from a loopback address,
-name a loopback ``Host`` (a DNS-rebinding page reaches 127.0.0.1 under its own
-host name, e.g. ``evil.example:9400``), carry no ``Origin`` (browsers send it on
-every cross-origin and every POST ``fetch``; curl and the CLI never do), and be
-a JSON object (a plain HTML form cannot send one).  The CORS middleware never
-wraps these routes (see :class:`~okta_bearer.dev_issuer.DevIssuer`).
+``/dev/mint`` takes ``scopes``, ``user`` (``null`` for a client token), ``client_id``,
+``expires_in``, ``opaque``, and ``audience`` (any ``aud``) or ``resource`` (an RFC 8707
+resource indicator, e.g. an MCP server URL, which becomes the ``aud``).
+
+They hand out tokens and change keys, so no web page may reach them: the
+guard of :mod:`._local_only` (loopback client, loopback ``Host``, no
+``Origin``) and a JSON object body.  The CORS middleware never wraps these
+routes (see :class:`~okta_bearer.dev_issuer.DevIssuer`).
 """
 
 from __future__ import annotations
@@ -17,48 +18,39 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._config import is_loopback_host
+from ._context import parse_resource
 from ._core import IssuerCore
-from ._models import DEFAULT_SCOPES
+from ._local_only import web_page_refusal
+from ._models import DEFAULT_SCOPES, AuthError
 from ._pages import NO_STORE
 
 
-def host_header_is_loopback(value: str) -> bool:
-    """Whether a ``Host`` header (``host[:port]``) names loopback: ``localhost``, 127/8, ``::1``.
-
-    Only IP literals and ``localhost`` count: a name such as
-    ``127.0.0.1.evil.example`` resolves wherever its owner wants.
-    """
-    value = value.strip()
-    if value.startswith("["):  # an IPv6 literal, "[::1]:9400"
-        name, _, rest = value[1:].partition("]")
-        if rest and not rest.startswith(":"):
-            return False
-        port = rest[1:]
-    else:
-        name, _, port = value.partition(":")
-    if port and not port.isdigit():
-        return False
-    return bool(name) and is_loopback_host(name)
-
-
-def _refusal(request: Request) -> str | None:
-    """Why an admin request is refused, or ``None`` when it may proceed."""
-    if not is_loopback_host(request.client.host if request.client else ""):
-        return "Loopback clients only."
-    hosts = [v for k, v in request.scope["headers"] if k == b"host"]
-    if len(hosts) != 1 or not host_header_is_loopback(hosts[0].decode("latin-1")):
-        return "The Host header must name loopback (127.0.0.1, ::1 or localhost)."
-    if "origin" in request.headers:
-        return "Requests from web pages (with an Origin header) are refused."
-    return None
+def _audience_problems(audience: object, resource: object, opaque: object) -> list[str]:
+    """What is wrong with a mint request's ``audience`` (any ``aud``) and ``resource``
+    (an RFC 8707 resource indicator, which becomes the ``aud``)."""
+    if audience is None and resource is None:
+        return []
+    if audience is not None and resource is not None:
+        return ["give audience or resource, not both"]
+    if opaque is True:
+        return ["audience and resource are for JWTs, not opaque tokens"]
+    if audience is not None and (
+        not isinstance(audience, str) or not audience or len(audience) > 2000
+    ):
+        return ["audience must be a non-empty string"]
+    if resource is not None:
+        try:
+            parse_resource(resource if isinstance(resource, str) else "")
+        except AuthError as error:
+            return [error.description]
+    return []
 
 
 class AdminEndpoints(IssuerCore):
     """What ``okta-bearer mint`` and ``okta-bearer rotate`` call."""
 
     async def _admin_body(self, request: Request) -> dict[str, Any] | Response:
-        refusal = _refusal(request)
+        refusal = web_page_refusal(request)
         if refusal is not None:
             return JSONResponse({"error": "forbidden", "error_description": refusal}, 403)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -86,6 +78,7 @@ class AdminEndpoints(IssuerCore):
         login = body.get("user", next(iter(self.users.values())).login if self.users else None)
         lifetime = body.get("expires_in", self.token_lifetime)
         opaque = body.get("opaque", False)
+        audience, resource = body.get("audience"), body.get("resource")
         problems = []
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             problems.append("scopes must be a list of strings")
@@ -103,13 +96,19 @@ class AdminEndpoints(IssuerCore):
             problems.append("expires_in must be an integer between 1 and 86400")
         if not isinstance(opaque, bool):
             problems.append("opaque must be a boolean")
+        problems += _audience_problems(audience, resource, opaque)
         if problems:
             return JSONResponse(
                 {"error": "invalid_request", "error_description": "; ".join(problems)}, 400
             )
         user = self.users[login.lower()] if isinstance(login, str) else None
-        issue = self.issue_opaque_token if opaque else self.issue_access_token
-        token = issue(user, client_id, scopes, lifetime=lifetime)
+        if opaque:
+            token = self.issue_opaque_token(user, client_id, scopes, lifetime=lifetime)
+        else:
+            aud = resource if isinstance(resource, str) else audience
+            token = self.issue_access_token(
+                user, client_id, scopes, lifetime=lifetime, audience=aud
+            )
         return JSONResponse(
             {
                 "access_token": token,

@@ -14,20 +14,28 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._dpop.proof import DPOP_ALGORITHMS
+from .._options import checked_options
 from ..testing import LocalIssuer, TokenRegistry
 from ._admin import AdminEndpoints
 from ._authorize import AuthorizeEndpoints
 from ._context import ACR_VALUES_SUPPORTED
-from ._introspect import AUTH_METHODS as INTROSPECT_AUTH_METHODS
-from ._introspect import IntrospectEndpoints
-from ._models import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, DEFAULT_USERS, DevClient, DevUser, Store
+from ._introspect import INTROSPECT_AUTH_METHODS, REVOKE_AUTH_METHODS, IntrospectEndpoints
+from ._models import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_SCOPES,
+    DEFAULT_USERS,
+    USER_SCOPES,
+    DevClient,
+    DevUser,
+    Store,
+)
 from ._pages import home_page
+from ._policy import RegistrationPolicy
 from ._register import AUTH_METHODS, GRANT_TYPES, RegistrationEndpoint
 from ._token import TokenEndpoints
 
-_OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
-
+@checked_options
 class DevIssuer(
     AuthorizeEndpoints, TokenEndpoints, IntrospectEndpoints, AdminEndpoints, RegistrationEndpoint
 ):
@@ -53,9 +61,18 @@ class DevIssuer(
             binding uses it with a ``_browser`` suffix).
         show_credentials: list the users and their passwords on the sign-in
             page (the demo does; off by default).
+        registration_scopes: the custom scopes a client registered through
+            ``/v1/register`` may receive, by any grant; ``None`` (the default)
+            means the ``default_scopes``.  OpenID Connect scopes about the
+            signed-in user are always allowed.
+        registration_audiences: the RFC 8707 ``resource`` values such a client
+            may name; ``None`` (the default) allows none, so its tokens carry
+            the issuer's own ``audience`` only.
 
     Raises:
         ValueError: a ``default_scopes`` entry is not among the offered scopes.
+        ConfigurationError: a ``registration_scopes`` entry is not offered, or
+            a ``registration_audiences`` entry is not an absolute URI.
 
     Use it as an ASGI app (``uvicorn.run(DevIssuer(...))``) or in tests with
     ``httpx.ASGITransport(app=dev_issuer)``.
@@ -74,6 +91,8 @@ class DevIssuer(
         session_lifetime: int = 8 * 3600,
         cookie_name: str = "okta_bearer_dev_sid",
         show_credentials: bool = False,
+        registration_scopes: Iterable[str] | None = None,
+        registration_audiences: Iterable[str] | None = None,
     ) -> None:
         self.local = issuer
         clients = tuple(clients) or (DevClient(DEFAULT_CLIENT_ID, ()),)
@@ -84,7 +103,7 @@ class DevIssuer(
             users = [DevUser(login, password) for login, password in users.items()]
         self.users = {u.login.lower(): u for u in users}
         custom = tuple(DEFAULT_SCOPES if scopes is None else scopes)
-        self.scopes = tuple(dict.fromkeys((*_OIDC_SCOPES, *custom)))
+        self.scopes = tuple(dict.fromkeys((*USER_SCOPES, *custom)))
         self.default_scopes = tuple(default_scopes)
         unknown = [s for s in self.default_scopes if s not in self.scopes]
         if unknown:
@@ -94,6 +113,11 @@ class DevIssuer(
         self.session_lifetime = session_lifetime
         self.cookie_name = cookie_name
         self.show_credentials = show_credentials
+        self.registration = RegistrationPolicy.build(
+            offered=self.scopes,
+            scopes=self.default_scopes if registration_scopes is None else registration_scopes,
+            audiences=registration_audiences or (),
+        )
         self._store = Store()
         self._registered = []
         self.tokens = TokenRegistry(issuer)
@@ -109,6 +133,7 @@ class DevIssuer(
             Route(f"{base}/v1/keys", self._keys, methods=["GET"]),
             Route(f"{base}/v1/authorize", self._authorize, methods=["GET"]),
             Route(f"{base}/v1/login", self._login, methods=["POST"]),
+            Route(f"{base}/v1/consent", self._consent, methods=["POST"]),
             Route(f"{base}/v1/token", self._token, methods=["POST"]),
             Route(f"{base}/v1/userinfo", self._userinfo, methods=["GET", "POST"]),
             Route(f"{base}/v1/logout", self._logout, methods=["GET"]),
@@ -156,7 +181,7 @@ class DevIssuer(
             introspection_endpoint=f"{self.issuer}/v1/introspect",
             introspection_endpoint_auth_methods_supported=INTROSPECT_AUTH_METHODS,
             revocation_endpoint=f"{self.issuer}/v1/revoke",
-            revocation_endpoint_auth_methods_supported=INTROSPECT_AUTH_METHODS,
+            revocation_endpoint_auth_methods_supported=REVOKE_AUTH_METHODS,
             dpop_signing_alg_values_supported=sorted(DPOP_ALGORITHMS),  # RFC 9449 section 5.1
             claims_supported=[
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "acr", "nonce", "at_hash",

@@ -3,7 +3,9 @@
 Requests are checked in RFC 6749 order: an unknown ``client_id`` or an
 unregistered ``redirect_uri`` is answered with an error page and never
 redirected to (section 4.2.2.1); every later error is sent back to the client
-in the fragment (``query`` for ``code``), with ``state`` echoed.
+in the fragment (``query`` for ``code``), with ``state`` echoed.  A signed-in
+user's answer goes through :mod:`._handoff`, which asks for consent first when
+the client registered itself and redirects off this machine.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from ._context import (
     parse_max_age,
     parse_resource,
 )
-from ._core import IssuerCore
-from ._models import AuthError, AuthRequest, CodeGrant, DevClient, DevUser, Pending, Session
-from ._pages import error_page, page, read_form, redirect, sign_in_page
+from ._handoff import TRANSACTION_LIFETIME, HandOff
+from ._models import AuthError, AuthRequest, DevClient, Pending, Session
+from ._pages import error_page, error_redirect, page, read_form, sign_in_page
 
 _RESPONSE_TYPES = {
     frozenset({"token"}),
@@ -32,10 +34,9 @@ _RESPONSE_TYPES = {
     frozenset({"code"}),
 }
 _PROMPTS = frozenset({"none", "login", "consent"})
-_MAX_PENDING = 10_000
 
 
-class AuthorizeEndpoints(IssuerCore):
+class AuthorizeEndpoints(HandOff):
     """The browser's side of the dev issuer: authorize, sign in, sign out."""
 
     async def _authorize(self, request: Request) -> Response:
@@ -76,16 +77,11 @@ class AuthorizeEndpoints(IssuerCore):
                 raise AuthError("login_required", "The user must sign in again.")
             if session is None or sign_in:
                 return self._sign_in_form(request, auth)
-            return self._complete(
-                auth, session.user, session.auth_time, status=302, acr=session.acr
+            return self._hand_off(
+                request, auth, session.user, session.auth_time, status=302, acr=session.acr
             )
         except AuthError as error:
-            return redirect(
-                redirect_uri,
-                mode,
-                {"error": error.error, "error_description": error.description, "state": state},
-                status=302,
-            )
+            return error_redirect(redirect_uri, mode, error, state, status=302)
 
     def _check(
         self, client: DevClient, redirect_uri: str, params: dict[str, list[str]]
@@ -103,6 +99,11 @@ class AuthorizeEndpoints(IssuerCore):
                 "Supported: code, token, id_token and 'id_token token'.",
             )
         is_code = response_types == {"code"}
+        # RFC 7591 section 2: a registered client uses only the grants it registered.
+        if not client.allows("authorization_code" if is_code else "implicit"):
+            raise AuthError(
+                "unauthorized_client", "The client is not registered for this response_type."
+            )
         mode = one.get("response_mode") or ("query" if is_code else "fragment")
         # Tokens never go in a query string (OAuth 2.0 Multiple Response Types, section 5).
         if mode not in ("query", "fragment") or (mode == "query" and not is_code):
@@ -141,6 +142,8 @@ class AuthorizeEndpoints(IssuerCore):
         prompt = frozenset(one.get("prompt", "").split())
         if not prompt <= _PROMPTS or ("none" in prompt and len(prompt) > 1):
             raise AuthError("invalid_request", "Unsupported prompt value.")
+        resource = parse_resource(one.get("resource"))
+        self.registration.check(client, scopes, resource)
         return AuthRequest(
             client=client,
             redirect_uri=redirect_uri,
@@ -152,43 +155,18 @@ class AuthorizeEndpoints(IssuerCore):
             code_challenge=challenge_value,
             prompt=prompt,
             login_hint=one.get("login_hint", ""),
-            resource=parse_resource(one.get("resource")),
+            resource=resource,
             acr_values=parse_acr_values(one),
             max_age=parse_max_age(one),
         )
 
-    def _session(self, request: Request) -> Session | None:
-        sid = request.cookies.get(self.cookie_name)
-        if not sid:
-            return None
-        session = self._store.sessions.get(sid)
-        if session is None or session.expires_at <= self.local.clock():
-            return None
-        return session
-
-    @property
-    def _browser_cookie(self) -> str:
-        return f"{self.cookie_name}_browser"
-
     def _sign_in_form(self, request: Request, auth: AuthRequest) -> Response:
         """Show the sign-in form for a new transaction bound to this browser's cookie."""
-        browser = request.cookies.get(self._browser_cookie) or secrets.token_urlsafe(24)
-        now = self.local.clock()
-        self._store.prune(now)
-        if len(self._store.pending) >= _MAX_PENDING:
-            self._store.pending.pop(next(iter(self._store.pending)))
-        txn = secrets.token_urlsafe(24)
-        self._store.pending[txn] = Pending(auth, now + 600, browser)
+        browser = self._browser_of(request)
+        txn = self._new_transaction()
+        self._store.pending[txn] = Pending(auth, self.local.clock() + TRANSACTION_LIFETIME, browser)
         response = sign_in_page(self.base_path, txn, auth, users=self._shown_users)
-        response.set_cookie(
-            self._browser_cookie,
-            browser,
-            path=f"{self.base_path}/v1/",
-            httponly=True,
-            samesite="lax",
-            secure=urlsplit(self.issuer).scheme == "https",
-        )
-        return response
+        return self._bind_browser(response, browser)
 
     async def _login(self, request: Request) -> Response:
         form = await read_form(request)
@@ -201,8 +179,7 @@ class AuthorizeEndpoints(IssuerCore):
                 "invalid_request",
                 "This sign-in attempt has expired or is unknown. Start again from the app.",
             )
-        browser = request.cookies.get(self._browser_cookie, "")
-        if not secrets.compare_digest(browser.encode(), pending.browser.encode()):
+        if not self._same_browser(request, pending.browser):
             return error_page(
                 "invalid_request",
                 "This sign-in form was not opened in this browser (or its cookie is gone). "
@@ -211,20 +188,19 @@ class AuthorizeEndpoints(IssuerCore):
         auth = pending.request
         if form.get("action") == "cancel":
             del self._store.pending[txn]
-            return redirect(
-                auth.redirect_uri,
-                auth.response_mode,
-                {
-                    "error": "access_denied",
-                    "error_description": "The user cancelled the sign-in.",
-                    "state": auth.state,
-                },
-                status=303,
+            cancelled = AuthError("access_denied", "The user cancelled the sign-in.")
+            return error_redirect(
+                auth.redirect_uri, auth.response_mode, cancelled, auth.state, status=303
             )
         username = form.get("username", "")
         user = self.users.get(username.lower())
         password = form.get("password", "")
-        if user is None or not secrets.compare_digest(user.password.encode(), password.encode()):
+        # An empty password never matches, even one configured empty.
+        if (
+            user is None
+            or not user.password
+            or not secrets.compare_digest(user.password.encode(), password.encode())
+        ):
             error = "Sign-in failed: wrong username or password."
             return sign_in_page(
                 self.base_path, txn, auth, error=error, username=username, users=self._shown_users
@@ -234,7 +210,12 @@ class AuthorizeEndpoints(IssuerCore):
         sid = secrets.token_urlsafe(32)
         acr = acr_after_sign_in(auth)
         self._store.sessions[sid] = Session(user, int(now), now + self.session_lifetime, acr)
-        response = self._complete(auth, user, int(now), status=303, acr=acr)
+        try:
+            response = self._hand_off(request, auth, user, int(now), status=303, acr=acr)
+        except AuthError as error:
+            response = error_redirect(
+                auth.redirect_uri, auth.response_mode, error, auth.state, status=303
+            )
         response.set_cookie(
             self.cookie_name,
             sid,
@@ -246,52 +227,19 @@ class AuthorizeEndpoints(IssuerCore):
         )
         return response
 
-    def _complete(
-        self,
-        auth: AuthRequest,
-        user: DevUser,
-        auth_time: int,
-        *,
-        status: int,
-        acr: str | None = None,
-    ) -> Response:
-        """Answer a signed-in authorization request with tokens or a code."""
-        params: dict[str, str | None] = {}
-        if "code" in auth.response_types:
-            now = self.local.clock()
-            self._store.prune(now)
-            code = secrets.token_urlsafe(32)
-            self._store.codes[code] = CodeGrant(
-                auth, user, auth_time, now + self.code_lifetime, acr
-            )
-            params["code"] = code
-        access_token = None
-        if "token" in auth.response_types:
-            access_token = self.issue_access_token(
-                user,
-                auth.client.client_id,
-                auth.scopes,
-                auth_time=auth_time,
-                audience=auth.resource,
-                acr=acr,
-            )
-            params["access_token"] = access_token
-            params["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type, not a secret
-            params["expires_in"] = str(self.token_lifetime)
-            params["scope"] = " ".join(auth.scopes)
-        if "id_token" in auth.response_types:
-            params["id_token"] = self._id_token(auth, user, auth_time, access_token, acr=acr)
-        params["state"] = auth.state
-        return redirect(auth.redirect_uri, auth.response_mode, params, status=status)
-
     async def _logout(self, request: Request) -> Response:
         sid = request.cookies.get(self.cookie_name)
         if sid:
             self._store.sessions.pop(sid, None)
         target = request.query_params.get("post_logout_redirect_uri")
-        registered = {u for c in self.clients.values() for u in c.redirect_uris}
+        # OpenID Connect RP-Initiated Logout 1.0 section 3: only a URI the
+        # client registered for this; with client_id, only that client's.
+        client_id = request.query_params.get("client_id")
+        named = [self.clients[client_id]] if client_id in self.clients else []
+        clients = named if client_id else list(self.clients.values())
+        allowed = {u for c in clients for u in c.logout_targets}
         response: Response
-        if target and target in registered:
+        if target and target in allowed:
             state = request.query_params.get("state")
             suffix = "?" + urlencode({"state": state}) if state else ""
             response = RedirectResponse(target + suffix, status_code=302)

@@ -2,7 +2,9 @@
 
 A public client (no secret) names itself with ``client_id``; a confidential
 client proves itself with HTTP Basic (``client_secret_basic``) or with
-``client_secret`` in the form (``client_secret_post``), never both.
+``client_secret`` in the form (``client_secret_post``), never both.  One
+function serves ``/v1/token``, ``/v1/introspect`` and ``/v1/revoke``, and an
+empty secret never authenticates.
 """
 
 from __future__ import annotations
@@ -62,14 +64,23 @@ def authenticate_client(
             return token_error("invalid_request", "The client_id does not match the credentials.")
     else:
         if form_id is None:
-            return token_error("invalid_request", "The client_id parameter is missing.")
+            # RFC 6749 section 5.2: no client authentication included is invalid_client.
+            return _invalid_client("The client_id parameter is missing.", basic=False)
         client_id, secret = form_id, form.get("client_secret", "")
     client = clients.get(client_id)
     if client is None:
         return _invalid_client("The client is not registered.", basic=basic is not None)
     if client.client_secret:
-        if not secret or not secrets.compare_digest(client.client_secret.encode(), secret.encode()):
+        if not secret_matches(client, secret):
             return _invalid_client("Client authentication failed.", basic=basic is not None)
     elif secret:
         return _invalid_client("This client is public and has no secret.", basic=basic is not None)
     return client
+
+
+def secret_matches(client: DevClient, offered: str) -> bool:
+    """Whether ``offered`` is ``client``'s secret; an empty secret on either side never is."""
+    expected = client.client_secret
+    if not expected or not offered:
+        return False
+    return secrets.compare_digest(expected.encode(), offered.encode())

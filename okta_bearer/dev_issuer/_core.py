@@ -11,6 +11,7 @@ from typing import Any
 
 from ..testing import OMIT, LocalIssuer, TokenRegistry
 from ._models import AuthRequest, DevClient, DevUser, Store
+from ._policy import RegistrationPolicy
 
 
 def b64url(data: bytes) -> str:
@@ -35,6 +36,7 @@ class IssuerCore:
     session_lifetime: int
     cookie_name: str
     show_credentials: bool
+    registration: RegistrationPolicy
     base_path: str
     _store: Store
     tokens: TokenRegistry

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ._models import AuthRequest, DevClient, DevUser
+from ._models import AuthError, AuthRequest, DevClient, DevUser
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MAX_FORM_BYTES = 64 * 1024
@@ -123,6 +123,43 @@ def redirect(uri: str, mode: str, params: Mapping[str, str | None], *, status: i
     else:
         location = f"{uri}#{encoded}"
     return RedirectResponse(location, status_code=status, headers=NO_STORE)
+
+
+def error_redirect(
+    uri: str, mode: str, error: AuthError, state: str | None, *, status: int
+) -> Response:
+    """Send an authorization error (RFC 6749 section 4.1.2.1) back to a trusted ``uri``."""
+    params = {"error": error.error, "error_description": error.description, "state": state}
+    return redirect(uri, mode, params, status=status)
+
+
+def consent_page(base_path: str, txn: str, auth: AuthRequest, user: DevUser) -> HTMLResponse:
+    """Ask ``user`` to approve a self-registered client, naming it and where it sends them."""
+    client = auth.client
+    name = html.escape(client.client_name or "(no name given)")
+    scopes = " ".join(auth.scopes)
+    target = html.escape(auth.redirect_uri)
+    audience = ""
+    if auth.resource:
+        audience = f"<li>for the API <code>{html.escape(auth.resource)}</code></li>"
+    body = f"""<h1>Allow access?</h1>
+<p>You are signed in as <code>{html.escape(user.login)}</code>.  An application that
+registered itself with this dev issuer asks to act for you:</p>
+<ul>
+<li>name (chosen by the application itself): <strong id="client-name">{name}</strong></li>
+<li>client id: <code id="client-id">{html.escape(client.client_id)}</code></li>
+<li>it will receive your token or code at <code id="redirect-uri">{target}</code>,
+which is not on this machine</li>
+<li>scopes: <code>{html.escape(scopes)}</code></li>
+{audience}
+</ul>
+<p>Allow only if you started this and trust that address.</p>
+<form method="post" action="{html.escape(base_path)}/v1/consent">
+<input type="hidden" name="txn" value="{html.escape(txn)}">
+<button type="submit" id="approve" name="action" value="approve">Allow</button>
+<button type="submit" id="deny" name="action" value="deny">Deny</button>
+</form>"""
+    return page("Allow access? - okta_bearer dev issuer", body)
 
 
 def token_error(error: str, description: str, *, status: int = 400) -> JSONResponse:

@@ -1,8 +1,8 @@
 """``/v1/token`` (the ``authorization_code`` grant with PKCE) and ``/v1/userinfo``.
 
-A token request with a ``DPoP`` proof (RFC 9449 section 5) gets a DPoP-bound
-access token: ``token_type: DPoP`` and ``cnf.jkt`` set to the proof key's
-thumbprint.  The dev issuer checks the proof but keeps no ``jti`` replay cache.
+Both grants honour a ``DPoP`` proof (:mod:`._dpop_binding`).  A client that
+registered itself gets only what the registration policy allows
+(:mod:`._policy`), also when it names a ``resource`` only here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._dpop.proof import InvalidDPoPProof, check_proof
 from .._errors import BearerError, MissingToken
 from .._http.responses import ChallengeSettings, error_response
 from .._http.rfc6750 import parse_authorization
@@ -22,6 +21,7 @@ from ._client_credentials import ClientCredentialsGrant
 from ._clientauth import authenticate_client
 from ._context import parse_resource
 from ._core import b64url
+from ._dpop_binding import token_type
 from ._models import AuthError
 from ._pages import NO_STORE, read_form, token_error
 
@@ -48,12 +48,15 @@ class TokenEndpoints(ClientCredentialsGrant):
         client = authenticate_client(self.clients, request, form)
         if isinstance(client, Response):
             return client
+        if not client.allows(grant_type):
+            # RFC 7591 section 2: only the grants the client registered.
+            return token_error("unauthorized_client", "The client did not register this grant.")
         if grant_type == "client_credentials":
-            return self._client_credentials(client, form)
+            return self._client_credentials(request, client, form)
         missing = [p for p in ("code", "redirect_uri", "code_verifier") if not form.get(p)]
         if missing:
             return token_error("invalid_request", f"The {missing[0]} parameter is missing.")
-        jkt = self._dpop_thumbprint(request)
+        jkt = self._proof_jkt(request)
         if isinstance(jkt, Response):
             return jkt
         # A code is redeemable once, whatever the outcome (RFC 6749 4.1.2).
@@ -80,6 +83,10 @@ class TokenEndpoints(ClientCredentialsGrant):
             return token_error(error.error, error.description)
         if auth.resource is not None and resource not in (None, auth.resource):
             return token_error("invalid_target", "The resource was not part of the authorization.")
+        try:
+            self.registration.check(client, auth.scopes, resource)
+        except AuthError as error:
+            return token_error(error.error, error.description)
         access_token = self.issue_access_token(
             grant.user,
             client.client_id,
@@ -90,7 +97,7 @@ class TokenEndpoints(ClientCredentialsGrant):
             jkt=jkt,
         )
         body: dict[str, Any] = {
-            "token_type": "Bearer" if jkt is None else "DPoP",
+            "token_type": token_type(jkt),
             "expires_in": self.token_lifetime,
             "access_token": access_token,
             "scope": " ".join(auth.scopes),
@@ -100,25 +107,6 @@ class TokenEndpoints(ClientCredentialsGrant):
                 auth, grant.user, grant.auth_time, access_token, acr=grant.acr
             )
         return JSONResponse(body, headers=NO_STORE)
-
-    def _dpop_thumbprint(self, request: Request) -> str | Response | None:
-        """The proof key's thumbprint, ``None`` without a proof, or the 400 to send."""
-        proofs = [v for k, v in request.scope["headers"] if k == b"dpop"]
-        if not proofs:
-            return None
-        if len(proofs) > 1:
-            return token_error("invalid_dpop_proof", "Only one DPoP proof is allowed.")
-        try:
-            proof = check_proof(
-                proofs[0].decode("ascii"),
-                method="POST",
-                url=f"{self.issuer}/v1/token",
-                now=self.local.clock(),
-                access_token=None,  # no ath at the token endpoint (RFC 9449 section 5)
-            )
-        except (UnicodeDecodeError, InvalidDPoPProof):
-            return token_error("invalid_dpop_proof", "The DPoP proof is invalid.")
-        return proof.jkt
 
     async def _userinfo(self, request: Request) -> Response:
         try:

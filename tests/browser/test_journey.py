@@ -1,6 +1,6 @@
 """The demo's journeys in a real headless Chromium against `okta-bearer demo`.
 
-SPA: open it, get sent to the sign-in page (code + PKCE), sign in, see the
+SPA: open it on its own page, click to go to the sign-in page (code + PKCE), sign in, see the
 API's 200 with the token's claims, the 403 for a scope the SPA lacks and the
 401 for a tampered token; sign in again asking for items:write and see the 403
 become 201.  The implicit flow of Okta's guide, one click away, brings the token back in
@@ -43,6 +43,25 @@ def wait_closed(popup: Page, opener: Page) -> None:
         opener.wait_for_timeout(50)
 
 
+def open_spa(page: Page, demo: Demo) -> None:
+    """Open the SPA: its own page first, not signed in; then click the default sign-in."""
+    page.goto(demo.spa)
+    expect(page.get_by_test_id("status")).to_have_text("Not signed in.")
+    expect(page.get_by_test_id("welcome")).to_be_visible()
+    assert page.url == demo.spa  # no redirect before the user asks for one
+    page.click("#sign-in")
+
+
+def expect_no_clipping(page: Page) -> None:
+    """Every JSON view and claim cell fits its box: long values wrap, nothing scrolls sideways."""
+    overflowing = page.evaluate(
+        """() => [...document.querySelectorAll("pre, table.claims td")]
+            .filter((e) => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+            .map((e) => e.dataset.testid || e.dataset.claim)"""
+    )
+    assert overflowing == []
+
+
 def expect_results(page: Page, *, write: int = 403) -> None:
     """The SPA shows 200 with claims, ``write`` (403 or 201) for the POST, and 401 tampered."""
     expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
@@ -74,6 +93,13 @@ def test_pkce_journey_403_then_201(context: BrowserContext, demo: Demo, shots: S
     """Code + PKCE by default; 403 on the write, then signing in with items:write makes it 201."""
     page = context.new_page()
     page.goto(demo.spa)
+    # The SPA opens on its own page; nothing is sent anywhere until the user clicks.
+    expect(page.get_by_test_id("status")).to_have_text("Not signed in.")
+    expect(page.get_by_test_id("welcome")).to_be_visible()
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert page.url == demo.spa
+    shots(page, "spa-home")
+    page.click("#sign-in")
     # Sent to the sign-in page with code + PKCE, the default.
     expect(page).to_have_url(re.compile(re.escape(demo.issuer + "/v1/authorize?")))
     assert "response_type=code" in page.url
@@ -96,7 +122,16 @@ def test_pkce_journey_403_then_201(context: BrowserContext, demo: Demo, shots: S
         expect(claims.locator(f"td[data-claim='{name}']")).to_have_count(1)
     expect(claims.locator("td[data-claim='exp']")).to_contain_text("(in 60 min)")
     expect(claims.locator("td[data-claim='iat']")).to_contain_text("(now)")
+    # The label says what the token is: a bearer token, sent as Bearer.
+    expect(page.get_by_test_id("token-type")).to_have_text("Bearer")
+    expect(page.get_by_test_id("token-type-note")).to_contain_text("a bearer token")
+    expect(page.get_by_test_id("token-type-note")).not_to_contain_text("DPoP")
     shots(page, "signed-in-403")
+    # On a phone-sized screen the JSON views and claims wrap instead of clipping.
+    page.set_viewport_size({"width": 400, "height": 800})
+    expect_no_clipping(page)
+    shots(page, "narrow-wraps")
+    page.set_viewport_size({"width": 1280, "height": 720})
 
     # Re-run one call: a new request, the same answer.
     with page.expect_response(lambda r: r.url.endswith("/api/whoami")):
@@ -123,7 +158,7 @@ def test_implicit_flow_one_click_away(context: BrowserContext, demo: Demo, shots
     page.on("framenavigated", lambda frame: main_urls.append(frame.url))
     logins: list[Response] = []
     page.on("response", lambda r: logins.append(r) if r.url.endswith("/v1/login") else None)
-    page.goto(demo.spa)
+    open_spa(page, demo)
     sign_in(page, demo)
     expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
     page.click("#sign-out")
@@ -137,6 +172,7 @@ def test_implicit_flow_one_click_away(context: BrowserContext, demo: Demo, shots
     sign_in(page, demo)  # the session ended, so the form is shown again
     expect_results(page)
     expect(page.get_by_test_id("status")).to_have_text("Signed in as Alice (implicit flow).")
+    expect(page.get_by_test_id("token-type")).to_have_text("Bearer")
     shots(page, "implicit-signed-in")
     # The browser came back with the token in the fragment, and the page removed it.
     location = logins[-1].headers["location"]
@@ -157,7 +193,7 @@ def test_implicit_flow_one_click_away(context: BrowserContext, demo: Demo, shots
 def test_spa_shows_access_denied(context: BrowserContext, demo: Demo, shots: Shots) -> None:
     """Cancelling the sign-in brings the SPA back with access_denied, shown, with no loop."""
     page = context.new_page()
-    page.goto(demo.spa)
+    open_spa(page, demo)
     expect(page.locator("#cancel")).to_be_visible()
     page.click("#cancel")
     expect(page.get_by_test_id("status")).to_contain_text("access_denied")
@@ -180,7 +216,13 @@ def test_swagger_ui_authorize(context: BrowserContext, demo: Demo, shots: Shots)
     for scope in ("openid", "items:read", "items:write"):
         expect(page.locator(f"input[data-value='{scope}']")).to_be_checked()
     modal = page.locator(".modal-ux-content")
-    # The dialog lists the OAuth2 scheme and, since the API allows DPoP, a DPoP one.
+    # The dialog lists the OAuth2 scheme and, since the API allows DPoP, the DPoP
+    # token and proof as two header fields, which Swagger UI supports.
+    expect(modal).to_contain_text("DPoPProof")
+    expect(modal).to_contain_text("RFC 9449")
+    expect(modal).not_to_contain_text("unsupported scheme")
+    expect(modal).not_to_contain_text("Unknown security definition")
+    shots(page, "swagger-authorize-dialog")
     authorize = modal.get_by_role("button", name="Apply given OAuth2 credentials")
     with page.expect_popup() as popup_info:
         authorize.click()
@@ -227,7 +269,7 @@ def test_dpop_option_gets_a_bound_token_and_a_200(
 ) -> None:
     """The labelled DPoP option: a WebCrypto key, token_type DPoP, and the API answers 200."""
     page = context.new_page()
-    page.goto(demo.spa)
+    open_spa(page, demo)
     sign_in(page, demo)
     expect(page.get_by_test_id("whoami-status")).to_have_text("200 OK")
     page.click("#sign-out")
@@ -244,6 +286,8 @@ def test_dpop_option_gets_a_bound_token_and_a_200(
         "Signed in as Alice (code + PKCE with DPoP flow)."
     )
     expect(page.get_by_test_id("token-type")).to_have_text("DPoP")
+    expect(page.get_by_test_id("token-type-note")).to_contain_text("bound to a key this page holds")
+    expect(page.get_by_test_id("token-type-note")).to_contain_text("signed proof")
     expect_results(page)
     # The token is bound to the page's key: cnf.jkt is shown with the claims.
     expect(page.get_by_test_id("claims").locator("td[data-claim='cnf']")).to_contain_text("jkt")

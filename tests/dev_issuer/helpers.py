@@ -18,6 +18,11 @@ DOCS = "http://127.0.0.1:9401/docs/oauth2-redirect"
 CLIENT_ID = "0oatestspa"
 USER = "alice@example.com"
 PASSWORD = "wonderland"
+AUTHORIZE = f"{BASE}/v1/authorize"
+TOKEN = f"{BASE}/v1/token"
+REGISTER = f"{BASE}/v1/register"
+#: A native app's loopback redirect URI (RFC 8252 section 7.3).
+NATIVE = "http://127.0.0.1:53682/callback"
 
 
 def authorize_params(**overrides: str | None) -> dict[str, str]:

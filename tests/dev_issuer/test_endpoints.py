@@ -166,6 +166,30 @@ async def test_admin_mint_rejects_bad_requests(
     assert response.json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("member", ["expires_in", "scopes", "user", "client_id", "opaque"])
+@pytest.mark.parametrize("number", ["9" * 400, "1e400", "-1e400", "NaN", "-1", "1.5", "true"])
+async def test_admin_mint_refuses_hostile_numbers(
+    client: httpx.AsyncClient, dev: DevIssuer, member: str, number: str
+) -> None:
+    """A huge, overflowing, NaN, negative, fractional or boolean member is a 400, never a 500."""
+    if member == "opaque" and number == "true":
+        number = "1"  # true is a valid opaque flag, and a valid keep_old
+    raw = f'{{"{member}": {number}}}'.encode()
+    response = await client.post(
+        f"{BASE}/dev/mint", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+    kid = dev.local.kid
+    rotate = await client.post(
+        f"{BASE}/dev/rotate",
+        content=f'{{"keep_old": {number}}}'.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert rotate.status_code == (200 if number == "true" else 400)
+    assert (dev.local.kid == kid) is (number != "true")
+
+
 @pytest.mark.parametrize("path", ["/dev/mint", "/dev/rotate"])
 async def test_admin_needs_json(client: httpx.AsyncClient, path: str) -> None:
     """Admin endpoints refuse form posts, which any web page can send, and non-objects."""

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from okta_bearer.dev_issuer import DevIssuer
-from okta_bearer.dev_issuer._admin import host_header_is_loopback
+from okta_bearer.dev_issuer._local_only import host_header_is_loopback
 
 from .helpers import BASE, SPA, authorize_params, sign_in, txn_of
 

@@ -123,7 +123,7 @@ async def test_failed_redemption_burns_the_code(client: httpx.AsyncClient) -> No
         ({"code_verifier": None}, 400, "invalid_request"),
         ({"code": None}, 400, "invalid_request"),
         ({"redirect_uri": None}, 400, "invalid_request"),
-        ({"client_id": None}, 400, "invalid_request"),
+        ({"client_id": None}, 401, "invalid_client"),  # RFC 6749 5.2: no client auth
         ({"grant_type": None}, 400, "invalid_request"),
         ({"grant_type": "client_credentials"}, 400, "unauthorized_client"),  # public client
         ({"grant_type": "implicit"}, 400, "unsupported_grant_type"),

@@ -8,17 +8,39 @@ from typing import Any
 import httpx
 import pytest
 
-from okta_bearer.dev_issuer import _register
+from okta_bearer.dev_issuer import DEFAULT_SCOPES, DevClient, DevIssuer, _register
+from okta_bearer.testing import LocalIssuer
 
-from .helpers import BASE, CLIENT_ID, SPA, authorize_params, jwt_part, pkce_pair, query, sign_in
+from .helpers import (
+    BASE,
+    CLIENT_ID,
+    DOCS,
+    NATIVE,
+    REGISTER,
+    SPA,
+    TOKEN,
+    authorize_params,
+    jwt_part,
+    pkce_pair,
+    query,
+    sign_in,
+)
 
 pytestmark = pytest.mark.anyio
 
 ISSUER = f"http://127.0.0.1:9400{BASE}"
-REGISTER = f"{BASE}/v1/register"
-TOKEN = f"{BASE}/v1/token"
 RESOURCE = "http://127.0.0.1:9403/mcp"
-NATIVE = "http://127.0.0.1:53682/callback"
+
+
+@pytest.fixture
+def dev(local: LocalIssuer) -> DevIssuer:
+    """The demo client; registered clients may have the custom scopes and RESOURCE."""
+    return DevIssuer(
+        local,
+        clients=[DevClient(CLIENT_ID, (SPA, DOCS))],
+        registration_scopes=DEFAULT_SCOPES,
+        registration_audiences=[RESOURCE],
+    )
 
 
 async def register(client: httpx.AsyncClient, **meta: Any) -> httpx.Response:

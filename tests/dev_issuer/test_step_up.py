@@ -115,6 +115,12 @@ async def test_prompt_none_with_unmet_max_age_is_login_required(
     [
         ({"max_age": "-1"}, "invalid_request"),
         ({"max_age": "ten"}, "invalid_request"),
+        ({"max_age": "9" * 400}, "invalid_request"),
+        ({"max_age": "1e400"}, "invalid_request"),
+        ({"max_age": "NaN"}, "invalid_request"),
+        ({"max_age": "true"}, "invalid_request"),
+        ({"max_age": "3.5"}, "invalid_request"),
+        ({"max_age": "\uff11\uff10"}, "invalid_request"),  # fullwidth digits: isdigit() is true
         ({"acr_values": "urn:example:unknown"}, "invalid_request"),
         ({"resource": "/relative"}, "invalid_target"),
         ({"resource": "https://api.example/mcp#frag"}, "invalid_target"),

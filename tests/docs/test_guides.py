@@ -170,6 +170,15 @@ def test_an_opaque_token_is_accepted_by_introspection(monkeypatch: pytest.Monkey
         ok = get(f"{api.base_url}/items", token)
         stranger = get(f"{api.base_url}/items", "not-a-token-the-issuer-made")
         metrics = get(f"{api.base_url}/metrics").text
+        # The guide's revocation: the browser client the token was minted for revokes it.
+        revoked = httpx.post(
+            f"{dev.issuer}/v1/revoke",
+            data={"client_id": "0oademospa0client0id", "token": token},
+            trust_env=False,
+        )
+    revoke = 'curl -d client_id=0oademospa0client0id -d "token=$TOKEN" {}/v1/revoke'
+    assert revoke.format("http://127.0.0.1:9400/oauth2/default") in commands
+    assert revoked.status_code == 200, revoked.text
     assert "." not in token  # opaque: not a JWT
     assert ok.status_code == 200, ok.text
     assert [ok.text] == printed_output(page, call)

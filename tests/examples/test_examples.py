@@ -144,8 +144,14 @@ async def test_openapi_offers_the_implicit_flow(
     assert implicit["authorizationUrl"] == f"{okta_issuer.issuer}/v1/authorize"
     assert set(implicit["scopes"]) == {"openid", "items:read", "items:write"}
     whoami = schema["paths"]["/api/whoami"]["get"]
-    # DPoP is allowed too, so it is documented as the alternative requirement.
-    assert whoami["security"] == [{"OktaBearer": ["items:read"]}, {"DPoP": []}]
+    # DPoP is allowed too, so it is documented as the alternative requirement:
+    # the token and the proof header, both as apiKey headers Swagger UI can fill in.
+    assert whoami["security"] == [{"OktaBearer": ["items:read"]}, {"DPoP": [], "DPoPProof": []}]
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["DPoP"] == {**schemes["DPoP"], "type": "apiKey", "in": "header"}
+    assert schemes["DPoP"]["name"] == "Authorization"
+    assert schemes["DPoPProof"]["name"] == "DPoP"
+    assert "ES256" in schemes["DPoPProof"]["description"]
 
 
 async def test_openapi_documents_the_refusals(api: httpx.AsyncClient) -> None:

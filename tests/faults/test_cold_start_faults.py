@@ -8,6 +8,7 @@ longer than the configured ``timeout`` (0.2 s here).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,49 @@ def wrong_types(server: FaultyKeyServer, **changes: object) -> Fault:
     """The issuer's JWKS with members of the wrong JSON type in every key."""
     return json_doc({"keys": [{**k, **changes} for k in server.issuer.jwks()["keys"]]})
 
+
+# Hostile JSON numbers (item 4 of the issue): huge, overflowing, NaN, negative, boolean.
+HUGE = "9" * 400
+HOSTILE_NUMBERS = {"huge": HUGE, "1e400": "1e400", "nan": "NaN", "negative": "-1", "bool": "true"}
+
+
+def raw_members(document: dict[str, object], **raw: str) -> bytes:
+    """``document`` as JSON text with members replaced by raw JSON tokens (numbers json.dumps
+    cannot write, such as 1e400 or a 400-digit integer)."""
+    text = json.dumps({**document, **{name: f"@{name}@" for name in raw}})
+    for name, token in raw.items():
+        text = text.replace(f'"@{name}@"', token)
+    return text.encode()
+
+
+def hostile_jwks(server: FaultyKeyServer, member: str, token: str) -> Fault:
+    """The issuer's JWKS with ``member`` of every key replaced by a hostile JSON number."""
+    keys = [raw_members(k, **{member: token}).decode() for k in server.issuer.jwks()["keys"]]
+    return body(('{"keys": [' + ", ".join(keys) + "]}").encode())
+
+
+def hostile_metadata(server: FaultyKeyServer, member: str, token: str) -> Fault:
+    """The issuer's metadata with ``member`` replaced by a hostile JSON number."""
+    return body(raw_members(server.issuer.metadata(), **{member: token}))
+
+
+NUMBER_FAULTS = [
+    ColdFault(
+        f"jwks-{member}-{name}",
+        "jwks",
+        functools.partial(hostile_jwks, member=member, token=token),
+    )
+    for member in ("kid", "kty", "n", "e", "alg", "use", "key_ops")
+    for name, token in HOSTILE_NUMBERS.items()
+] + [
+    ColdFault(
+        f"discovery-{member}-{name}",
+        "discovery",
+        functools.partial(hostile_metadata, member=member, token=token),
+    )
+    for member in ("issuer", "jwks_uri")
+    for name, token in HOSTILE_NUMBERS.items()
+]
 
 COLD_FAULTS = [
     ColdFault("discovery-500", "discovery", lambda s: status(500)),
@@ -121,6 +165,34 @@ COLD_FAULTS = [
     ColdFault("jwks-recursion-bomb", "jwks", lambda s: body(b"[" * 100_000 + b"]" * 100_000)),
     ColdFault("jwks-10mb-declared", "jwks", lambda s: body(b" " * TEN_MB)),
     ColdFault("jwks-10mb-streamed", "jwks", lambda s: streamed(TEN_MB)),
+    ColdFault(
+        "jwks-keys-is-a-huge-number", "jwks", lambda s: body(b'{"keys": ' + HUGE.encode() + b"}")
+    ),
+    ColdFault("jwks-document-is-1e400", "jwks", lambda s: body(b"1e400")),
+    ColdFault(
+        "jwks-content-length-5000-digits",
+        "jwks",
+        lambda s: body(b"{}", **{"content-length": "9" * 5000}),
+    ),
+    ColdFault(
+        "discovery-503-retry-after-huge",
+        "discovery",
+        lambda s: status(503, **{"retry-after": HUGE}),
+    ),
+    ColdFault(
+        "discovery-503-retry-after-nan",
+        "discovery",
+        lambda s: status(503, **{"retry-after": "NaN"}),
+    ),
+    ColdFault(
+        "discovery-503-retry-after-negative",
+        "discovery",
+        lambda s: status(503, **{"retry-after": "-5"}),
+    ),
+    ColdFault(
+        "jwks-429-retry-after-1e400", "jwks", lambda s: status(429, **{"retry-after": "1e400"})
+    ),
+    *NUMBER_FAULTS,
 ]
 
 
@@ -177,3 +249,17 @@ async def test_malformed_tokens_never_trigger_a_fetch() -> None:
         ]:
             assert (await w.get(token)).status_code == 401
         assert w.server.log == []
+
+
+@pytest.mark.anyio
+async def test_a_5000_digit_content_length_is_a_named_refresh_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Content-Length too long for int() is "larger than the cap", not an unexpected error."""
+    async with world() as w:
+        w.server.faults["jwks"] = body(b"{}", **{"content-length": "9" * 5000})
+        with caplog.at_level("WARNING", logger="okta_bearer"):
+            assert (await w.get(w.token())).status_code == 503
+    failures = [r.getMessage() for r in caplog.records if "key refresh" in r.getMessage()]
+    assert failures
+    assert all("larger than" in m and "unexpected" not in m for m in failures), failures

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 
 import anyio
 import pytest
 
+from okta_bearer import KeyPolicy
 from okta_bearer.testing import SigningKey
 
 from ..helpers import settle
-from ._keyserver import gated, world
+from ._keyserver import body, gated, world
 
 
 @pytest.mark.anyio
@@ -120,3 +122,29 @@ async def test_second_unknown_kid_within_the_interval_is_401_without_fetch() -> 
         assert response.status_code == 401
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
         assert len(w.server.log) == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "cache_control",
+    [
+        "max-age=" + "9" * 400,
+        'max-age="' + "9" * 400 + '"',
+        "max-age=" + "9" * 5000,
+        "max-age=1e400",
+        "max-age=-1",
+        "max-age=NaN",
+        "max-age=true",
+        "public, max-age=86401, max-age=0",
+    ],
+)
+async def test_a_hostile_max_age_is_clamped_to_the_policy(cache_control: str) -> None:
+    """Any max-age serves the keys, which are refreshed by KeyPolicy.max_ttl at the latest."""
+    async with world() as w:
+        jwks = json.dumps(w.issuer.jwks()).encode()
+        w.server.faults["jwks"] = body(jwks, **{"cache-control": cache_control})
+        assert (await w.get(w.token())).status_code == 200
+        w.clock.advance(KeyPolicy().max_ttl + 1)
+        assert (await w.get(w.token())).status_code == 200
+        await settle()
+        assert w.server.count("jwks") == 2

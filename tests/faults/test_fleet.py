@@ -7,6 +7,7 @@ version with uvicorn workers and a real Redis lives in tests/fleet.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -154,3 +155,43 @@ def _digest(issuer: str) -> str:
     import hashlib
 
     return hashlib.sha256(issuer.encode()).hexdigest()[:32]
+
+
+class PoisonedStore(MemoryStore):
+    """A store that rewrites one number of every published key set as it is written."""
+
+    def __init__(self, member: str, token: str) -> None:
+        super().__init__()
+        self._pattern = re.compile(rf'"{member}": [^,}}]+'.encode())
+        self._replacement = f'"{member}": {token}'.encode()
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await super().set(key, self._pattern.sub(self._replacement, value), ttl)
+
+
+@pytest.mark.parametrize(
+    ("member", "token"),
+    [
+        ("fetched_at", "NaN"),
+        ("fetched_at", "1e300"),  # "fetched" far in the future: it would never expire
+        ("fetched_at", "9" * 400),
+        ("fetched_at", "1e400"),
+        ("fetched_at", "true"),
+        ("ttl", "NaN"),
+        ("ttl", "1e400"),
+        ("ttl", "-1"),
+        ("ttl", "9" * 400),
+    ],
+)
+async def test_a_shared_copy_with_a_hostile_number_is_not_adopted(member: str, token: str) -> None:
+    """A published key set whose fetched_at or ttl is NaN, huge, future or negative is refetched."""
+    async with fleet(workers=2, store=PoisonedStore(member, token)) as (
+        _,
+        issuer,
+        server,
+        verifiers,
+    ):
+        await verifiers[0].verify(issuer.mint())
+        assert server.count("jwks") == 1
+        await verifiers[1].verify(issuer.mint())  # reads the poisoned copy, fetches its own
+        assert server.count("jwks") == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -55,7 +56,10 @@ def test_a_random_kid_flood_over_the_fleet_costs_one_fetch(fleet: Fleet) -> None
         fleet.issuer.mint(key=attacker, header={"kid": secrets.token_urlsafe(8)})
         for _ in range(200)
     ]
+    began = time.monotonic()
     results = call_concurrently(fleet.api.base_url, forged)
+    lasted = time.monotonic() - began
     assert {status for status, _ in results} == {401}
-    # The cold fetch, then one refetch for the whole flood (it lasts under the 5 s interval).
-    assert fleet.keys.counts["jwks"] <= 2
+    # The cold fetch (at start-up), then one refetch per 5 s unknown-kid interval
+    # for the whole fleet: one for a flood that lasts under 5 s, as on a quiet machine.
+    assert fleet.keys.counts["jwks"] <= 2 + int(lasted // 5), lasted

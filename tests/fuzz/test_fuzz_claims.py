@@ -49,6 +49,7 @@ def oracle(payload: dict[str, Any], policy: Policy, now: float) -> bool:
         auds = aud
     else:
         return False
+    assert policy.audiences is not None  # the fuzzed policies always name an audience
     if not any(a in policy.audiences for a in auds):
         return False
     # A JSON null counts as absent (there is no date in it).

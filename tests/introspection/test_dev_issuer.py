@@ -34,6 +34,9 @@ def _basic(client_id: str, secret: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
+RS = _basic(RS_ID, RS_SECRET)
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[DevIssuer, httpx.AsyncClient]]:
     """A dev issuer with a SPA and a confidential resource-server client, in-process."""
@@ -98,14 +101,17 @@ async def test_bad_client_authentication_is_401(
     assert response.json()["error"] == "invalid_client"
 
 
-async def test_public_client_and_post_auth_are_accepted(
+async def test_confidential_client_by_basic_or_post_is_accepted(
     client: tuple[DevIssuer, httpx.AsyncClient],
 ) -> None:
-    """A public client by client_id alone, a confidential one by form fields."""
+    """A confidential client introspects with HTTP Basic or with its secret in the form."""
     _, http = client
     token = await _mint(http)
-    for form in ({"client_id": SPA_ID}, {"client_id": RS_ID, "client_secret": RS_SECRET}):
-        response = await http.post("/v1/introspect", data={"token": token, **form})
+    for form, headers in (
+        ({}, _basic(RS_ID, RS_SECRET)),
+        ({"client_id": RS_ID, "client_secret": RS_SECRET}, {}),
+    ):
+        response = await http.post("/v1/introspect", data={"token": token, **form}, headers=headers)
         assert response.json()["active"] is True
 
 
@@ -117,7 +123,7 @@ async def test_revoked_jwt_and_opaque_tokens_become_inactive(
     for token in (await _mint(http), await _mint(http, opaque=True)):
         revoked = await http.post("/v1/revoke", data={"token": token, "client_id": SPA_ID})
         assert revoked.status_code == 200
-        answer = await http.post("/v1/introspect", data={"token": token, "client_id": SPA_ID})
+        answer = await http.post("/v1/introspect", data={"token": token}, headers=RS)
         assert answer.json() == {"active": False}
 
 
@@ -129,7 +135,7 @@ async def test_only_the_tokens_client_may_revoke(
     token = await _mint(http)
     refused = await http.post("/v1/revoke", data={"token": token}, headers=_basic(RS_ID, RS_SECRET))
     assert refused.status_code == 400
-    answer = await http.post("/v1/introspect", data={"token": token, "client_id": SPA_ID})
+    answer = await http.post("/v1/introspect", data={"token": token}, headers=RS)
     assert answer.json()["active"] is True
 
 
@@ -139,9 +145,9 @@ async def test_id_tokens_and_garbage_are_inactive(
     """An ID token, a foreign string and a missing token are not active access tokens."""
     dev, http = client
     for token in (dev.local.mint_id_token(), "garbage"):
-        answer = await http.post("/v1/introspect", data={"token": token, "client_id": SPA_ID})
+        answer = await http.post("/v1/introspect", data={"token": token}, headers=RS)
         assert answer.json() == {"active": False}
-    missing = await http.post("/v1/introspect", data={"client_id": SPA_ID})
+    missing = await http.post("/v1/introspect", data={"x": "1"}, headers=RS)
     assert missing.status_code == 400
 
 

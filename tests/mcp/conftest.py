@@ -14,11 +14,14 @@ from dataclasses import dataclass
 import pytest
 
 from okta_bearer._cli import load_example
-from okta_bearer.dev_issuer import DevIssuer
+from okta_bearer.dev_issuer import DEFAULT_CLIENT_ID, DEFAULT_SCOPES, DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from ..servers import loopback_socket, origin_of, serve
 from .echo import Echo
+
+#: A confidential client the operator configured: trusted with any audience.
+MACHINE_ID, MACHINE_SECRET = "0oamachine", "machine-secret-for-tests"
 
 
 @dataclass
@@ -32,12 +35,22 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    """A dev issuer (default scope items:read) and examples/mcp_server.py trusting it."""
+    """A dev issuer (default scope items:read) and examples/mcp_server.py trusting it.
+
+    Self-registered clients (the MCP client) may have the items scopes for the
+    MCP server's URL; MACHINE_ID is configured, so trusted with any audience.
+    """
     issuer_sock = loopback_socket()
     issuer = f"{origin_of(issuer_sock)}/oauth2/default"
-    dev = DevIssuer(LocalIssuer(issuer), default_scopes=["items:read"])
     mcp_sock = loopback_socket()
     mcp_url = f"{origin_of(mcp_sock)}/mcp"
+    dev = DevIssuer(
+        LocalIssuer(issuer),
+        clients=[DevClient(DEFAULT_CLIENT_ID, ()), DevClient(MACHINE_ID, (), MACHINE_SECRET)],
+        default_scopes=["items:read"],
+        registration_scopes=DEFAULT_SCOPES,
+        registration_audiences=[mcp_url],
+    )
     example = load_example("mcp_server")
     with (
         serve(dev, sock=issuer_sock, lifespan="on"),

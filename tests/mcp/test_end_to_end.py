@@ -25,7 +25,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAu
 from mcp.types import TextContent
 from pydantic import AnyUrl
 
-from .conftest import World
+from .conftest import MACHINE_ID, MACHINE_SECRET, World
 
 pytestmark = pytest.mark.anyio
 
@@ -258,21 +258,13 @@ async def test_step_up_tool_is_a_401_the_client_recovers_from_by_signing_in_agai
 
 
 async def _client_credentials_token(world: World, http: httpx.AsyncClient, resource: str) -> str:
-    registered = await http.post(
-        f"{world.issuer}/v1/register",
-        json={
-            "grant_types": ["client_credentials"],
-            "token_endpoint_auth_method": "client_secret_post",
-        },
-    )
-    assert registered.status_code == 201, registered.text
-    client = registered.json()
+    # A configured client: a self-registered one may only name the MCP server's URL.
     response = await http.post(
         f"{world.issuer}/v1/token",
         data={
             "grant_type": "client_credentials",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
+            "client_id": MACHINE_ID,
+            "client_secret": MACHINE_SECRET,
             "scope": "items:read",
             "resource": resource,
         },

@@ -152,7 +152,18 @@ def build_world() -> World:
     # The attacker's own private key, published by mistake under another kid.
     private_jwk = _private_jwk(attacker, kid="rsa-private")
     oct_jwk = {"kty": "oct", "kid": "oct-key", "k": b64(b"shared-secret-0123456789abcdef")}
-    issuer.extra_jwks = [weak_jwk, enc_jwk, ops_jwk, private_jwk, oct_jwk]
+    # Members with hostile JSON numbers (400-digit integers, 1e308, a boolean; NaN and
+    # 1e400 are rows of tests/faults/test_cold_start_faults.py, which serves raw JSON
+    # text): each such key is skipped, never the set, never a 500.
+    rsa_jwk, ec_jwk = rsa.public_jwk, ec.public_jwk
+    number_jwks = [
+        {**rsa_jwk, "kid": "rsa-huge-n", "n": 10**400},
+        {**rsa_jwk, "kid": "rsa-negative-e", "e": -(10**400)},
+        {**ec_jwk, "kid": "ec-1e308-x", "x": 1e308},
+        {**rsa_jwk, "kid": "rsa-bool-kty", "kty": True},
+        {**rsa_jwk, "kid": 10**400},
+    ]
+    issuer.extra_jwks = [weak_jwk, enc_jwk, ops_jwk, private_jwk, oct_jwk, *number_jwks]
 
     other = LocalIssuer("https://other.example.test/oauth2/default", clock=clock)
     other.keys = [twin]

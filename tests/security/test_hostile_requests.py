@@ -728,7 +728,22 @@ ALGORITHM_CASES = [
     Case("control-valid-es256", lambda w: bearer(w.issuer.sign(w.claims(), key=w.ec)), OK, None),
 ]
 
+
+def _signed_for(kid: str, alg: str) -> Callable[[World], Req]:
+    """An attacker's token naming a published key whose members are hostile numbers."""
+    return lambda w: attacker_signed(w, {"alg": alg, "kid": kid}, ec_key=alg == "ES256")
+
+
 KEY_INJECTION = [
+    *(
+        Case(f"jwks-member-{kid}", _signed_for(kid, alg), UNAUTHORIZED, INVALID_TOKEN)
+        for kid, alg in [
+            ("rsa-huge-n", "RS256"),
+            ("rsa-negative-e", "RS256"),
+            ("ec-1e308-x", "ES256"),
+            ("rsa-bool-kty", "RS256"),
+        ]
+    ),
     Case(
         "jku-attacker-kid",
         lambda w: attacker_signed(w, {"alg": "RS256", "kid": "attacker", "jku": ATTACKER_URL}),
