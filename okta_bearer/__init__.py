@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._http.metadata import ProtectedResource
 from ._http.require import check_auth, require_auth
+from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.verifier import TokenVerifier
 from ._opaque.introspection import IntrospectionVerifier
@@ -66,5 +67,6 @@ __all__ = [
     "Verifier",
     "__version__",
     "check_auth",
+    "check_bearer",
     "require_auth",
 ]

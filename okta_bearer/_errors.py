@@ -30,6 +30,10 @@ logged, never sent to the client, and never holds the token or its signature.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # claims import nothing from here at run time either way
+    from ._jwt.claims import Claims
 
 __all__ = [
     "BearerError",
@@ -107,10 +111,14 @@ class InsufficientScope(BearerError):
     Attributes:
         required: the scopes the route requires, in declaration order.
         missing: the required scopes the token does not hold, in the same order.
+        claims: the token's claims when a verifier raised it (``None`` otherwise),
+            so that the middleware can refuse a sender-constrained token sent
+            without its proof before it answers with scope names.
     """
 
     status = 403
     error = "insufficient_scope"
+    claims: Claims | None = None
 
     def __init__(self, required: Iterable[str], granted: Iterable[str] = ()) -> None:
         self.required = tuple(required)

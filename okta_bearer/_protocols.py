@@ -30,7 +30,12 @@ class Verifier(Protocol):
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Return the claims of ``token`` or raise a :class:`~okta_bearer.BearerError`.
 
-        ``required_scopes`` must all be granted (else ``InsufficientScope``).
+        ``required_scopes`` must all be granted (else ``InsufficientScope``,
+        best raised through ``check_scopes`` so it carries the claims).  The
+        claims of a sender-constrained token are returned with their
+        ``binding``; refusing it as a bearer token is the caller's job
+        (:func:`okta_bearer.check_bearer`), since only the caller knows
+        whether a proof came with it.
         """
         ...
 

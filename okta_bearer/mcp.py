@@ -59,6 +59,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._errors import BearerError, ConfigurationError, InvalidRequest, MissingToken
 from ._http.rfc6750 import is_scope_token
 from ._http.stepup import StepUpPolicy
+from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
 from ._options import checked_options
@@ -86,6 +87,9 @@ class McpTokenVerifier:
 
     ``verify_token`` returns ``None`` for any refused token (the protocol has no
     other failure value); the reason is logged at debug level, never the token.
+    The SDK's path carries no DPoP proof, so a sender-constrained token
+    (``cnf``, or introspection's ``token_type: DPoP``) is refused like an
+    invalid one (:func:`okta_bearer.check_bearer`), before any scope check.
     """
 
     def __init__(
@@ -104,7 +108,12 @@ class McpTokenVerifier:
     async def verify_token(self, token: str) -> AccessToken | None:
         """Verify ``token``; its claims as the SDK's ``AccessToken``, or ``None`` when refused."""
         try:
-            claims = await self.verifier.verify(token, self.required_scopes)
+            claims = await self.verifier.verify(token)
+            # The SDK's auth backend only speaks Bearer: a sender-constrained
+            # token (RFC 9449 section 7.2) is refused here, before any scope.
+            check_bearer(claims)
+            if self.required_scopes:
+                check_scopes(claims, self.required_scopes)
         except BearerError as error:
             logger.debug("okta_bearer.mcp: token refused (%s, %s)", error.status, error.reason)
             return None

@@ -24,8 +24,8 @@ from ._dpop.settings import DPoPSettings
 from ._errors import (
     BearerError,
     ConfigurationError,
+    InsufficientScope,
     InvalidRequest,
-    InvalidToken,
     MissingToken,
     UseDPoPNonce,
 )
@@ -33,6 +33,7 @@ from ._events import Events, check_events, outcome_of
 from ._http.metadata import ProtectedResource, declared_scopes
 from ._http.responses import ChallengeSettings, ErrorResponse, error_response
 from ._http.rfc6750 import is_scope_token, parse_authorization
+from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
 from ._jwt.verifier import TokenVerifier
@@ -135,13 +136,16 @@ class BearerAuthMiddleware:
         dpop: a :class:`~okta_bearer.DPoPSettings` to accept DPoP
             (RFC 9449): ``Authorization: DPoP <token>`` with a ``DPoP`` proof
             header, in the settings' mode (``bearer``, ``allowed`` or
-            ``required``).  Then a DPoP-bound token (``cnf.jkt``) sent as
-            ``Bearer`` is refused, challenges name ``DPoP algs="..."`` next to
-            or instead of ``Bearer`` (RFC 9449 section 7.1), a bad proof is 401
-            ``invalid_dpop_proof``, a missing nonce 401 ``use_dpop_nonce`` with
-            ``DPoP-Nonce``, and a replay store outage 503 with ``Retry-After``
-            (unless ``store_failure="fail_open"``).  ``None`` (the default):
-            Bearer only, as without DPoP support.
+            ``required``).  Then challenges name ``DPoP algs="..."`` next to
+            or instead of ``Bearer`` (RFC 9449 section 7.1), a missing or bad
+            proof is 401 ``invalid_dpop_proof``, a missing nonce 401
+            ``use_dpop_nonce`` with ``DPoP-Nonce`` (and a success carries the
+            next nonce before the old one expires), and a replay store outage
+            503 with ``Retry-After`` (unless ``store_failure="fail_open"``).
+            ``None`` (the default): Bearer only.  In every case a
+            sender-constrained token (any ``cnf``, or introspection's
+            ``token_type: DPoP``) sent as ``Bearer`` is 401, before any
+            scope check (:func:`okta_bearer.check_bearer`).
         events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`):
             every request judged is reported once with its outcome, reason
             and the time spent judging it, refusals before verification (no
@@ -369,14 +373,19 @@ class BearerAuthMiddleware:
                 anonymous = True
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             else:
-                claims = await self.verifier.verify(token)
-                # RFC 9449 section 7.2: a DPoP-bound token is not a bearer token,
-                # even where DPoP is not enabled (a stolen one must not work as
-                # Bearer), and a thief learns no scope names: checked first.
-                if claims.jkt is not None:
-                    raise InvalidToken(
-                        "dpop_downgrade", "A DPoP-bound token requires the DPoP scheme"
-                    )
+                try:
+                    claims = await self.verifier.verify(token)
+                except InsufficientScope as error:
+                    # The verifier's own required scopes: the binding still comes first.
+                    if error.claims is not None:
+                        check_bearer(error.claims)
+                    raise
+                # RFC 9449 section 7.2: a sender-constrained token is not a bearer
+                # token, even where DPoP is not enabled (a stolen one must not
+                # work as Bearer), and a thief learns no scope names: checked first
+                # (the attribute test first only saves a call on the hot path).
+                if claims.binding is not None:
+                    check_bearer(claims)
                 if self._required_scopes:
                     check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)
@@ -433,10 +442,18 @@ class BearerAuthMiddleware:
                 scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             else:
                 scheme, token = found
-                claims = await self.verifier.verify(token)
                 # Proof and binding before scopes: without possession of the
-                # key, a token's scopes are no one's business.
-                await guard.check(scope, scheme, token, claims.raw)
+                # key, a token's scopes are no one's business (the verifier's
+                # own required scopes included).
+                try:
+                    claims = await self.verifier.verify(token)
+                except InsufficientScope as error:
+                    if error.claims is not None:
+                        await guard.check(scope, scheme, token, error.claims)
+                    raise
+                proof = await guard.check(scope, scheme, token, claims)
+                if proof is not None:
+                    send = guard.offer_nonce(proof, send)
                 if self._required_scopes:
                     check_scopes(claims, self._required_scopes)
                 scope["user"] = BearerUser(claims)

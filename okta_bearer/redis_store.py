@@ -9,6 +9,19 @@ client::
 
 ``set_if_absent`` is one ``SET key value NX PX ttl`` command, atomic on the
 server, so of any number of replicas racing on a DPoP ``jti`` exactly one wins.
+``delete_if_equal`` (a lease released only by its holder) and ``increment``
+(the fleet-wide introspection budget) are one Lua script each, atomic too.
+
+Key layout: every key reads ``<prefix>:<kind>:...`` with one prefix
+(``okta_bearer`` by default) and the kinds the library writes:
+
+* ``<prefix>:dpop:<jkt>:<jti>``: DPoP replay marks;
+* ``<prefix>:keys:<digest>`` and ``<prefix>:keys:<digest>:lease``: a shared key
+  set and its refetch lease (the digest covers issuer, ``jwks_uri`` and
+  algorithms);
+* ``<prefix>:introspection:<namespace>:<sha256 of token>`` (and ``...:lease``):
+  introspection answers (the namespace covers issuer and client id), and
+  ``<prefix>:introspection:<namespace>:rate:<second>``: the call budget.
 Every call is bounded by ``timeout`` (connect, send and answer together; a
 broken pooled connection is replaced once within it, nothing else is retried),
 and any failure, a Redis error, a refused connection or the
@@ -45,6 +58,23 @@ __all__ = ["RedisStore"]
 _T = TypeVar("_T")
 _SCHEMES = ("redis", "rediss", "unix")
 
+# Compare-and-delete: a lease is released only by the holder that wrote its value.
+_DELETE_IF_EQUAL = """
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+    return redis.call("DEL", KEYS[1])
+end
+return 0
+"""
+
+# A counter whose expiry is set once, by the increment that created it.
+_INCREMENT = """
+local count = redis.call("INCR", KEYS[1])
+if count == 1 then
+    redis.call("PEXPIRE", KEYS[1], ARGV[1])
+end
+return count
+"""
+
 
 @checked_options
 class RedisStore:
@@ -56,8 +86,9 @@ class RedisStore:
             errors, since it may hold a password.
         timeout: seconds any one call may take in total before it raises
             :class:`StoreUnavailable`.
-        prefix: put in front of every key, so several applications can share
-            one database.
+        prefix: put in front of every key, followed by ``:``, so several
+            applications can share one database (a trailing ``:`` is ignored;
+            ``""`` for none).
         max_connections: size of the connection pool.
 
     Raises:
@@ -70,7 +101,7 @@ class RedisStore:
         url: str,
         *,
         timeout: float = 0.5,
-        prefix: str = "okta_bearer:",
+        prefix: str = "okta_bearer",
         max_connections: int = 50,
     ) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in _SCHEMES:
@@ -86,7 +117,8 @@ class RedisStore:
         if max_connections < 1:
             raise ConfigurationError("max_connections: must be a positive integer")
         self.timeout = float(timeout)
-        self.prefix = prefix
+        stripped = prefix.rstrip(":")
+        self.prefix = f"{stripped}:" if stripped else ""
         try:
             # A blocking pool: a burst beyond max_connections waits (within the
             # timeout) for a free connection instead of failing at once.
@@ -104,6 +136,8 @@ class RedisStore:
             )
             self._pool: Any = pool
             self._client: Any = aioredis.Redis(connection_pool=pool)
+            self._delete_if_equal: Any = self._client.register_script(_DELETE_IF_EQUAL)
+            self._increment: Any = self._client.register_script(_INCREMENT)
         except (ValueError, RedisError) as exc:
             raise ConfigurationError("url: is not a valid Redis URL") from exc
 
@@ -139,6 +173,17 @@ class RedisStore:
     async def delete(self, key: str) -> None:
         """``DEL prefix+key``."""
         await self._call(self._client.delete(self.prefix + key))
+
+    async def delete_if_equal(self, key: str, value: bytes) -> bool:
+        """``DEL prefix+key`` only while it holds ``value`` (one Lua script, atomic)."""
+        deleted = await self._call(self._delete_if_equal(keys=[self.prefix + key], args=[value]))
+        return bool(deleted)
+
+    async def increment(self, key: str, ttl: float) -> int:
+        """``INCR prefix+key``, expiring ``ttl`` after the first (one Lua script, atomic)."""
+        px = self._milliseconds(ttl)
+        count = await self._call(self._increment(keys=[self.prefix + key], args=[px]))
+        return int(count)
 
     async def aclose(self) -> None:
         """Close the client and its connection pool."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -99,7 +100,7 @@ def test_members_of_the_wrong_json_type_skip_the_key_not_the_set(changes: dict[s
     assert set(build_keys(document, ["ES256"])) == {"good"}
 
 
-@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "ES384", "EdDSA"])
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"])
 def test_bound_check_accepts_its_signature_and_nothing_else(alg: str) -> None:
     """A bound check verifies what its key signed and refuses another input or a short signature."""
     key = SigningKey.generate(alg)
@@ -116,3 +117,14 @@ def test_private_key_members_are_refused() -> None:
     key = SigningKey.generate("ES256")
     with pytest.raises(JWKError, match="private"):
         signature_check({**key.public_jwk, "d": "AAAA"}, "ES256")
+
+
+def test_ed25519_algorithm_takes_ed25519_keys_only() -> None:
+    """alg Ed25519 (RFC 9864) is EdDSA on the Ed25519 curve: an Ed448 key does not fit it."""
+    from cryptography.hazmat.primitives.asymmetric import ed448
+    from jwt.algorithms import OKPAlgorithm
+
+    jwk = json.loads(OKPAlgorithm.to_jwk(ed448.Ed448PrivateKey.generate().public_key()))
+    signature_check(jwk, "EdDSA")  # fits EdDSA
+    with pytest.raises(JWKError, match="does not fit"):
+        signature_check(jwk, "Ed25519")

@@ -287,3 +287,14 @@ async def test_rotate_then_mint_verifies_with_the_default_verifier(
         claims = await verifier.verify(okta_issuer.mint())
     assert claims.sub == "alice@example.com"
     assert okta_issuer.count("/v1/keys") == 2
+
+
+async def test_ed25519_tokens_verify_and_stay_apart_from_eddsa() -> None:
+    """An issuer signing with RFC 9864's Ed25519 is accepted; an EdDSA token is not Ed25519."""
+    fully_specified = LocalIssuer(algorithm="Ed25519")
+    async with fully_specified.verifier() as verifier:
+        assert (await verifier.verify(fully_specified.mint())).sub == "alice@example.com"
+    polymorphic = LocalIssuer(algorithm="EdDSA")
+    async with polymorphic.verifier(algorithms=("Ed25519",)) as verifier:
+        with pytest.raises(InvalidToken, match="bad_alg"):
+            await verifier.verify(polymorphic.mint())

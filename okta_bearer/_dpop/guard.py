@@ -22,15 +22,19 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .._errors import BearerError, InvalidRequest, InvalidToken
+from starlette.types import Message, Send
+
+from .._errors import BearerError, InvalidRequest
 from .._http.rfc6750 import challenge as bearer_challenge
+from .._jwt.binding import check_bearer
+from .._jwt.claims import Claims
 from .._store.memory import StoreUnavailable
+from .clock import SteadyClock, mark_ttl
 from .proof import (
     DPoPProof,
     InvalidDPoPProof,
     ReplayCacheUnavailable,
     UseDPoPNonce,
-    bound_thumbprint,
     check_binding,
     check_proof,
 )
@@ -55,11 +59,22 @@ class DPoPGuard:
     Args:
         settings: the DPoP configuration.
         clock: seconds since the epoch (``time.time``); injectable for tests.
+        monotonic: real elapsed seconds (``time.monotonic``); with ``clock``
+            it makes the :class:`~okta_bearer._dpop.clock.SteadyClock` that
+            proof windows are judged on, so a wall-clock step back cannot
+            make a used proof acceptable again.
     """
 
-    def __init__(self, settings: DPoPSettings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: DPoPSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
-        self._clock = clock
+        self._clock = SteadyClock(clock, monotonic)
+        self._mark_ttl = mark_ttl(settings.replay_window)
         self._nonces = settings.nonces()
         self._algs = " ".join(settings.algorithms)
 
@@ -102,7 +117,7 @@ class DPoPGuard:
     # -- 2. the proof ---------------------------------------------------------
 
     async def check(
-        self, scope: Mapping[str, Any], scheme: Scheme, token: str, claims: Mapping[str, Any]
+        self, scope: Mapping[str, Any], scheme: Scheme, token: str, claims: Claims
     ) -> DPoPProof | None:
         """Check the DPoP side of a request whose token the verifier accepted.
 
@@ -110,18 +125,17 @@ class DPoPGuard:
             scope: the ASGI scope (method, path, headers).
             scheme: what :meth:`credentials` returned.
             token: the access token, exactly as sent.
-            claims: the verified token's claims (``Claims.raw``).
+            claims: the verified token's claims.
 
         Returns:
             The checked proof for ``DPoP``; ``None`` for an accepted ``Bearer``.
 
         Raises:
-            InvalidToken: a DPoP-bound token sent as ``Bearer`` (RFC 9449
-                section 7.2), an unbound token sent as ``DPoP``, or a binding
-                to another key.
-            InvalidRequest: ``DPoP`` scheme without a ``DPoP`` header.
-            InvalidDPoPProof: a bad, mismatched or replayed proof (two
-                ``DPoP`` headers included).
+            InvalidToken: a sender-constrained token sent as ``Bearer``
+                (RFC 9449 section 7.2, :func:`~okta_bearer.check_bearer`), an
+                unbound token sent as ``DPoP``, or a binding to another key.
+            InvalidDPoPProof: a missing, bad, mismatched or replayed proof
+                (two ``DPoP`` headers included).
             UseDPoPNonce: nonces are on and the proof's is missing or stale.
             ReplayCacheUnavailable: the store cannot answer and the policy
                 is ``fail_closed``.
@@ -129,13 +143,14 @@ class DPoPGuard:
         if scheme == "Bearer":
             # Presenting a bound token as a bearer token would drop the very
             # proof of possession it was issued for.
-            if bound_thumbprint(claims) is not None:
-                raise InvalidToken("dpop_downgrade", "A DPoP-bound token requires the DPoP scheme")
+            check_bearer(claims)
             return None
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
         proofs = [v for k, v in headers if k == b"dpop"]
+        # RFC 9449 section 7.1: the server checks that a proof was received;
+        # none is a failed proof (401), like two of them.
         if not proofs:
-            raise InvalidRequest("missing_proof", "DPoP proof is missing")
+            raise InvalidDPoPProof("missing_proof", "DPoP proof is missing")
         # RFC 9449 section 4.3, check 1: exactly one proof (a comma cannot
         # occur in a compact JWS, so a joined pair fails as malformed).
         if len(proofs) > 1:
@@ -166,10 +181,11 @@ class DPoPGuard:
     async def _mark_used(self, proof: DPoPProof) -> None:
         settings = self.settings
         # RFC 9449 section 11.1: one atomic set-if-absent keyed by key and jti
-        # (never check-then-set), kept as long as the proof could be accepted.
+        # (never check-then-set), kept until the guard's clock is a whole
+        # window past it, even after a wall-clock step back (see _dpop/clock.py).
         key = f"dpop:{proof.jkt}:{proof.jti}"
         try:
-            fresh = await settings.replay_store.set_if_absent(key, b"1", settings.replay_window)
+            fresh = await settings.replay_store.set_if_absent(key, b"1", self._mark_ttl)
         except StoreUnavailable:
             if settings.store_failure == "fail_open":
                 logger.warning("okta_bearer: DPoP replay store unavailable; proof not checked")
@@ -178,6 +194,29 @@ class DPoPGuard:
             raise ReplayCacheUnavailable(settings.retry_after) from None
         if not fresh:
             raise InvalidDPoPProof("replayed", "DPoP proof has already been used")
+
+    def offer_nonce(self, proof: DPoPProof, send: Send) -> Send:
+        """``send``, adding ``DPoP-Nonce`` to the answer when a newer nonce is due.
+
+        RFC 9449 section 9: a server may supply a new nonce on a successful
+        response.  When the accepted proof carried the previous step's nonce
+        (valid only until this step ends), the answer carries the current one,
+        so the client switches before its nonce expires, without a refusal.
+        """
+        nonces = self._nonces
+        if nonces is None:
+            return send
+        current = nonces.current(self._clock())
+        if proof.nonce == current:
+            return send
+        header = (b"dpop-nonce", current.encode("ascii"))
+
+        async def send_with_nonce(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        return send_with_nonce
 
     # -- 3. the answer --------------------------------------------------------
 

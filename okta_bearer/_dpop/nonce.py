@@ -5,6 +5,10 @@ of the current time step.  Any replica can issue one and check one without
 shared storage: a nonce from the current step or the one before is accepted,
 so each nonce lives between one and two steps.  The nonce bounds how long a
 proof made ahead of time stays usable, whatever the client's clock says.
+A successful request whose proof carries the previous step's nonce (one that
+expires at the end of this step) is answered with the current one in
+``DPoP-Nonce`` (RFC 9449 section 9), so a client that calls at least once per
+step never has a request refused for a rotation.
 """
 
 from __future__ import annotations
@@ -46,10 +50,19 @@ class NonceSource:
             raise ConfigurationError("nonce_step: must be a positive number of seconds")
         self._key = key
         self.step = step
+        # Nonces of the steps in use: one HMAC per step, not per request.
+        self._memo: dict[int, str] = {}
 
     def _for_step(self, counter: int) -> str:
-        mac = hmac.new(self._key, _LABEL + counter.to_bytes(8, "big", signed=True), hashlib.sha256)
-        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+        nonce = self._memo.get(counter)
+        if nonce is None:
+            data = _LABEL + counter.to_bytes(8, "big", signed=True)
+            mac = hmac.new(self._key, data, hashlib.sha256).digest()
+            nonce = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+            if len(self._memo) >= 4:
+                self._memo.clear()
+            self._memo[counter] = nonce
+        return nonce
 
     def current(self, now: float) -> str:
         """The nonce to hand out at ``now`` (send it in ``DPoP-Nonce``)."""

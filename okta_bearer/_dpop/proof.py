@@ -20,15 +20,17 @@ import binascii
 import hashlib
 import hmac
 import json
-import math
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 from cachetools import LRUCache
 
 from .._errors import InvalidDPoPProof, InvalidToken, ReplayCacheUnavailable, UseDPoPNonce
+from .._jwt.binding import DPOP_KEY, binding_of, refusal
+from .._jwt.claims import Claims
 from .._jwt.jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
 from .._jwt.jws import CANONICAL_LAST as _CANONICAL_LAST
+from .._jwt.validation import numeric_date
 from .url import normalize_htu
 
 __all__ = [
@@ -39,7 +41,6 @@ __all__ = [
     "ReplayCacheUnavailable",
     "UseDPoPNonce",
     "access_token_hash",
-    "bound_thumbprint",
     "check_binding",
     "check_proof",
     "jwk_thumbprint",
@@ -79,26 +80,27 @@ def access_token_hash(token: str) -> str:
     return _b64(hashlib.sha256(token.encode("ascii")).digest())
 
 
-def check_binding(claims: Mapping[str, Any], jkt: str) -> None:
+def check_binding(claims: Claims | Mapping[str, Any], jkt: str) -> None:
     """Check that the token is bound to the proof's key (RFC 9449 section 6.1).
 
+    ``claims`` is a token's :class:`~okta_bearer.Claims` (or its raw claims).
+
     Raises:
-        InvalidToken: the token has no ``cnf.jkt`` (it is not DPoP-bound), or
-            its ``cnf.jkt`` is not ``jkt``.
+        InvalidToken: ``dpop_unbound`` for a token that is not sender-constrained,
+            ``uncheckable_binding`` for one bound by a method other than
+            ``cnf.jkt`` alone (see ``okta_bearer._jwt.binding``), or
+            ``dpop_key_mismatch`` when ``cnf.jkt`` is another key's.
     """
-    cnf = claims.get("cnf")
-    bound = cnf.get("jkt") if isinstance(cnf, Mapping) else None
-    if not isinstance(bound, str):
-        raise InvalidToken("dpop_unbound", "The token is not bound to a DPoP key")
-    if not _equal(bound, jkt):
+    if isinstance(claims, Claims):
+        binding, raw = claims.binding, claims.raw
+    else:
+        binding, raw = binding_of(claims), claims
+    if binding != DPOP_KEY:
+        if binding is None:
+            raise InvalidToken("dpop_unbound", "The token is not bound to a DPoP key")
+        raise refusal(binding)
+    if not _equal(raw["cnf"]["jkt"], jkt):
         raise InvalidToken("dpop_key_mismatch", "Invalid DPoP key binding")
-
-
-def bound_thumbprint(claims: Mapping[str, Any]) -> str | None:
-    """The token's ``cnf.jkt`` when it is a string, else ``None``."""
-    cnf = claims.get("cnf")
-    jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
-    return jkt if isinstance(jkt, str) else None
 
 
 def check_proof(
@@ -176,8 +178,8 @@ def check_proof(
         if not isinstance(htu, str) or expected is None or normalize_htu(htu) != expected:
             raise InvalidDPoPProof("bad_htu", "DPoP proof htu does not match the request")
     # Check 11: iat within [now - max_age, now + leeway] (section 11.1).
-    iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not math.isfinite(iat):
+    iat = numeric_date(claims.get("iat"))
+    if iat is None:
         raise InvalidDPoPProof("bad_iat", "DPoP proof iat is missing or invalid")
     if iat < now - max_age:
         raise InvalidDPoPProof("stale_iat", "DPoP proof is too old")

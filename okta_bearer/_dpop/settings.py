@@ -22,7 +22,7 @@ DPoPMode = Literal["bearer", "allowed", "required"]
 #: (503 with ``Retry-After``) or ``fail_open`` (accepted without a replay check).
 StoreFailure = Literal["fail_closed", "fail_open"]
 
-_DEFAULT_ALGORITHMS = ("ES256", "ES384", "EdDSA", "PS256", "RS256")
+_DEFAULT_ALGORITHMS = ("ES256", "ES384", "Ed25519", "EdDSA", "PS256", "RS256")
 
 
 def _number(option: str, value: object, *, minimum: float, maximum: float) -> None:
@@ -117,7 +117,12 @@ class DPoPSettings:
 
     @property
     def replay_window(self) -> float:
-        """Seconds a proof stays acceptable (``max_age + leeway``): how long a ``jti`` is kept."""
+        """Seconds a proof stays acceptable (``max_age + leeway``).
+
+        A proof's ``jti`` is kept twice as long plus a second (``2 * (max_age
+        + leeway) + 1``, 131 s by default), so that a wall-clock step back
+        cannot outlast it (``okta_bearer._dpop.clock``).
+        """
         return float(self.max_age + self.leeway)
 
     @property

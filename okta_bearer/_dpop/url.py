@@ -10,7 +10,11 @@ Two jobs, both without I/O:
   configured public origin, or, only when the operator says a proxy sets them,
   from ``Forwarded`` (RFC 7239) or ``X-Forwarded-Proto``/``X-Forwarded-Host``.
   A ``Host`` value that is not exactly ``host[:port]`` is refused, so a forged
-  ``Host: api/other?`` cannot move the path a proof is compared with.
+  ``Host: api/other?`` cannot move the path a proof is compared with.  A path
+  that normalisation would change while the app routes it unchanged (dot
+  segments, plain or percent-encoded, empty segments, encoded slashes and
+  backslashes) is refused too, never rewritten: a proof made for ``/me`` must
+  not authorise ``/admin/../me``, which Starlette routes to ``/admin/{rest}``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # RFC 3986 section 3.2.2 / 3.2.3: reg-name or IP-literal, then an optional port.
 _HOST = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _DEFAULT_PORT = {"http": 80, "https": 443}
+# What makes the normalised path (what htu is compared with) differ from the
+# path the app routes (percent-decoded, nothing else): a dot segment, plain or
+# encoded in any case (RFC 3986 section 5.2.4), an empty segment, an encoded
+# "/" or "\" (decoded into a separator by the server), or a raw backslash.
+_UNROUTABLE = re.compile(r"/(?:\.|%2[Ee]){1,2}(?=/|$)|//|%2[Ff]|%5[Cc]|\\")
 _WS_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
@@ -150,7 +159,9 @@ def request_url(
 
     Raises:
         InvalidRequest: a host or scheme that is not a plain ``host[:port]``
-            and ``http``/``https`` (a forged ``Host`` header).
+            and ``http``/``https`` (a forged ``Host`` header), or a path that
+            normalisation would change but the app routes unchanged (``/./``,
+            ``/../``, ``%2E%2E`` in any case, ``//``, ``%2F``, ``%5C``, ``\\``).
     """
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"), safe="/%:@!$&'()*+,;=")
@@ -159,6 +170,9 @@ def request_url(
     # ASGI servers differ on whether "path" already includes root_path.
     if root and not (path == root or path.startswith(root.rstrip("/") + "/")):
         path = root.rstrip("/") + path
+    if _UNROUTABLE.search(path):
+        # Refused, not rewritten: the app would route the path as sent.
+        raise InvalidRequest("ambiguous_path", "The request path is not in normal form")
     if origin is not None:
         return origin.rstrip("/") + path
     scheme, host = _origin(scope, forwarded)

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
+from .binding import DPOP_KEY, binding_of
+
 __all__ = ["Claims", "scopes_of"]
 
 _STR_TYPE = frozenset({str})
@@ -114,6 +116,13 @@ class Claims:
         jti: token id, if present.
         raw: every claim of the token, read-only all the way down (JSON arrays
             are tuples, nested objects read-only dicts).
+        binding: how the token is sender-constrained: ``None`` for a bearer
+            token, ``"jkt"`` for a DPoP key (``cnf.jkt``, RFC 9449 section 6),
+            ``"uncheckable"`` for a binding this library cannot check (another
+            ``cnf`` member such as ``x5t#S256``, or an introspection answer's
+            ``token_type: DPoP`` without ``cnf.jkt``).  A token with a binding
+            is never accepted as a bearer token: see
+            :func:`okta_bearer.check_bearer`.
     """
 
     sub: str | None
@@ -126,13 +135,20 @@ class Claims:
     issued_at: datetime | None
     jti: str | None
     raw: Mapping[str, Any]
+    #: Left out (``""``), it is read from ``raw``: claims built by hand bind too.
+    binding: str | None = ""
+
+    def __post_init__(self) -> None:
+        if self.binding == "":
+            object.__setattr__(self, "binding", binding_of(self.raw))
 
     @property
     def jkt(self) -> str | None:
         """The DPoP key thumbprint the token is bound to (``cnf.jkt``, RFC 9449 section 6)."""
-        cnf = self.raw.get("cnf")
-        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
-        return jkt if isinstance(jkt, str) else None
+        if self.binding != DPOP_KEY:
+            return None
+        jkt: str = self.raw["cnf"]["jkt"]
+        return jkt
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], scopes: frozenset[str] | None = None) -> Claims:
@@ -169,4 +185,5 @@ class Claims:
             None if iat is None else _as_datetime(iat),
             jti if isinstance(jti, str) else None,
             MappingProxyType(payload),
+            binding_of(payload),
         )

@@ -51,11 +51,14 @@ _KEY_SHAPE: dict[str, tuple[str, frozenset[str] | None]] = {
     "ES384": ("EC", frozenset({"P-384"})),
     "ES512": ("EC", frozenset({"P-521"})),
     "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    # RFC 9864 section 2.2: the fully specified name, Ed25519 keys only.
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
 }
 SUPPORTED_ALGORITHMS = frozenset(_KEY_SHAPE)
 _PYJWT: dict[str, Algorithm] = {
     name: algo for name, algo in get_default_algorithms().items() if name in _KEY_SHAPE
 }
+_PYJWT["Ed25519"] = _PYJWT["EdDSA"]  # the same signature; only the name is new
 _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "256": hashes.SHA256,
     "384": hashes.SHA384,

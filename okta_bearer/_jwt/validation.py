@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,23 +52,35 @@ _MIN_NUMERIC_DATE = -62_135_596_800
 _MAX_NUMERIC_DATE = 253_402_300_799
 
 
+def numeric_date(value: object) -> float | None:
+    """``value`` when it is a usable time in seconds (RFC 7519 NumericDate), else ``None``.
+
+    A JSON number from outside: a bool, a string, NaN or an infinity is not
+    one, nor is a number outside datetime's years 1-9999 (a 400-digit integer
+    would overflow float arithmetic and ``datetime``: malformed, not a 500).
+    Comparing an int with a float is exact in Python, so the range check
+    itself cannot overflow.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    # False for NaN and both infinities as well.
+    if not _MIN_NUMERIC_DATE <= value <= _MAX_NUMERIC_DATE:
+        return None
+    return value
+
+
 def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | None:
     # RFC 7519 section 2: NumericDate is a JSON number.  Strings and booleans are
-    # rejected rather than coerced; NaN and infinities too.
+    # rejected rather than coerced; NaN, infinities and out-of-range values too.
     value = payload.get(name)
     if value is None:
         if required:
             raise InvalidToken("missing_claim", f"Token has no '{name}' claim")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidToken("bad_claim", f"Token '{name}' claim is not a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidToken("bad_claim", f"Token '{name}' claim is not a number")
-    # A date outside years 1-9999 cannot become a datetime, and a 30-digit
-    # integer overflows float arithmetic: out of range is malformed, not a 500.
-    if not _MIN_NUMERIC_DATE <= value <= _MAX_NUMERIC_DATE:
-        raise InvalidToken("bad_claim", f"Token '{name}' claim is out of range")
-    return value
+    checked = numeric_date(value)
+    if checked is None:
+        raise InvalidToken("bad_claim", f"Token '{name}' claim is not a usable number")
+    return checked
 
 
 def _shown(value: object) -> str:
@@ -194,4 +205,6 @@ def check_scopes(claims: Claims, required: Iterable[str]) -> None:
     """
     required = tuple(required)
     if not claims.scopes.issuperset(required):
-        raise InsufficientScope(required, claims.scopes)
+        error = InsufficientScope(required, claims.scopes)
+        error.claims = claims  # for the binding check that must come first
+        raise error

@@ -254,6 +254,17 @@ class TokenVerifier:
         signature is not checked again, but expiry and scopes are, and a
         refresh that withdraws its key evicts it.
 
+        The claims are returned whatever binds the token: ``verify()`` does
+        not know how the token was presented.  A caller that received it
+        without a proof of possession (``Authorization: Bearer``, a form, a
+        header of its own) must call :func:`okta_bearer.check_bearer` on the
+        claims before using them, or before checking scopes of its own, so
+        that a DPoP-bound or otherwise sender-constrained token (``cnf``) is
+        refused with 401 (RFC 9449 section 7.2); :class:`~okta_bearer.BearerAuthMiddleware`
+        and :class:`okta_bearer.mcp.McpTokenVerifier` do this.  An
+        :class:`~okta_bearer.InsufficientScope` raised here carries the claims
+        (``error.claims``) so that check can still come first.
+
         Raises:
             InvalidToken: the token is not acceptable (401).
             InsufficientScope: the token is valid but lacks a scope (403).

@@ -9,13 +9,18 @@ workers (or pods) make the same number of key fetches as one process:
   or one that an unknown kid caused within the unknown-kid interval (the
   fleet-wide rate limit).  A scheduled fetch a second ago does not count, so
   a rotation is seen at once.
-* Otherwise it takes a short lease (``set_if_absent`` with a TTL) and fetches
-  from the issuer, then publishes the result and releases the lease.  Others
+* Otherwise it takes a short lease (``set_if_absent`` with a TTL and a random
+  value of its own) and fetches from the issuer, then publishes the result and
+  releases the lease (only while it still holds it: compare-and-delete).  Others
   that find the lease taken wait for the holder's copy instead of fetching;
   if the holder fails or dies (the lease expires), they fail this refresh and
   retry after the usual backoff, so an outage never multiplies fetches.
 * If the store itself fails, the process fetches on its own (logged): the
   store is an optimisation for keys, never a single point of failure.
+* The shared copy is keyed by everything that shapes it: the issuer, the
+  configured ``jwks_uri`` (or none: discovered) and the algorithms keys are
+  prepared for, so two APIs that differ in any of them never adopt each
+  other's copy (keys ``keys:<digest>`` and ``keys:<digest>:lease``).
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import json
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .._events import Events
+from .._store.lease import release
 from .._store.memory import Store
 
 __all__ = ["Fleet", "SharedKeys"]
@@ -95,8 +101,14 @@ class SharedKeys:
                 ttl,
                 value.get("for_unknown_kid") is True,
             )
-        except (ValueError, TypeError, KeyError, RecursionError):
-            return None
+        except (ValueError, TypeError, KeyError, RecursionError, OverflowError):
+            return None  # a 400-digit number overflows float(): not ours either
+
+
+def shape_digest(issuer: str, jwks_uri: str | None, algorithms: Iterable[str]) -> str:
+    """Names a shared key set by what shapes it: issuer, configured ``jwks_uri``, algorithms."""
+    shape = json.dumps([issuer, jwks_uri, sorted(set(algorithms))])
+    return hashlib.sha256(shape.encode()).hexdigest()[:32]
 
 
 def _finite(value: object) -> float | None:
@@ -119,7 +131,10 @@ class Fleet:
 
     Args:
         store: the shared store (Redis for several processes).
-        issuer: the issuer these keys belong to (namespaces the store keys).
+        issuer: the issuer these keys belong to.
+        jwks_uri: the configured JWKS URI, ``None`` when discovered.
+        algorithms: the algorithms keys are prepared for.  With ``issuer`` and
+            ``jwks_uri`` they name the shared copy in the store.
         clock: seconds since the epoch (every process must agree, as with
             token expiry).
         timeout: the refresh budget; the lease lives a little longer.
@@ -135,6 +150,8 @@ class Fleet:
         store: Store,
         *,
         issuer: str,
+        jwks_uri: str | None,
+        algorithms: Iterable[str],
         clock: Callable[[], float],
         timeout: float,
         interval: float,
@@ -142,10 +159,9 @@ class Fleet:
         max_stale: float,
         events: Events | None = None,
     ) -> None:
-        digest = hashlib.sha256(issuer.encode()).hexdigest()[:32]
         self._store = store
-        self._doc_key = f"okta_bearer:keys:{digest}"
-        self._lease_key = f"okta_bearer:keys-lease:{digest}"
+        self._doc_key = f"keys:{shape_digest(issuer, jwks_uri, algorithms)}"
+        self._lease_key = f"{self._doc_key}:lease"
         self._clock = clock
         self._timeout = timeout
         self._interval = interval
@@ -170,9 +186,8 @@ class Fleet:
             shared = await self._read()
             if shared is not None and self._answers(shared, kid, ours_fetched_at):
                 return self._adopted(shared)
-            leased = await self._store.set_if_absent(
-                self._lease_key, os.urandom(8), self._timeout + 1.0
-            )
+            holder = os.urandom(16)
+            leased = await self._store.set_if_absent(self._lease_key, holder, self._timeout + 1.0)
             if not leased:
                 return await self._wait_for_holder(kid, ours_fetched_at)
         except FleetError:
@@ -188,7 +203,7 @@ class Fleet:
         try:
             return await self._fetch(fetch, publish=True, kid=kid)
         finally:
-            await self._quietly(self._store.delete(self._lease_key))
+            await release(self._store, self._lease_key, holder)
 
     def _answers(self, shared: SharedKeys, kid: str | None, ours_fetched_at: float) -> bool:
         now = self._clock()

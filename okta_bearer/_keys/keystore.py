@@ -185,6 +185,8 @@ class KeyStore:
             else Fleet(
                 store,
                 issuer=issuer,
+                jwks_uri=jwks_uri,
+                algorithms=self._algorithms,
                 clock=clock,
                 timeout=policy.timeout,
                 interval=policy.unknown_kid_interval,

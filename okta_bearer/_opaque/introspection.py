@@ -2,42 +2,52 @@
 
 For tokens a resource server cannot check itself: opaque tokens, tokens of
 Okta's org authorization server, or any token whose revocation must be seen
-before it expires.  Policy, in one place:
+before it expires.  This module does the I/O; every decision (what an answer
+or a status means, how long an answer is kept, when to stop asking) is in
+``cache_policy.py``.  Policy, in one place:
 
 * The endpoint is configured, or read from the issuer's metadata
   (``introspection_endpoint``; the metadata must name the configured issuer,
   RFC 8414 section 3.3).  The resource server authenticates as a client
   (``client_secret_basic``, ``client_secret_post`` or ``private_key_jwt``).
 * Each request sends ``token`` and ``token_type_hint=access_token`` (RFC 7662
-  section 2.1), with a total time budget (5 s), no redirects and a 256 KiB
-  cap on the answer.
+  section 2.1), with no redirects and a 256 KiB cap on the answer.
+* One budget: ``timeout`` (5 s) bounds everything a request spends on
+  introspection, waiting for a free slot, for another worker's answer, and
+  its own call together.
 * Only ``"active": true`` (the JSON literal) is active.  Then the answer is
   judged like a JWT's claims: ``iss`` (when present) must be the configured
   issuer, ``aud`` must name this API, ``exp`` must be present and in the
   future, ``nbf``/``iat`` sane, optional client allow-list, then scopes.
-* An answer that is not a JSON object with a boolean ``active``, any status
-  but 200, a timeout, an oversized body or a network failure is the issuer's
-  problem, not the token's: :class:`IntrospectionUnavailable` (503 with
-  ``Retry-After``), never 401, never cached.  For ``retry_after`` seconds
-  after such a failure new lookups fail fast instead of piling on.
+* A 400 to one token is that token's problem: it is treated as not active
+  (401), and nothing else changes.  Failures of the endpoint itself (a
+  transport error, a timeout, 5xx, 429, 401/403 to our credentials, a
+  redirect) are 503 with ``Retry-After`` and, for ``retry_after`` seconds (or
+  the endpoint's own ``Retry-After``, up to 300 s), new tokens fail fast
+  instead of piling on; cached answers keep working.  A 200 whose body is not
+  an answer is 503 for that request only.  Nothing failed is cached.
 * Answers are cached in a :class:`~okta_bearer._store.memory.Store` (a bounded
   memory store unless one is given; Redis shares them across workers) under a
-  SHA-256 of the token, never the token: an active answer no longer than
-  ``cache_ttl`` nor past ``exp``, ``active: false`` for ``inactive_ttl``.  A
-  revoked token is therefore refused at most ``cache_ttl`` seconds after its
-  revocation (RFC 7662 section 4 discusses this trade-off).  In front of the
-  store, an in-process LRU of built claims (like ``TokenVerifier``'s cache,
-  same bounds) makes a cached answer cost what a cached JWT costs.
+  SHA-256 of the token, never the token, with the time the issuer gave them:
+  an active answer ``cache_ttl`` from then and never past ``exp``,
+  ``active: false`` for ``inactive_ttl``.  A revoked token is therefore
+  refused at most ``cache_ttl`` seconds after the answer that called it
+  active, in every worker (RFC 7662 section 4 discusses this trade-off).  In
+  front of the store, an in-process LRU of built claims (like
+  ``TokenVerifier``'s cache, same bounds) makes a cached answer cost what a
+  cached JWT costs.
 * One introspection per token at a time in a process (single-flight); with a
   shared store, one across the fleet (a lease, see ``_store/lease.py``).
+* A budget of calls: at most ``max_concurrent`` in flight per process and
+  ``max_rate`` a second, counted across the fleet when a store is given.  A
+  new token beyond it gets 503 (``Retry-After: 1``) without a call, so a
+  flood of random tokens reaches the issuer at ``max_rate`` a second.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import json
 import logging
 import math
 import time
@@ -57,6 +67,17 @@ from .._jwt.claims import Claims
 from .._jwt.validation import Policy, check_scopes, validate_claims
 from .._store.lease import Fetched, shared_fetch
 from .._store.memory import MemoryStore, Store, StoreUnavailable
+from .cache_policy import (
+    Backoff,
+    CachePolicy,
+    Entry,
+    TokenBucket,
+    outcome,
+    parse_answer,
+    parse_json,
+    retry_after_seconds,
+    window_key,
+)
 from .client_auth import ClientAuth
 
 __all__ = ["IntrospectionUnavailable", "IntrospectionVerifier"]
@@ -66,10 +87,19 @@ logger = logging.getLogger("okta_bearer")
 _MAX_BODY = 256 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _TOKEN_TYPES = frozenset({"bearer", "dpop"})
+_BUDGET_LOG_EVERY = 10.0
 
 
 class _BadAnswer(Exception):
     """The endpoint answered, but not with a usable introspection response."""
+
+
+class _EndpointFailed(Exception):
+    """The endpoint itself failed: new tokens fail fast for ``backoff`` seconds."""
+
+    def __init__(self, message: str, backoff: int | None = None) -> None:
+        super().__init__(message)
+        self.backoff = backoff
 
 
 class IntrospectionVerifier:
@@ -94,9 +124,13 @@ class IntrospectionVerifier:
         store: where answers are cached and shared; a memory store by default.
         cache_ttl: longest an active answer is trusted (seconds, default 60).
         inactive_ttl: how long ``active: false`` is remembered (default 5).
-        timeout: total seconds for one introspection (or discovery) request.
+        timeout: the budget of one request: total seconds it may spend on
+            introspection (waiting included), and of a discovery request.
         retry_after: seconds announced in ``Retry-After`` (and the fail-fast
             window) after the endpoint failed.
+        max_concurrent: introspection calls in flight at once in this process.
+        max_rate: introspection calls a second: per process, and across the
+            fleet when ``store`` is given (a counter in the store).
         transport: an ``httpx.AsyncBaseTransport`` (tests, proxies).
         events: metric hooks (see :mod:`okta_bearer.metrics`): answers found
             in the in-process cache and the shared store, introspection and
@@ -129,6 +163,8 @@ class IntrospectionVerifier:
         local_cache_size: int = 4096,
         timeout: float = 5.0,
         retry_after: int = 5,
+        max_concurrent: int = 8,
+        max_rate: float = 50.0,
         transport: httpx.AsyncBaseTransport | None = None,
         events: Events | None = None,
         clock: Callable[[], float] = time.time,
@@ -168,14 +204,24 @@ class IntrospectionVerifier:
             client_ids=ids,
         )
         self._max_size = check_int("max_token_size", max_token_size, 512, 1024 * 1024)
-        self._cache_ttl = check_number("cache_ttl", cache_ttl, 0.001, 86400)
-        self._inactive_ttl = check_number("inactive_ttl", inactive_ttl, 0.001, 3600)
+        self._cache = CachePolicy(
+            cache_ttl=check_number("cache_ttl", cache_ttl, 0.001, 86400),
+            inactive_ttl=check_number("inactive_ttl", inactive_ttl, 0.001, 3600),
+        )
         self._timeout = check_number("timeout", timeout, 0.01, 120)
         self._retry_after = check_int("retry_after", retry_after, 1, 3600)
+        self._max_concurrent = check_int("max_concurrent", max_concurrent, 1, 10_000)
+        # Made in the loop that uses it: a verifier may outlive one event loop (test clients).
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._bucket = TokenBucket(check_number("max_rate", max_rate, 1, 1_000_000), clock())
+        self._backoff = Backoff()
+        self._budget_logged_at = -math.inf
+        self._refused = 0
         check_int("local_cache_size", local_cache_size, 0, 10_000_000)
         # The default store runs on the verifier's clock, so a test clock expires it too.
         self._store: Store = store if store is not None else MemoryStore(clock=clock)
         self._owns_store = store is None
+        self._shares_budget = store is not None
         self._events = check_events(events)
         self._clock = clock
         self._client = httpx.AsyncClient(
@@ -184,14 +230,13 @@ class IntrospectionVerifier:
         # Namespace of this verifier's answers in a shared store: another issuer
         # or client asking about the same token must not read our answers.
         ident = f"{self.issuer}\n{client_id}".encode()
-        self._namespace = "okta_bearer:introspection:" + hashlib.sha256(ident).hexdigest()[:16]
+        self._namespace = "introspection:" + hashlib.sha256(ident).hexdigest()[:16]
         # Claims (or None for inactive) by token, with their deadline.
         self._local: LRUCache[str, tuple[Claims | None, float]] | None = (
             LRUCache(maxsize=local_cache_size) if local_cache_size else None
         )
-        self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._inflight: dict[str, asyncio.Task[Entry]] = {}
         self._discovery: asyncio.Task[str] | None = None
-        self._failed_until = -math.inf
         #: HTTP requests made, by kind ("discovery", "introspection"); for tests and metrics.
         self.fetch_counts: dict[str, int] = {"discovery": 0, "introspection": 0}
 
@@ -203,17 +248,24 @@ class IntrospectionVerifier:
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Return the claims of an active ``token``.
 
+        An answer with ``token_type: DPoP`` or a ``cnf`` gives claims with a
+        ``binding`` (RFC 9449 section 6.2): as for ``TokenVerifier.verify``,
+        a caller that got the token without a proof calls
+        :func:`okta_bearer.check_bearer` on them.
+
         Raises:
             InvalidToken: the issuer says the token is not active, or its answer
                 fails a claim check (401).
             InsufficientScope: a required scope is missing (403).
-            IntrospectionUnavailable: the issuer cannot answer (503).
+            IntrospectionUnavailable: the issuer cannot answer, or the call
+                budget is spent (503).
         """
         if not isinstance(token, str):
             raise InvalidToken("malformed", "Token is malformed")
         now = self._clock()
         local = self._local
         # In-process memory only (as TokenVerifier's cache); the shared store sees a hash.
+        # Each entry's deadline is at or before the token's exp (cache_policy.py).
         hit = None if local is None else local.get(token)
         if hit is not None and now < hit[1]:
             if self._events is not None:
@@ -227,19 +279,22 @@ class IntrospectionVerifier:
             if self._events is not None:
                 self._events.cache("introspection", False)
             digest = hashlib.sha256(token.encode("ascii")).hexdigest()
-            answer = await self._answer(digest, token, now)
-            claims = self._judge(token, answer, self._clock())
+            entry = await self._answer(digest, token)
+            now = self._clock()
+            claims = self._judge(token, entry.answer, now, self._cache.deadline(entry, now))
         if claims is None:
             raise InvalidToken("inactive", "Token is not active")
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
 
-    def _judge(self, token: str, answer: dict[str, Any], now: float) -> Claims | None:
+    def _judge(
+        self, token: str, answer: dict[str, Any], now: float, deadline: float
+    ) -> Claims | None:
         local = self._local
         if answer["active"] is not True:
-            if local is not None:
-                local[token] = (None, now + self._inactive_ttl)
+            if local is not None and now < deadline:
+                local[token] = (None, deadline)
             return None
         payload = {k: v for k, v in answer.items() if k != "active"}
         # RFC 7662 section 2.2: iss is optional; the endpoint speaks for our issuer.
@@ -251,100 +306,166 @@ class IntrospectionVerifier:
             # A refresh token is "active" too at some servers: not an access token.
             raise InvalidToken("bad_token_type", "Token is not an access token")
         claims = validate_claims(payload, self._policy, now)
-        if local is not None:
-            deadline = min(payload["exp"] + self._policy.leeway, now + self._cache_ttl)
+        if local is not None and now < deadline:
             local[token] = (claims, deadline)
         return claims
 
-    async def _answer(self, digest: str, token: str, now: float) -> dict[str, Any]:
+    async def _answer(self, digest: str, token: str) -> Entry:
         task = self._inflight.get(digest)
         if task is None:
-            if now < self._failed_until:
-                raise self._unavailable(now)
             task = asyncio.get_running_loop().create_task(self._lookup(digest, token))
             self._inflight[digest] = task
             task.add_done_callback(lambda _: self._inflight.pop(digest, None))
         # shield: a cancelled request must not cancel the lookup others wait for.
         return await asyncio.shield(task)
 
-    async def _lookup(self, digest: str, token: str) -> dict[str, Any]:
+    async def _lookup(self, digest: str, token: str) -> Entry:
         key = f"{self._namespace}:{digest}"
+        deadline = asyncio.get_running_loop().time() + self._timeout
+
+        def usable(document: bytes) -> bool:
+            entry = Entry.decode(document)
+            now = self._clock()
+            return entry is not None and now < self._cache.deadline(entry, now)
+
+        ours: list[Entry] = []
 
         async def fetch() -> Fetched:
-            answer = await self._introspect(token)
-            return json.dumps(answer).encode(), self._share_ttl(answer)
+            entry = Entry(await self._introspect(token, deadline), self._clock())
+            ours.append(entry)
+            return entry.encode(), self._cache.deadline(entry, entry.fetched_at) - entry.fetched_at
 
-        document, fetched = await shared_fetch(
-            self._store, key, fetch, lease_ttl=self._timeout * 2 + 1
-        )
+        try:
+            # The one budget: waiting for a slot or another worker, and our call.
+            document, fetched = await asyncio.wait_for(
+                shared_fetch(self._store, key, fetch, lease_ttl=self._timeout, usable=usable),
+                self._timeout,
+            )
+        except asyncio.TimeoutError:
+            logger.warning(
+                "okta_bearer: no introspection answer within the %s s budget",
+                self._timeout,
+                extra={"reason": "introspection_unavailable", "issuer": self.issuer},
+            )
+            raise IntrospectionUnavailable(self._retry_after) from None
         if not fetched and self._events is not None:
             self._events.cache("introspection_shared", True)
-        answer = _parse(document)
-        if answer is None:  # not ours: a corrupted or foreign entry
-            with contextlib.suppress(StoreUnavailable):
-                await self._store.delete(key)
-            return await self._introspect(token)
-        return answer
+        entry = ours[0] if ours else Entry.decode(document)
+        if entry is None:  # cannot happen: usable() decoded it; never a 500 if it does
+            raise IntrospectionUnavailable(self._retry_after)
+        return entry
 
-    def _share_ttl(self, answer: dict[str, Any]) -> float:
-        if answer["active"] is not True:
-            return self._inactive_ttl
-        exp = answer.get("exp")
-        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
-            return 0.0  # refused by the claim checks anyway: nothing worth sharing
-        return min(self._cache_ttl, exp - self._clock())
+    async def _spend(self, now: float) -> None:
+        """Take one call from the budget or raise 503: backoff, rate per process, then fleet."""
+        retry = self._backoff.remaining(now)
+        if retry is not None:
+            raise IntrospectionUnavailable(retry)
+        if not self._bucket.take(now):
+            raise self._over_budget("this process")
+        if self._shares_budget:
+            try:
+                count = await self._store.increment(window_key(self._namespace, now), 2.0)
+            except StoreUnavailable:
+                return  # the per-process budget still holds
+            if count > self._bucket.rate:
+                raise self._over_budget("the fleet")
 
-    def _unavailable(self, now: float) -> IntrospectionUnavailable:
-        retry = max(1, math.ceil(self._failed_until - now))
-        return IntrospectionUnavailable(retry)
+    def _slots_of(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self._max_concurrent))
+        return self._slots[1]
 
-    async def _introspect(self, token: str) -> dict[str, Any]:
+    def _over_budget(self, whose: str) -> IntrospectionUnavailable:
+        # Logged at most once per _BUDGET_LOG_EVERY seconds: a flood must not become a log flood.
+        now = self._clock()
+        self._refused += 1
+        if now >= self._budget_logged_at + _BUDGET_LOG_EVERY or now < self._budget_logged_at:
+            logger.warning(
+                "okta_bearer: introspection budget (%s calls a second) spent in %s; "
+                "%s new tokens got 503 without a call since the last report",
+                self._bucket.rate,
+                whose,
+                self._refused,
+                extra={"reason": "introspection_budget", "issuer": self.issuer},
+            )
+            self._budget_logged_at, self._refused = now, 0
+        return IntrospectionUnavailable(1)
+
+    async def _introspect(self, token: str, deadline: float) -> dict[str, Any]:
+        await self._spend(self._clock())
         endpoint = await self._discovered()
-        start = time.perf_counter()
-        self.fetch_counts["introspection"] += 1
-        try:
-            answer = await asyncio.wait_for(self._post(endpoint, token), self._timeout)
-        except (_BadAnswer, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
-            if self._events is not None:
-                self._events.fetch("introspection", self.issuer, False, time.perf_counter() - start)
-            raise self._failed(f"introspection at {endpoint} failed", exc) from exc
+        async with self._slots_of(asyncio.get_running_loop()):
+            started = asyncio.get_running_loop().time()
+            start = time.perf_counter()
+            self.fetch_counts["introspection"] += 1
+            try:
+                answer = await self._post(endpoint, token)
+            except (_EndpointFailed, _BadAnswer, httpx.HTTPError, OSError) as exc:
+                if self._events is not None:
+                    elapsed = time.perf_counter() - start
+                    self._events.fetch("introspection", self.issuer, False, elapsed)
+                backoff = None if isinstance(exc, _BadAnswer) else self._retry_after
+                if isinstance(exc, _EndpointFailed) and exc.backoff is not None:
+                    backoff = exc.backoff
+                raise self._failed(f"introspection at {endpoint} failed", exc, backoff) from exc
+            except asyncio.CancelledError:
+                # The budget ran out during our own call, which had at least half
+                # of it: the endpoint is too slow (not merely late after a wait).
+                now = asyncio.get_running_loop().time()
+                if now >= deadline and deadline - started >= self._timeout / 2:
+                    self._backoff.failed(self._clock(), self._retry_after)
+                raise
         if self._events is not None:
             self._events.fetch("introspection", self.issuer, True, time.perf_counter() - start)
         return answer
 
-    def _failed(self, what: str, exc: BaseException) -> IntrospectionUnavailable:
+    def _failed(
+        self, what: str, exc: BaseException, backoff: int | None
+    ) -> IntrospectionUnavailable:
         now = self._clock()
-        self._failed_until = now + self._retry_after
+        if backoff is not None:
+            self._backoff.failed(now, backoff)
         logger.warning(
             "okta_bearer: %s (%s)",
             what,
             str(exc) or type(exc).__name__,
             extra={"reason": "introspection_unavailable", "issuer": self.issuer},
         )
-        return self._unavailable(now)
+        return IntrospectionUnavailable(self._backoff.remaining(now) or self._retry_after)
 
     async def _post(self, endpoint: str, token: str) -> dict[str, Any]:
         form = {"token": token, "token_type_hint": "access_token"}
         headers = self._auth.apply(endpoint, form)
         headers.update({"Accept": "application/json", "Content-Type": _FORM})
         request = self._client.build_request("POST", endpoint, data=form, headers=headers)
-        status, body = await self._send(request)
-        if status in (400, 401, 403):
-            logger.error(
-                "okta_bearer: %s refused our client credentials (HTTP %s); check client_id, "
-                "the secret or key, and auth_method",
+        status, response_headers, body = await self._send(request)
+        verdict = outcome(status)
+        if verdict == "token_refused":
+            # RFC 7662 section 2.2: a token the server cannot use is not active.
+            logger.info(
+                "okta_bearer: %s answered HTTP %s to one token; treated as not active",
                 endpoint,
                 status,
-                extra={"reason": "client_auth_refused", "issuer": self.issuer},
+                extra={"reason": "introspection_token_refused", "issuer": self.issuer},
             )
-        if status != 200:
-            raise _BadAnswer(f"HTTP {status}")
-        answer = _parse(body)
+            return {"active": False}
+        if verdict == "endpoint_failed":
+            if status in (401, 403):
+                logger.error(
+                    "okta_bearer: %s refused our client credentials (HTTP %s); check client_id, "
+                    "the secret or key, and auth_method",
+                    endpoint,
+                    status,
+                    extra={"reason": "client_auth_refused", "issuer": self.issuer},
+                )
+            wait = retry_after_seconds(response_headers.get("retry-after"), self._clock())
+            raise _EndpointFailed(f"HTTP {status}", wait)
+        answer = parse_answer(body)
         if answer is None:
             raise _BadAnswer("the answer is not a JSON object with a boolean 'active'")
         return answer
 
-    async def _send(self, request: httpx.Request) -> tuple[int, bytes]:
+    async def _send(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
         response = await self._client.send(request, stream=True, follow_redirects=False)
         try:
             declared = response.headers.get("content-length", "")
@@ -357,7 +478,7 @@ class IntrospectionVerifier:
                     raise _BadAnswer(f"body larger than {_MAX_BODY} bytes")
         finally:
             await response.aclose()
-        return response.status_code, bytes(body)
+        return response.status_code, response.headers, bytes(body)
 
     async def _discovered(self) -> str:
         if self._endpoint is not None:
@@ -378,7 +499,9 @@ class IntrospectionVerifier:
         except (_BadAnswer, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
             if self._events is not None:
                 self._events.fetch("discovery", self.issuer, False, time.perf_counter() - start)
-            raise self._failed(f"discovery for {self.issuer} failed", exc) from exc
+            raise self._failed(
+                f"discovery for {self.issuer} failed", exc, self._retry_after
+            ) from exc
         if self._events is not None:
             self._events.fetch("discovery", self.issuer, True, time.perf_counter() - start)
         self._endpoint = endpoint
@@ -399,15 +522,15 @@ class IntrospectionVerifier:
         for url in urls:
             self.fetch_counts["discovery"] += 1
             request = self._client.build_request("GET", url, headers={"Accept": "application/json"})
-            status, body = await self._send(request)
+            status, _, body = await self._send(request)
             if 400 <= status < 500:
                 last = f"{url} answered HTTP {status}"
                 continue
             if status != 200:
                 raise _BadAnswer(f"{url} answered HTTP {status}")
             try:
-                meta = json.loads(body)
-            except (ValueError, RecursionError) as exc:
+                meta = parse_json(body)
+            except ValueError as exc:
                 raise _BadAnswer(f"{url} did not answer JSON") from exc
             if not isinstance(meta, dict) or meta.get("issuer") != self.issuer:
                 raise _BadAnswer(f"metadata at {url} does not name the configured issuer")
@@ -454,14 +577,3 @@ class IntrospectionVerifier:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _parse(body: bytes) -> dict[str, Any] | None:
-    """The answer as a dict with a boolean ``active`` (RFC 7662 section 2.2), else None."""
-    try:
-        answer = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(answer, dict) or not isinstance(answer.get("active"), bool):
-        return None
-    return answer

@@ -276,6 +276,10 @@ class MultiIssuerVerifier:
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Route ``token`` by its unverified ``iss`` and verify it there.
 
+        Sender-constrained tokens come back with their ``Claims.binding``:
+        a caller that got the token without a proof calls
+        :func:`okta_bearer.check_bearer` (see ``TokenVerifier.verify``).
+
         Raises:
             InvalidToken: reason ``unknown_issuer`` for an ``iss`` not
                 configured (no network call is made), ``missing_claim``

@@ -2,9 +2,13 @@
 
 Everything that must hold across requests *and across processes* goes
 through a :class:`Store`: DPoP ``jti`` replay marks, cached introspection
-answers, shared key sets and refetch leases.  The interface is deliberately
-tiny so that any backend with an atomic "set if absent, with expiry"
-(Redis ``SET NX PX``, memcached ``add``) can implement it.
+answers, shared key sets, refetch leases and the introspection budget.  The
+interface is deliberately tiny so that any backend with an atomic "set if
+absent, with expiry" (Redis ``SET NX PX``, memcached ``add``), an atomic
+counter and an atomic compare-and-delete can implement it.
+
+Keys the library writes read ``<kind>:...`` (``dpop:``, ``keys:``,
+``introspection:``); a backend may put one prefix of its own in front.
 
 * :class:`MemoryStore` (the default) is bounded and per process: right for
   one process, wrong for replay protection across replicas.
@@ -61,6 +65,23 @@ class Store(Protocol):
         """Remove ``key`` (no error when absent)."""
         ...
 
+    async def delete_if_equal(self, key: str, value: bytes) -> bool:
+        """Remove ``key`` only while it holds ``value``, atomically.
+
+        Returns ``True`` when this call removed it.  A lease is released this
+        way, so a holder whose lease expired and was taken by another process
+        cannot release the other's lease.
+        """
+        ...
+
+    async def increment(self, key: str, ttl: float) -> int:
+        """Add one to the counter under ``key`` and return the new count, atomically.
+
+        A new counter starts at 1 and expires ``ttl`` seconds after its first
+        increment (later increments do not extend it).
+        """
+        ...
+
     async def aclose(self) -> None:
         """Release connections; the store is not used afterwards."""
         ...
@@ -108,6 +129,22 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+
+    async def delete_if_equal(self, key: str, value: bytes) -> bool:
+        entry = self._data.get(key)
+        if entry is None or entry[0] != value:
+            return False
+        del self._data[key]
+        return True
+
+    async def increment(self, key: str, ttl: float) -> int:
+        entry = self._data.get(key)
+        if entry is None:
+            count, deadline = 1, self._clock() + ttl
+        else:
+            count, deadline = int(entry[0]) + 1, entry[1]
+        self._data[key] = (str(count).encode(), deadline)
+        return count
 
     async def aclose(self) -> None:
         self._data.clear()

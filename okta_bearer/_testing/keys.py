@@ -22,6 +22,7 @@ _EC_CURVES: dict[str, ec.EllipticCurve] = {
     "ES512": ec.SECP521R1(),
 }
 _ALGORITHMS = get_default_algorithms()
+_ALGORITHMS["Ed25519"] = _ALGORITHMS["EdDSA"]  # RFC 9864: the fully specified name
 
 
 class _Omit:
@@ -50,12 +51,12 @@ class SigningKey:
     def generate(
         cls, algorithm: str = "RS256", *, kid: str | None = None, key_size: int = 2048
     ) -> SigningKey:
-        """Make a fresh key pair for ``algorithm`` (RS*/PS*, ES256/384/512 or EdDSA)."""
+        """Make a fresh key pair for ``algorithm`` (RS*/PS*, ES256/384/512, EdDSA or Ed25519)."""
         kid = kid or secrets.token_urlsafe(12)
         private: Any
         if algorithm in _EC_CURVES:
             private = ec.generate_private_key(_EC_CURVES[algorithm])
-        elif algorithm == "EdDSA":
+        elif algorithm in ("EdDSA", "Ed25519"):
             private = ed25519.Ed25519PrivateKey.generate()
         elif algorithm[:2] in ("RS", "PS"):
             private = rsa.generate_private_key(public_exponent=65537, key_size=key_size)

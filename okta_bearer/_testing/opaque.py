@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import httpx
 import jwt
 
-from .._dpop.proof import bound_thumbprint
+from .._jwt.binding import DPOP_KEY, binding_of
 from .._opaque.introspection import IntrospectionVerifier
 from .._options import checked_options
 
@@ -116,7 +116,7 @@ class TokenRegistry:
             "iss": claims.get("iss"),
             "jti": claims.get("jti"),
             # RFC 9449 section 6.2: a DPoP-bound token introspects as DPoP, with its cnf.
-            "token_type": "DPoP" if bound_thumbprint(claims) else "Bearer",
+            "token_type": "DPoP" if binding_of(claims) == DPOP_KEY else "Bearer",
             "client_id": claims.get("cid"),
             "uid": claims.get("uid"),
         }

@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse, Response
 from .._errors import BearerError, MissingToken
 from .._http.responses import ChallengeSettings, error_response
 from .._http.rfc6750 import parse_authorization
+from .._jwt.binding import check_bearer
+from .._jwt.validation import check_scopes
 from ._client_credentials import ClientCredentialsGrant
 from ._clientauth import authenticate_client
 from ._context import parse_resource
@@ -117,7 +119,10 @@ class TokenEndpoints(ClientCredentialsGrant):
             # The issuer's own keys, in memory; a fresh verifier each time, so a
             # rotation is seen at once and nothing is cached between requests.
             async with self.local.verifier(token_cache_size=0, clock=self.local.clock) as verifier:
-                claims = await verifier.verify(token, ("openid",))
+                claims = await verifier.verify(token)
+            # A DPoP-bound token is no bearer token here either (RFC 9449 section 7.2).
+            check_bearer(claims)
+            check_scopes(claims, ("openid",))
         except BearerError as error:
             answer = error_response(error, _USERINFO_CHALLENGE)
             response = Response(answer.body, status_code=answer.status)

@@ -67,3 +67,33 @@ async def test_metadata_advertises_dpop_algorithms(
     """Discovery lists dpop_signing_alg_values_supported (RFC 9449 section 5.1)."""
     meta = (await client.get("/oauth2/default/.well-known/openid-configuration")).json()
     assert "ES256" in meta["dpop_signing_alg_values_supported"]
+
+
+@pytest.mark.parametrize(
+    "iat",
+    [10**400, -(10**400), float("inf"), float("-inf"), float("nan"), 1e308, True, -1],
+    ids=["400-digits", "minus-400-digits", "inf", "minus-inf", "nan", "1e308", "true", "neg"],
+)
+async def test_hostile_proof_iat_is_400_invalid_dpop_proof(
+    client: httpx.AsyncClient, local: LocalIssuer, clock: Clock, iat: float
+) -> None:
+    """A proof whose iat is a hostile number is 400 invalid_dpop_proof, never a 500."""
+    verifier, challenge = pkce_pair()
+    code = await get_code(client, challenge)
+    proof = DPoPKey(clock=clock).proof("POST", f"{local.issuer}/v1/token", iat=iat)
+    response = await client.post(TOKEN, data=redeem(code, verifier), headers={"DPoP": proof})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_dpop_proof"
+
+
+async def test_bound_token_is_refused_at_userinfo_as_bearer(
+    client: httpx.AsyncClient, local: LocalIssuer, clock: Clock
+) -> None:
+    """UserInfo, a protected resource, refuses a DPoP-bound token sent as Bearer (401)."""
+    key = DPoPKey(clock=clock)
+    token = local.mint(cnf={"jkt": key.jkt}, scp=["openid"])
+    response = await client.get(
+        "/oauth2/default/v1/userinfo", headers={"authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
 
-from okta_bearer import BearerError, InvalidRequest, InvalidToken
+from okta_bearer import BearerError, Claims, InvalidRequest, InvalidToken
 from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.nonce import NonceSource
 from okta_bearer._dpop.proof import InvalidDPoPProof, ReplayCacheUnavailable, UseDPoPNonce
 from okta_bearer._dpop.settings import DPoPSettings
 from okta_bearer._store.memory import MemoryStore, StoreUnavailable
@@ -65,7 +67,7 @@ async def _run(
     scheme, token = found
     async with issuer.verifier(clock=issuer.clock) as verifier:
         claims = await verifier.verify(token)
-    return await guard.check(_scope(headers, method), scheme, token, claims.raw)
+    return await guard.check(_scope(headers, method), scheme, token, claims)
 
 
 CREDENTIALS = [
@@ -170,13 +172,13 @@ async def test_unbound_bearer_token_accepted(issuer: LocalIssuer, clock: Clock) 
     assert await _run(guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
 
 
-async def test_dpop_scheme_without_proof_is_invalid_request(
+async def test_dpop_scheme_without_proof_is_a_failed_proof(
     issuer: LocalIssuer, key: DPoPKey, clock: Clock
 ) -> None:
-    """The DPoP scheme without a DPoP header is 400 invalid_request."""
+    """The DPoP scheme without a DPoP header is invalid_dpop_proof (RFC 9449 section 7.1)."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
-    with pytest.raises(InvalidRequest, match="missing_proof"):
+    with pytest.raises(InvalidDPoPProof, match="missing_proof"):
         await _run(guard, issuer, {"authorization": f"DPoP {token}"})
 
 
@@ -190,8 +192,9 @@ async def test_two_dpop_headers_refused(issuer: LocalIssuer, key: DPoPKey, clock
         ("dpop", key.proof("GET", URL, token)),
     ]
     scope = _scope(headers)
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
     with pytest.raises(InvalidDPoPProof, match="multiple_proofs"):
-        await guard.check(scope, "DPoP", token, {"cnf": {"jkt": key.jkt}})
+        await guard.check(scope, "DPoP", token, claims)
 
 
 async def test_unbound_token_with_dpop_scheme_refused(
@@ -311,3 +314,70 @@ def test_failed_bearer_attempt_puts_error_on_bearer_challenge() -> None:
 def test_challenges_follow_mode(mode: Any, expected: list[str]) -> None:
     """Bearer mode challenges only Bearer; required mode only DPoP."""
     assert _challenges(mode, None, None) == expected
+
+
+@pytest.mark.parametrize("step", [6, 30, 59, 61, 100, 3600, 10**6])
+async def test_wall_clock_step_back_never_reopens_a_used_proof(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, step: int
+) -> None:
+    """After a wall-clock step back of any size, a used proof stays refused, second by second."""
+    real = Clock(0.0)  # elapsed seconds: the store's clock and the guard's monotonic one
+    guard = DPoPGuard(DPoPSettings(store=MemoryStore(clock=real)), clock=clock, monotonic=real)
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    headers = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    assert await guard.check(_scope(headers), "DPoP", token, claims) is not None
+    start = clock.now
+    for second in range(1, 4 * 65):
+        real.now = float(second)
+        clock.now = start - step + second
+        with pytest.raises(InvalidDPoPProof):
+            await guard.check(_scope(headers), "DPoP", token, claims)
+
+
+async def test_clock_catches_up_after_a_step_back(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """A step back of 100 s is absorbed within 200 s: proofs on the new clock work again."""
+    real = Clock(0.0)
+    guard = DPoPGuard(DPoPSettings(store=MemoryStore(clock=real)), clock=clock, monotonic=real)
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    first = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    await guard.check(_scope(first), "DPoP", token, claims)
+    start = clock.now
+    real.now, clock.now = 1.0, start - 100 + 1
+    fresh = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    with pytest.raises(InvalidDPoPProof, match="stale_iat"):
+        await guard.check(_scope(fresh), "DPoP", token, claims)
+    real.now, clock.now = 201.0, start - 100 + 201
+    fresh = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    assert await guard.check(_scope(fresh), "DPoP", token, claims) is not None
+
+
+async def test_nonce_offered_before_it_expires(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """Only a proof with the previous step's nonce gets the current one on its answer."""
+    guard = DPoPGuard(DPoPSettings(nonce_secret=SECRET, nonce_step=300), clock=clock)
+    source = NonceSource(SECRET, 300)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    start = {"type": "http.response.start", "status": 200, "headers": []}
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    for nonce, offered in [
+        (source.current(clock.now), None),
+        (source.current(clock.now - 300), source.current(clock.now)),
+    ]:
+        proof_text = key.proof("GET", URL, token, nonce=nonce)
+        headers = {"authorization": f"DPoP {token}", "dpop": proof_text}
+        proof = await guard.check(_scope(headers), "DPoP", token, claims)
+        assert proof is not None
+        sent.clear()
+        await guard.offer_nonce(proof, send)(start)
+        found = dict(sent[0]["headers"]).get(b"dpop-nonce")
+        assert found == (None if offered is None else offered.encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.anyio
 BASE = "http://api.example.test"
 URL = f"{BASE}/me"
 SECRET = b"s" * 32
-ALGS = 'algs="ES256 ES384 EdDSA PS256 RS256"'
+ALGS = 'algs="ES256 ES384 Ed25519 EdDSA PS256 RS256"'
 #: The bare DPoP challenge: algs, then RFC 6750's parameters (here the realm).
 BARE_DPOP = f'DPoP {ALGS}, realm="api"'
 
@@ -265,14 +266,22 @@ async def test_on_error_body_keeps_dpop_challenges(
 # -- the proof and the binding ------------------------------------------------
 
 
-async def test_dpop_scheme_without_proof_is_invalid_request(
+async def test_dpop_scheme_without_proof_is_a_failed_proof(
     client_for: Client, okta_issuer: LocalIssuer, key: DPoPKey
 ) -> None:
-    """DPoP scheme without a DPoP header: 400 invalid_request on the DPoP challenge."""
-    headers = {"authorization": f"DPoP {bound(okta_issuer, key)}"}
-    response = await client_for(DPoPSettings()).get("/me", headers=headers)
-    assert response.status_code == 400
-    assert error_of(challenges(response)[1]) == "invalid_request"
+    """DPoP scheme without a proof: 401 invalid_dpop_proof, as for two proofs (RFC 9449 7.1)."""
+    token = bound(okta_issuer, key)
+    client = client_for(DPoPSettings())
+    missing = await client.get("/me", headers={"authorization": f"DPoP {token}"})
+    proof = key.proof("GET", URL, token)
+    two = await client.get(
+        "/me",
+        headers=[("authorization", f"DPoP {token}"), ("dpop", proof), ("dpop", proof)],
+    )
+    for response in (missing, two):
+        assert response.status_code == 401
+        assert error_of(challenges(response)[1]) == "invalid_dpop_proof"
+        assert response.json()["error"] == "invalid_dpop_proof"
 
 
 async def test_replayed_proof_refused(
@@ -378,6 +387,24 @@ async def test_stale_nonce_gets_a_fresh_one(
     assert response.headers["dpop-nonce"] not in ("", old)
 
 
+async def test_expiring_nonce_is_renewed_on_success(
+    client_for: Client, okta_issuer: LocalIssuer, key: DPoPKey
+) -> None:
+    """A 200 whose proof used the previous step's nonce carries the current one (RFC 9449 9)."""
+    step = 86400  # one boundary a day: the test cannot straddle one
+    source = NonceSource(SECRET, step)
+    client = client_for(DPoPSettings(nonce_secret=SECRET, nonce_step=step))
+    token = bound(okta_issuer, key)
+    expiring = source.current(time.time() - step)
+    response = await client.get("/me", headers=key.headers("GET", URL, token, nonce=expiring))
+    assert response.status_code == 200
+    current = response.headers["dpop-nonce"]
+    assert current == source.current(time.time()) != expiring
+    again = await client.get("/me", headers=key.headers("GET", URL, token, nonce=current))
+    assert again.status_code == 200
+    assert "dpop-nonce" not in again.headers
+
+
 # -- the replay store ---------------------------------------------------------
 
 
@@ -479,3 +506,88 @@ def test_websocket_handshake_with_bad_proof_refused(okta_issuer: LocalIssuer, ke
             pass
     assert caught.value.status_code == 401
     assert error_of(caught.value.headers["www-authenticate"]) == "invalid_dpop_proof"
+
+
+# -- htu and the routed path (issue 14, item 3) ---------------------------------
+
+
+async def asgi_get(app: Any, raw_path: bytes, path: str, headers: dict[str, str]) -> int:
+    """Send one GET with exactly this raw path (no client normalises it); the status."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": raw_path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"api.example.test")]
+        + [(k.encode(), v.encode()) for k, v in headers.items()],
+        "server": ("api.example.test", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+async def admin_catch_all(request: Request) -> JSONResponse:
+    """Everything under /admin: what a path with dot segments is routed to."""
+    return JSONResponse({"admin": request.path_params["rest"]})
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (b"/admin/../me", "/admin/../me"),
+        (b"/admin/%2E%2E/me", "/admin/../me"),
+        (b"/admin/%2e%2e/me", "/admin/../me"),
+        (b"/admin/./../me", "/admin/./../me"),
+        (b"/admin%2F..%2Fme", "/admin/../me"),
+    ],
+)
+async def test_proof_for_me_does_not_authorise_a_path_routed_elsewhere(
+    okta_issuer: LocalIssuer, key: DPoPKey, raw: bytes, path: str
+) -> None:
+    """A proof for GET /me cannot reach /admin/{rest} through dot segments: refused (400)."""
+    app = Starlette(
+        routes=[Route("/me", whoami), Route("/admin/{rest:path}", admin_catch_all)],
+        middleware=[Middleware(BearerAuthMiddleware, okta_issuer.verifier(), dpop=DPoPSettings())],
+    )
+    token = bound(okta_issuer, key)
+    assert await asgi_get(app, b"/me", "/me", key.headers("GET", URL, token)) == 200
+    assert await asgi_get(app, raw, path, key.headers("GET", URL, token)) == 400
+
+
+@pytest.mark.parametrize("algorithm", ["Ed25519", "EdDSA"])
+async def test_ed25519_proofs_accepted_by_default(
+    client_for: Client, okta_issuer: LocalIssuer, algorithm: str
+) -> None:
+    """The fully specified Ed25519 (RFC 9864) is accepted beside EdDSA, and advertised."""
+    signer = DPoPKey(algorithm)
+    client = client_for(DPoPSettings())
+    headers = signer.headers("GET", URL, bound(okta_issuer, signer))
+    response = await client.get("/me", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["jkt"] == signer.jkt
+    assert "Ed25519" in DPoPSettings().algorithms
+    assert DPoPSettings(algorithms=["Ed25519"]).algorithms == ("Ed25519",)
+
+
+async def test_two_host_headers_are_400_with_dpop(okta_issuer: LocalIssuer, key: DPoPKey) -> None:
+    """The htu is rebuilt from one Host only: two Host headers are 400, whatever their values."""
+    app = build(okta_issuer, DPoPSettings())
+    token = bound(okta_issuer, key)
+    assert await asgi_get(app, b"/me", "/me", key.headers("GET", URL, token)) == 200
+    # asgi_get sends one Host already; this is a second, identical one.
+    second_host = {**key.headers("GET", URL, token), "host": "api.example.test"}
+    assert await asgi_get(app, b"/me", "/me", second_host) == 400

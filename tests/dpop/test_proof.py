@@ -209,7 +209,9 @@ def test_small_rsa_key_refused() -> None:
         _check(small.proof("GET", URL, TOKEN))
 
 
-@pytest.mark.parametrize("algorithm", ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA"])
+@pytest.mark.parametrize(
+    "algorithm", ["ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA", "Ed25519"]
+)
 def test_each_supported_algorithm_verifies(algorithm: str) -> None:
     """Proofs signed with every supported asymmetric algorithm are accepted."""
     signer = DPoPKey(algorithm, clock=lambda: NOW)
@@ -288,9 +290,15 @@ def test_binding_accepts_matching_jkt() -> None:
     ("claims", "reason"),
     [
         ({}, "dpop_unbound"),
-        ({"cnf": "abc"}, "dpop_unbound"),
-        ({"cnf": {"x5t#S256": "abc"}}, "dpop_unbound"),
-        ({"cnf": {"jkt": 5}}, "dpop_unbound"),
+        ({"token_type": "Bearer"}, "dpop_unbound"),
+        ({"cnf": "abc"}, "uncheckable_binding"),
+        ({"cnf": None}, "uncheckable_binding"),
+        ({"cnf": {}}, "uncheckable_binding"),
+        ({"cnf": {"x5t#S256": "abc"}}, "uncheckable_binding"),
+        ({"cnf": {"jkt": "abc", "x5t#S256": "abc"}}, "uncheckable_binding"),
+        ({"cnf": {"jkt": 5}}, "uncheckable_binding"),
+        ({"cnf": {"jkt": ""}}, "uncheckable_binding"),
+        ({"token_type": "dPoP"}, "uncheckable_binding"),
         ({"cnf": {"jkt": "other"}}, "dpop_key_mismatch"),
         ({"cnf": {"jkt": "ab\u00e9"}}, "dpop_key_mismatch"),
     ],
@@ -337,3 +345,93 @@ def test_an_htu_that_only_normalises_equal_still_matches(key: DPoPKey) -> None:
     """htu differing from the request URL only by case and default port is accepted."""
     proof = key.proof("GET", "HTTPS://API.example.test:443/items?page=2", TOKEN, jti="j-norm")
     assert _check(proof).jti == "j-norm"
+
+
+# Hostile JSON numbers, as literal text (issue 14, item 4): 400 digits, past
+# float range, NaN and the infinities Python's parser accepts, booleans, and
+# an integer longer than the parser allows.
+HOSTILE_NUMBERS = [
+    "1" + "0" * 400,
+    "-" + "9" * 400,
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "true",
+    "false",
+    "-1",
+    "0",
+    "1.5",
+    "1e308",
+    "1" * 5000,
+]
+
+
+def _raw_proof(key: DPoPKey, header: str, payload: str) -> str:
+    signing_input = f"{_b64(header.encode())}.{_b64(payload.encode())}"
+    return f"{signing_input}.{_b64(key._key.sign(signing_input.encode()))}"
+
+
+def _with_member(document: dict[str, Any], path: tuple[str, ...], text: str) -> str:
+    # The document as JSON text with the member at ``path`` replaced by ``text``.
+    marker = "__HOSTILE__"
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for name in path[:-1]:
+        target = target[name]
+    target[path[-1]] = marker
+    return json.dumps(copy).replace(f'"{marker}"', text)
+
+
+@pytest.mark.parametrize("number", HOSTILE_NUMBERS, ids=lambda n: n[:12])
+def test_hostile_iat_is_invalid_dpop_proof(key: DPoPKey, number: str) -> None:
+    """Any hostile iat is invalid_dpop_proof (bad, stale or future), never an overflow."""
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk}
+    payload = {"jti": "j", "htm": "GET", "htu": URL, "iat": NOW, "ath": access_token_hash(TOKEN)}
+    proof = _raw_proof(key, json.dumps(header), _with_member(payload, ("iat",), number))
+    with pytest.raises(InvalidDPoPProof) as caught:
+        _check(proof)
+    assert caught.value.reason in ("bad_iat", "stale_iat", "future_iat", "malformed")
+
+
+MEMBERS = [
+    ("header", ("typ",)),
+    ("header", ("alg",)),
+    ("header", ("jwk",)),
+    ("header", ("jwk", "kty")),
+    ("header", ("jwk", "crv")),
+    ("header", ("jwk", "x")),
+    ("header", ("jwk", "y")),
+    ("header", ("kid",)),
+    ("header", ("crit",)),
+    ("payload", ("jti",)),
+    ("payload", ("htm",)),
+    ("payload", ("htu",)),
+    ("payload", ("iat",)),
+    ("payload", ("ath",)),
+    ("payload", ("nonce",)),
+    ("payload", ("exp",)),
+]
+
+
+@pytest.mark.parametrize("number", HOSTILE_NUMBERS, ids=lambda n: n[:12])
+@pytest.mark.parametrize(("part", "path"), MEMBERS, ids=["/".join(m[1]) for m in MEMBERS])
+def test_hostile_number_in_any_member_is_refused_or_ignored(
+    key: DPoPKey, part: str, path: tuple[str, ...], number: str
+) -> None:
+    """A hostile number anywhere in a proof is invalid_dpop_proof or ignored, never a crash."""
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": dict(key.public_jwk)}
+    payload = {"jti": "j", "htm": "GET", "htu": URL, "iat": NOW, "ath": access_token_hash(TOKEN)}
+    nonces: list[object] = []
+    if part == "header":
+        proof = _raw_proof(key, _with_member(header, path, number), json.dumps(payload))
+    else:
+        proof = _raw_proof(key, json.dumps(header), _with_member(payload, path, number))
+    try:
+        _check(proof, nonce_check=nonces.append)
+    except InvalidDPoPProof:
+        return
+    # Accepted: only members the checks do not read (kid, exp) may hold it.
+    assert path in (("kid",), ("exp",)), path

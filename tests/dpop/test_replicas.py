@@ -59,7 +59,7 @@ async def _check(guard: DPoPGuard, issuer: LocalIssuer, headers: dict[str, str])
         "headers": [(b"host", b"api.example.test")]
         + [(k.encode(), v.encode()) for k, v in headers.items()],
     }
-    return await guard.check(scope, found[0], found[1], claims.raw)
+    return await guard.check(scope, found[0], found[1], claims)
 
 
 async def test_proof_replayed_to_another_replica_refused(replicas: list[DPoPGuard]) -> None:

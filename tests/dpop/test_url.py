@@ -152,3 +152,60 @@ def test_configured_origin_wins_over_headers() -> None:
     """A configured origin is used as is; Host and proxy headers are not read."""
     scope = _scope(headers=[(b"host", b"evil/x?"), (b"x-forwarded-host", b"evil")])
     assert request_url(scope, origin="https://api.example.test") == "https://api.example.test/items"
+
+
+# (raw path, what Starlette routes) - normalisation would change each path, the
+# router would not: a proof made for the normalised URL must not authorise it.
+UNROUTABLE = [
+    ("/admin/../me", "/admin/../me"),
+    ("/admin/%2E%2E/me", "/admin/../me"),
+    ("/admin/%2e%2e/me", "/admin/../me"),
+    ("/admin/%2e./me", "/admin/../me"),
+    ("/admin/.%2E/me", "/admin/../me"),
+    ("/admin/..", "/admin/.."),
+    ("/./me", "/./me"),
+    ("/%2e/me", "/./me"),
+    ("/admin/.", "/admin/."),
+    ("//me", "//me"),
+    ("/admin//me", "/admin//me"),
+    ("/admin%2Fme", "/admin/me"),
+    ("/admin%2fme", "/admin/me"),
+    ("/admin%5Cme", "/admin\\me"),
+    ("/admin%5cme", "/admin\\me"),
+    ("/admin\\..\\me", "/admin\\..\\me"),
+]
+
+
+@pytest.mark.parametrize(("raw", "path"), UNROUTABLE)
+def test_path_normalisation_would_change_is_refused(raw: str, path: str) -> None:
+    """A path whose normalised form differs from the routed one is refused, not rewritten."""
+    with pytest.raises(InvalidRequest) as caught:
+        request_url(_scope(path=path, raw_path=raw.encode("latin-1")))
+    assert caught.value.reason == "ambiguous_path"
+    if "%2f" not in raw.lower():  # without raw_path an encoded "/" is gone for good
+        with pytest.raises(InvalidRequest):
+            request_url(_scope(path=path, raw_path=None))
+
+
+@pytest.mark.parametrize(
+    "raw", ["/me", "/a/b/", "/a.b/c..d/...", "/file.txt", "/%41b", "/a%20b", "/.well-known/x"]
+)
+def test_paths_in_normal_form_are_kept(raw: str) -> None:
+    """Dots inside segments, trailing slashes and other escapes are ordinary paths."""
+    assert request_url(_scope(raw_path=raw.encode())).endswith(raw)
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        [b"api.example.test:8000", b"evil.example.test"],
+        [b"api.example.test:8000", b"api.example.test:8000"],
+        [b"evil.example.test", b"api.example.test:8000"],
+        [b"api.example.test:8000, evil.example.test"],
+    ],
+)
+def test_two_host_headers_refused(hosts: list[bytes]) -> None:
+    """Two Host fields (or a list in one) are a forged request, never 'the first' or 'the last'."""
+    with pytest.raises(InvalidRequest) as caught:
+        request_url(_scope(headers=[(b"host", host) for host in hosts]))
+    assert caught.value.reason == "bad_host"

@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 from okta_bearer import BearerError, TokenVerifier
+from okta_bearer._keys.fleet import SharedKeys
 from okta_bearer._store.memory import MemoryStore, StoreUnavailable
 from okta_bearer.testing import LocalIssuer, SigningKey
 
@@ -130,7 +131,9 @@ async def test_a_lease_holder_that_died_costs_at_most_one_fetch_per_worker() -> 
     """A lease left by a dead process expires; then the workers fetch, at most once each."""
     store = MemoryStore()
     async with fleet(store=store, keys=policy(timeout=0.5)) as (clock, issuer, server, verifiers):
-        lease = f"okta_bearer:keys-lease:{_digest(ISSUER)}"
+        fleet_of = verifiers[0].keys._fleet
+        assert fleet_of is not None
+        lease = fleet_of._lease_key
         await store.set_if_absent(lease, b"dead", 1.5)  # timeout + 1, as a holder would
         tokens = [issuer.mint() for _ in range(8)]
         first = await verify_all(verifiers, tokens)
@@ -151,10 +154,65 @@ async def test_a_broken_store_falls_back_to_fetching_alone() -> None:
         assert server.count("jwks") == len(verifiers)
 
 
-def _digest(issuer: str) -> str:
-    import hashlib
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param({"jwks_uri": f"{ISSUER}/v1/keys"}, id="jwks_uri"),
+        pytest.param({"algorithms": ("RS256", "ES256")}, id="algorithms"),
+    ],
+)
+async def test_a_key_set_is_shared_only_by_verifiers_of_the_same_shape(
+    other: dict[str, Any],
+) -> None:
+    """Same issuer but another jwks_uri or algorithms: the second verifier fetches its own keys."""
+    clock = Clock()
+    issuer = LocalIssuer(ISSUER, AUDIENCE, clock=clock)
+    server = FaultyKeyServer(issuer, clock)
+    store = MemoryStore()
+    options: dict[str, Any] = {"transport": server, "clock": clock, "store": store}
+    async with (
+        TokenVerifier(ISSUER, AUDIENCE, **options) as first,
+        TokenVerifier(ISSUER, AUDIENCE, **options, **other) as second,
+        TokenVerifier(ISSUER, AUDIENCE, **options, **other) as third,
+    ):
+        token = issuer.mint()
+        await first.verify(token)
+        await second.verify(token)
+        assert server.count("jwks") == 2  # not adopted from the first's copy
+        await third.verify(token)
+        assert server.count("jwks") == 2  # the same shape shares
 
-    return hashlib.sha256(issuer.encode()).hexdigest()[:32]
+
+async def test_a_slow_lease_holder_does_not_release_the_next_holders_lease() -> None:
+    """A holder whose lease expired mid-fetch leaves the lease another worker then took."""
+    store = MemoryStore()
+    async with fleet(workers=1, store=store, keys=policy(timeout=0.2)) as (
+        _,
+        issuer,
+        server,
+        verifiers,
+    ):
+        fleet_of = verifiers[0].keys._fleet
+        assert fleet_of is not None
+        lease = fleet_of._lease_key
+        real = server.issuer.handler
+
+        def slow_then_retaken(request: Any) -> Any:
+            if server.kind(request) == "jwks":
+                store._data.pop(lease, None)  # the lease expired during this fetch...
+                store._data[lease] = (b"next-holder", float("inf"))  # ...and was retaken
+            return real(request)
+
+        server.issuer.handler = slow_then_retaken  # type: ignore[method-assign]
+        await verifiers[0].verify(issuer.mint())
+        assert await store.get(lease) == b"next-holder"
+
+
+@pytest.mark.parametrize("when", ["1" + "0" * 400, "1e400", "NaN", '"soon"'])
+def test_a_shared_copy_with_a_hostile_time_is_not_adopted(when: str) -> None:
+    """A stored copy whose fetched_at is a 400-digit number, 1e400 or NaN is ignored, not a 500."""
+    data = f'{{"jwks_uri": "https://x", "jwks": {{}}, "fetched_at": {when}, "ttl": 60}}'
+    assert SharedKeys.decode(data.encode()) is None
 
 
 class PoisonedStore(MemoryStore):

@@ -1,9 +1,10 @@
 """The API each uvicorn worker runs in the fleet test: introspection with a Redis store.
 
 Configured from the environment (``FLEET_ISSUER``, ``FLEET_AUDIENCE``,
-``FLEET_REDIS_URL``); answers ``{"pid": ..., "client_id": ...}`` for a good
-token so the test can see which worker served it, and ``/health`` (no token)
-so the test harness sees when it is up.
+``FLEET_REDIS_URL``, optionally ``FLEET_CACHE_TTL`` and ``FLEET_MAX_RATE``);
+answers ``{"pid": ..., "client_id": ...}`` for a good token so the test can
+see which worker served it, and ``/health`` (no token) so the test harness
+sees when it is up.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def create_app() -> Starlette:
         client_id="0oaresourceserver",
         client_secret="fleet-secret",
         store=RedisStore(os.environ["FLEET_REDIS_URL"]),
+        cache_ttl=float(os.environ.get("FLEET_CACHE_TTL", "60")),
+        max_rate=float(os.environ.get("FLEET_MAX_RATE", "50")),
     )
 
     async def whoami(request: Request) -> JSONResponse:

@@ -162,7 +162,7 @@ async def _request(
     assert found is not None
     async with TokenVerifier(provider.issuer, AUDIENCE, algorithms=("ES256",)) as verifier:
         claims = await verifier.verify(token)
-    return await guard.check(_scope(method, url, headers), found[0], found[1], claims.raw)
+    return await guard.check(_scope(method, url, headers), found[0], found[1], claims)
 
 
 def test_npm_proof_verifies(npm_client: NodeDPoPClient) -> None:

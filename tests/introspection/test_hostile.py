@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 
-from okta_bearer import IntrospectionUnavailable, InvalidToken
+from okta_bearer import InsufficientScope, IntrospectionUnavailable, InvalidToken
+from okta_bearer._store.memory import MemoryStore
 from okta_bearer._testing.opaque import IntrospectionServer
 
 from ..helpers import Clock
@@ -70,24 +74,6 @@ async def test_network_failure_is_503(server: IntrospectionServer) -> None:
             await verifier.verify(server.mint_opaque())
 
 
-async def test_metadata_naming_another_issuer_is_503(server: IntrospectionServer) -> None:
-    """Discovery refuses metadata for another issuer: no endpoint, 503."""
-
-    def lying(request: httpx.Request) -> httpx.Response:
-        if "/.well-known/" in request.url.path:
-            meta = {
-                "issuer": "https://evil.example",
-                "introspection_endpoint": "https://evil.example/i",
-            }
-            return httpx.Response(200, json=meta)
-        return server.handler(request)
-
-    async with server.verifier(transport=httpx.MockTransport(lying)) as verifier:
-        with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(server.mint_opaque())
-    assert server.count("/v1/introspect") == 0
-
-
 async def test_failure_fails_fast_then_recovers(server: IntrospectionServer, clock: Clock) -> None:
     """After a failure lookups fail fast for retry_after seconds, then the endpoint is asked."""
     server.answer_override = httpx.Response(503)
@@ -122,3 +108,102 @@ async def test_token_never_in_logs_or_errors(
     assert "refused our client credentials" in caplog.text
     for text in (caplog.text, str(unavailable.value), str(inactive.value)):
         assert token not in text
+
+
+_HOSTILE_VALUES = {
+    "huge-int": "1" + "0" * 400,
+    "huge-negative": "-" + "9" * 400,
+    "float-overflow": "1e400",
+    "negative-float-overflow": "-1e400",
+    "true": "true",
+    "false": "false",
+    "null": "null",
+    "string": '"tomorrow"',
+    "long-string": '"' + "x" * 5000 + '"',
+    "list": "[1, 2]",
+    "object": '{"a": 1}',
+    "float": "1.5",
+    "negative": "-1",
+    "nested-list": "[" * 500 + "]" * 500,
+    "nested-object": '{"a": ' * 300 + "1" + "}" * 300,
+    "nan": "NaN",
+    "infinity": "Infinity",
+}
+# "active" last: a malformed answer must not hide the members after it.
+_MEMBERS: tuple[str, ...] = (
+    "exp",
+    "iat",
+    "nbf",
+    "iss",
+    "aud",
+    "scope",
+    "scp",
+    "client_id",
+    "cid",
+    "sub",
+)
+_MEMBERS += ("username", "token_type", "cnf", "jti", "uid", "active")
+
+
+@pytest.mark.parametrize("raw", list(_HOSTILE_VALUES.values()), ids=list(_HOSTILE_VALUES))
+async def test_hostile_answers_are_401_or_503_never_an_exception(
+    server: IntrospectionServer, clock: Clock, raw: str
+) -> None:
+    """Each member of an answer set to a hostile value: claims, 401 or 503, in every worker."""
+    bodies: dict[str, bytes] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/v1/introspect"):
+            token = dict(parse_qsl(request.content.decode()))["token"]
+            return httpx.Response(200, content=bodies[token])
+        return server.handler(request)
+
+    store = MemoryStore(clock=clock)
+    transport = httpx.MockTransport(handler)
+    async with (
+        server.verifier(store=store, transport=transport) as one,
+        server.verifier(store=store, transport=transport) as two,
+    ):
+        for member in _MEMBERS:
+            token = server.mint_opaque()
+            answer = json.dumps({**server.registry.answer(token), member: "__HOSTILE__"})
+            bodies[token] = answer.replace('"__HOSTILE__"', raw).encode()
+            for verifier in (one, two, one):  # the issuer's answer, then the shared copy
+                with contextlib.suppress(InvalidToken, IntrospectionUnavailable, InsufficientScope):
+                    await verifier.verify(token, ["items:read"])
+
+
+async def test_an_answer_nested_a_thousand_deep_is_503(server: IntrospectionServer) -> None:
+    """An answer nested deeper than the parser allows is the issuer's problem: 503."""
+    server.answer_override = httpx.Response(
+        200, content=b'{"active": true, "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    )
+    async with server.verifier() as verifier:
+        with pytest.raises(IntrospectionUnavailable):
+            await verifier.verify(server.mint_opaque())
+
+
+async def test_metadata_naming_another_issuer_never_sends_it_the_token(
+    server: IntrospectionServer,
+) -> None:
+    """A foreign introspection endpoint that would answer active never gets the token or secret."""
+    token = server.mint_opaque()
+    sent_elsewhere: list[httpx.Request] = []
+
+    def lying(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "evil.example":
+            sent_elsewhere.append(request)
+            return httpx.Response(200, json=server.registry.answer(token))  # "active": true
+        if "/.well-known/" in request.url.path:
+            meta = {
+                "issuer": "https://evil.example",
+                "introspection_endpoint": "https://evil.example/v1/introspect",
+            }
+            return httpx.Response(200, json=meta)
+        return server.handler(request)
+
+    async with server.verifier(transport=httpx.MockTransport(lying)) as verifier:
+        with pytest.raises(IntrospectionUnavailable):
+            await verifier.verify(token)
+    assert sent_elsewhere == []
+    assert server.count("/v1/introspect") == 0

@@ -83,3 +83,17 @@ def test_claims_of_without_a_token_raises(okta_issuer: LocalIssuer) -> None:
     ctx = SimpleNamespace(request_context=SimpleNamespace(request=None))
     with pytest.raises(MissingToken):
         claims_of(ctx)
+
+
+@pytest.mark.parametrize(
+    "cnf", [{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, {"x5t#S256": "abc"}]
+)
+async def test_sdk_backend_refuses_a_bound_token_sent_as_bearer(
+    okta_issuer: LocalIssuer, cnf: dict[str, str]
+) -> None:
+    """Through the SDK's own backend a sender-constrained token is no bearer token (RFC 9449)."""
+    verifier: TokenVerifier = adapter(okta_issuer)
+    backend = BearerAuthBackend(verifier, resource_server_url=AnyHttpUrl(RESOURCE))
+    token = okta_issuer.mint(aud=RESOURCE, cnf=cnf)
+    scope = {"type": "http", "headers": [(b"authorization", f"Bearer {token}".encode())]}
+    assert await backend.authenticate(HTTPConnection(scope)) is None

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -111,6 +112,11 @@ def proof_for(w: World, *, key: DPoPKey = KEY, **changes: Any) -> Req:
     method = changes.pop("htm", "GET")
     url = changes.pop("htu", URL)
     return dpop(token, key.proof(method, url, token, **changes))
+
+
+def with_iat(value: object) -> Callable[[World], Req]:
+    """A builder of a proof whose ``iat`` is ``value``."""
+    return lambda w: proof_for(w, iat=value)
 
 
 def hand_signed(w: World, header: dict[str, Any], sign: Callable[[bytes], bytes]) -> Req:
@@ -258,8 +264,8 @@ CASES = [
     Case(
         "dpop-scheme-without-proof",
         lambda w: Req([(b"authorization", f"DPoP {bound_token(w)}".encode())]),
-        BAD_REQUEST,
-        on_dpop("invalid_request"),
+        UNAUTHORIZED,
+        on_dpop("invalid_dpop_proof"),
     ),
     # The proof's header (RFC 9449 section 4.3, checks 2 to 7).
     Case("proof-alg-none", alg_none, UNAUTHORIZED, on_dpop("invalid_dpop_proof")),
@@ -353,6 +359,27 @@ CASES = [
         UNAUTHORIZED,
         on_dpop("invalid_dpop_proof"),
     ),
+    # Hostile numbers (issue 14, item 4): never an OverflowError, always 401.
+    *[
+        Case(
+            f"iat-{name}",
+            with_iat(value),
+            UNAUTHORIZED,
+            on_dpop("invalid_dpop_proof"),
+        )
+        for name, value in [
+            ("400-digits", 10**400),
+            ("minus-400-digits", -(10**400)),
+            ("infinity", math.inf),
+            ("minus-infinity", -math.inf),
+            ("nan", math.nan),
+            ("1e308", 1e308),
+            ("true", True),
+            ("false", False),
+            ("negative", -1),
+            ("zero", 0),
+        ]
+    ],
     Case(
         "jti-missing",
         lambda w: proof_for(w, jti=OMIT),

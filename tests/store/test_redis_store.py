@@ -10,9 +10,14 @@ import textwrap
 import pytest
 
 from okta_bearer import ConfigurationError
+from okta_bearer._dpop.guard import DPoPGuard
+from okta_bearer._dpop.settings import DPoPSettings
 from okta_bearer._store.memory import StoreUnavailable
+from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.redis_store import RedisStore
+from okta_bearer.testing import IntrospectionServer, LocalIssuer
 
+from ..dpop.test_replicas import _check as check_proof
 from ..servers import free_port
 from ._server import RedisServer
 
@@ -185,3 +190,28 @@ async def test_pooled_connections_recover_after_a_restart(redis_server: RedisSer
         assert results == [True] * 8
     finally:
         await store.aclose()
+
+
+async def test_every_key_the_library_writes_reads_prefix_kind(redis_store: RedisStore) -> None:
+    """Key sets, introspection answers and DPoP marks all read okta_bearer:<kind>:..."""
+    issuer, key = LocalIssuer(), DPoPKey()
+    async with issuer.verifier(store=redis_store) as verifier:
+        await verifier.verify(issuer.mint())
+    server = IntrospectionServer(issuer)
+    async with server.verifier(store=redis_store) as introspection:
+        await introspection.verify(server.mint_opaque())
+    bound = issuer.mint(cnf={"jkt": key.jkt})
+    headers = key.headers("GET", "https://api.example.test/items", bound)
+    await check_proof(DPoPGuard(DPoPSettings(store=redis_store)), issuer, headers)
+    keys = sorted(k.decode() for k in await redis_store._client.keys("*"))
+    kinds = {k.split(":")[1] for k in keys}
+    assert kinds == {"keys", "introspection", "dpop"}, keys
+    assert all(k.startswith("okta_bearer:") for k in keys)
+    assert not any(k.startswith("okta_bearer:okta_bearer:") for k in keys)
+
+
+def test_prefix_is_one_segment_whatever_its_colon() -> None:
+    """prefix="app" and prefix="app:" both give keys app:<kind>:...; "" gives none."""
+    assert RedisStore("redis://127.0.0.1:1/0", prefix="app").prefix == "app:"
+    assert RedisStore("redis://127.0.0.1:1/0", prefix="app:").prefix == "app:"
+    assert RedisStore("redis://127.0.0.1:1/0", prefix="").prefix == ""
