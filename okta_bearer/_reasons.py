@@ -47,9 +47,10 @@ REFUSALS: dict[tuple[int, str | None, str], Reason] = {
         "A header token and an `access_token` query parameter in one request.",
         "Send the token in the header only; query-string tokens are never used.",
     ),
-    (400, "invalid_request", "missing_proof"): Reason(
-        "`Authorization: DPoP` without a `DPoP` proof header.",
-        "Send a fresh proof in the `DPoP` header with every request (RFC 9449 section 4).",
+    (400, "invalid_request", "ambiguous_path"): Reason(
+        "DPoP: the request path holds dot segments (plain or `%2E`), `//`, `%2F`, `%5C` or `\\`, "
+        "so the URL the proof names could differ from the route the app serves.",
+        "Call the canonical path; proxies and clients must not send unnormalised paths.",
     ),
     (400, "invalid_request", "bad_host"): Reason(
         "DPoP: the request's `Host` (or trusted forwarded header) is malformed, so `htu` "
@@ -173,6 +174,13 @@ REFUSALS: dict[tuple[int, str | None, str], Reason] = {
         "A DPoP-bound token (`cnf.jkt`) sent with the `Bearer` scheme.",
         "Send it as `Authorization: DPoP <token>` with a proof (RFC 9449 section 7.2).",
     ),
+    (401, "invalid_token", "uncheckable_binding"): Reason(
+        "The token is bound by a confirmation this server cannot check (`cnf` other than "
+        "`jkt` alone, e.g. mTLS `x5t#S256`; or an introspection answer `token_type: DPoP` "
+        "without `cnf.jkt`).",
+        "Use a bearer or DPoP-bound token; mTLS-bound tokens need a server that checks the "
+        "client certificate.",
+    ),
     (401, "invalid_token", "dpop_unbound"): Reason(
         "`Authorization: DPoP` with a token that is not DPoP-bound.",
         "Send a bearer token as `Bearer`, or ask the issuer for a DPoP-bound token.",
@@ -182,6 +190,10 @@ REFUSALS: dict[tuple[int, str | None, str], Reason] = {
         "Sign proofs with the key the token was issued for.",
     ),
     # -- 401 invalid_dpop_proof: the DPoP proof is wrong (RFC 9449 section 4.3) --------
+    (401, "invalid_dpop_proof", "missing_proof"): Reason(
+        "`Authorization: DPoP` without a `DPoP` proof header (RFC 9449 section 7.1).",
+        "Send a fresh proof in the `DPoP` header with every request (RFC 9449 section 4).",
+    ),
     (401, "invalid_dpop_proof", "multiple_proofs"): Reason(
         "More than one `DPoP` header (or a comma in it).",
         "Send exactly one proof.",
@@ -319,6 +331,18 @@ LOG_REASONS: dict[str, Reason] = {
     "introspection_unavailable": Reason(
         "An introspection or its discovery failed (WARNING); requests get 503.",
         "Check the issuer's introspection endpoint and the network.",
+    ),
+    "introspection_budget": Reason(
+        "New opaque tokens were refused (503) because the introspection call budget "
+        "(`max_rate` a second, `max_concurrent` at once) was spent, e.g. by a flood of "
+        "random tokens (WARNING, at most every 10 s).",
+        "If the traffic is legitimate, raise `max_rate` (keep it below the issuer's own "
+        "rate limit); cached answers keep working meanwhile.",
+    ),
+    "introspection_token_refused": Reason(
+        "The introspection endpoint answered 400/413/414/422 to one token; that token is "
+        "treated as not active (401) and nothing backs off (INFO).",
+        "Nothing, unless valid tokens are affected: then check what the issuer says of them.",
     ),
     "client_auth_refused": Reason(
         "The introspection endpoint refused this API's client credentials (ERROR).",

@@ -29,6 +29,9 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
+from okta_bearer.dev_issuer import DevClient, DevIssuer
+from okta_bearer.testing import LocalIssuer
+
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0  # generous: the CI machine is shared
 
@@ -195,3 +198,14 @@ class UvicornProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def running_dev_issuer() -> Iterator[DevIssuer]:
+    """A dev issuer (one client, ``0oaclitest``; user alice/wonderland) served by
+    uvicorn on a free loopback port, for the CLI tests."""
+    sock = loopback_socket()
+    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
+    dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
+    with serve(dev, sock=sock):
+        yield dev

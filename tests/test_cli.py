@@ -17,21 +17,18 @@ import httpx
 import pytest
 
 from okta_bearer._cli import build_parser, main
-from okta_bearer.dev_issuer import DevClient, DevIssuer
+from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from .browser.demo import run_demo
 from .dev_issuer.helpers import jwt_part
-from .servers import free_port, loopback_socket, origin_of, serve
+from .servers import free_port, loopback_socket, running_dev_issuer
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[DevIssuer]:
     """A dev issuer served by uvicorn on a free loopback port."""
-    sock = loopback_socket()
-    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
-    dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
-    with serve(dev, sock=sock):
+    with running_dev_issuer() as dev:
         yield dev
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from okta_bearer._cli import main
-from okta_bearer.dev_issuer import DevClient, DevIssuer
+from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.testing import LocalIssuer
 
-from .servers import free_port, loopback_socket, origin_of, serve
+from .servers import free_port, running_dev_issuer
 
 CHECKS = ["alg", "kid", "signature", "iss", "aud", "exp", "nbf", "iat", "cid", "scopes"]
 
@@ -20,10 +20,7 @@ CHECKS = ["alg", "kid", "signature", "iss", "aud", "exp", "nbf", "iat", "cid", "
 @pytest.fixture(scope="module")
 def running() -> Iterator[DevIssuer]:
     """A dev issuer served by uvicorn on a free loopback port."""
-    sock = loopback_socket()
-    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
-    dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
-    with serve(dev, sock=sock):
+    with running_dev_issuer() as dev:
         yield dev
 
 

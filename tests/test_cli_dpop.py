@@ -12,23 +12,20 @@ import httpx
 import pytest
 
 from okta_bearer._cli import build_parser, main
+from okta_bearer._cli._dpop import load_key
 from okta_bearer._dpop.proof import InvalidDPoPProof, check_proof
-from okta_bearer.dev_issuer import DevClient, DevIssuer
-from okta_bearer.testing import LocalIssuer
+from okta_bearer.dev_issuer import DevIssuer
 
 from .dev_issuer.helpers import jwt_part
-from .servers import loopback_socket, origin_of, serve
+from .servers import running_dev_issuer
 
 MCP = "http://127.0.0.1:8000/mcp"
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[DevIssuer]:
-    """A dev issuer served by uvicorn on a free loopback port (default user alice/wonderland)."""
-    sock = loopback_socket()
-    local = LocalIssuer(f"{origin_of(sock)}/oauth2/default")
-    dev = DevIssuer(local, clients=[DevClient("0oaclitest", ("http://127.0.0.1:1/",))])
-    with serve(dev, sock=sock):
+    """A dev issuer served by uvicorn on a free loopback port."""
+    with running_dev_issuer() as dev:
         yield dev
 
 
@@ -209,7 +206,7 @@ def test_mint_audience_and_resource(
         (["--resource", MCP + "#frag"], 1, "absolute URI"),
         (["--audience", "api://x", "--opaque"], 1, "not opaque tokens"),
         (["--audience", "a", "--resource", MCP], 2, "not allowed with argument"),
-        (["--password", "x"], 2, "--password is for --dpop-key"),
+        (["--password", "x"], 2, "unrecognized arguments: --password"),
     ],
 )
 def test_mint_audience_errors(
@@ -238,7 +235,7 @@ async def test_admin_mint_refuses_a_bad_audience(running: DevIssuer) -> None:
 def test_mint_dpop_key_gets_a_bound_token(
     running: DevIssuer, key_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """mint --dpop-key signs in without a browser and gets a DPoP token bound to the key."""
+    """mint --dpop-key gets a DPoP token bound to the key, keeping --resource, --scope, --json."""
     argv = ["mint", "--issuer", running.issuer, "--dpop-key", str(key_file), "--json"]
     assert main([*argv, "--resource", MCP, "--scope", "openid", "--scope", "items:write"]) == 0
     body = json.loads(out_of(capsys))
@@ -255,24 +252,85 @@ def test_mint_dpop_key_gets_a_bound_token(
 def test_mint_dpop_key_binds_to_that_key(
     running: DevIssuer, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The token's cnf.jkt is the thumbprint keygen printed for the key file."""
+    """The token's cnf.jkt is the thumbprint keygen printed for the key file, and only it."""
     path = tmp_path / "mine.json"
     assert main(["keygen", str(path)]) == 0
     jkt = out_of(capsys)
     assert main(["mint", "--issuer", running.issuer, "--dpop-key", str(path)]) == 0
-    assert jwt_part(out_of(capsys), 1)["cnf"] == {"jkt": jkt}
+    token = out_of(capsys)
+    assert jwt_part(token, 1)["cnf"] == {"jkt": jkt}
+    assert main(["mint", "--issuer", running.issuer, "--dpop-key", str(key_file)]) == 0
+    assert jwt_part(out_of(capsys), 1)["cnf"] != {"jkt": jkt}
+
+
+@pytest.mark.parametrize(
+    ("flags", "claims"),
+    [
+        (["--client-token"], {"sub": "0oaclitest", "scp": ["openid", "items:read"]}),
+        (["--user", "alice@example.com", "--expires-in", "60"], {"sub": "alice@example.com"}),
+        (["--audience", "api://other", "--scope", "items:write"], {"aud": "api://other"}),
+    ],
+)
+def test_mint_dpop_key_keeps_the_other_options(
+    running: DevIssuer,
+    key_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    claims: dict[str, object],
+) -> None:
+    """--client-token, --user, --expires-in and --audience apply to a bound token as to any."""
+    argv = ["mint", "--issuer", running.issuer, "--dpop-key", str(key_file), *flags]
+    assert main(argv) == 0
+    token = jwt_part(out_of(capsys), 1)
+    assert {name: token[name] for name in claims} == claims
+    assert "jkt" in token["cnf"]
+    if "--expires-in" in flags:
+        assert token["exp"] - token["iat"] == 60
+
+
+def test_mint_dpop_key_opaque_introspects_as_dpop(
+    running: DevIssuer, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mint --dpop-key --opaque gets an opaque token the issuer introspects as DPoP-bound."""
+    argv = ["mint", "--issuer", running.issuer, "--dpop-key", str(key_file), "--opaque"]
+    assert main([*argv, "--json"]) == 0
+    body = json.loads(out_of(capsys))
+    assert body["token_type"] == "DPoP"
+    answer = running.tokens.answer(body["access_token"])
+    assert (answer["token_type"], answer["cnf"]) == ("DPoP", {"jkt": load_key(str(key_file)).jkt})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "create one with `okta-bearer keygen"),
+        ("not json", "not JSON"),
+        ('{"kty": "EC", "alg": "HS256", "k": "c2VjcmV0"}', "needs an alg"),
+    ],
+)
+def test_mint_dpop_key_bad_key_file(
+    running: DevIssuer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str | None,
+    message: str,
+) -> None:
+    """A missing or unusable key file is a usage error (exit 2) before anything is minted."""
+    path = tmp_path / "key.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["mint", "--issuer", running.issuer, "--dpop-key", str(path)]) == 2
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("flags", "status", "message"),
     [
-        (["--password", "wrong"], 1, "sign-in failed"),
-        (["--user", "mallory@example.com"], 1, "sign-in failed"),
-        (["--opaque"], 2, "does not take --opaque"),
-        (["--client-token"], 2, "does not take --client-token"),
-        (["--audience", "api://x"], 2, "use --resource"),
-        (["--expires-in", "60"], 2, "does not take --expires-in"),
-        (["--scope", "nope"], 1, "refused the authorization"),
+        (["--user", "mallory@example.com"], 1, "user must be a configured user"),
+        (["--scope", "nope"], 1, "scopes must be offered"),
+        (["--resource", "not-a-url"], 1, "absolute URI"),
+        (["--expires-in", "0"], 1, "expires_in must be"),
+        (["--password", "wonderland"], 2, "unrecognized arguments: --password"),
     ],
 )
 def test_mint_dpop_key_errors(
@@ -283,7 +341,7 @@ def test_mint_dpop_key_errors(
     status: int,
     message: str,
 ) -> None:
-    """A wrong password, an unknown user, a bad scope or a flag the flow cannot honour fails."""
+    """An unknown user, a bad scope, resource or lifetime, or the removed --password fails."""
     argv = ["mint", "--issuer", running.issuer, "--dpop-key", str(key_file), *flags]
     assert main(argv) == status
     assert message in capsys.readouterr().err

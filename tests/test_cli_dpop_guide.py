@@ -1,4 +1,5 @@
-"""docs/guides/dpop.md end to end: its shell blocks, run by bash against the demo, reach a 200.
+"""docs/guides/dpop.md end to end: its shell blocks, run by bash against the demo, reach a 200;
+its Python blocks run, in order, in one namespace.
 
 The demo runs on free ports instead of 9400/9401 (other suites may hold those),
 so the block that names the two servers is the one line replaced; every other
@@ -17,15 +18,31 @@ from pathlib import Path
 
 import pytest
 
+from okta_bearer.testing import DPoPKey
+
 from .browser.demo import run_demo
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "dpop.md"
 _SH = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_PY = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def shell_blocks() -> list[str]:
     """The guide's ```sh blocks, in order."""
     return _SH.findall(GUIDE.read_text(encoding="utf-8"))
+
+
+def test_guide_python_blocks_run() -> None:
+    """The Python blocks run as printed: a client_credentials token with a proof is DPoP-bound."""
+    blocks = _PY.findall(GUIDE.read_text(encoding="utf-8"))
+    assert any("client_credentials" in block for block in blocks)
+    namespace: dict[str, object] = {"__name__": "dpop_guide"}
+    for block in blocks:
+        exec(compile(block, str(GUIDE), "exec"), namespace)  # noqa: S102 - our own guide
+    seen, key = namespace["seen"], namespace["service_key"]
+    assert isinstance(seen, dict)
+    assert isinstance(key, DPoPKey)
+    assert (seen["active"], seen["token_type"], seen["cnf"]) == (True, "DPoP", {"jkt": key.jkt})
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the guide's calls use curl")

@@ -33,6 +33,7 @@ NOT_CONFIGURED = {
     "okta_bearer.BearerUser": "built by the middleware for each request",
     "okta_bearer.Claims": "built by verifiers from a token's payload",
     "okta_bearer.check_auth": "called per request inside an endpoint, not a factory",
+    "okta_bearer.check_bearer": "called per request on verified claims, not a factory",
     "okta_bearer.Store": "a Protocol to implement",
     "okta_bearer.Verifier": "a Protocol to implement",
     "okta_bearer.metrics.Events": "a base class to subclass; it takes no options",

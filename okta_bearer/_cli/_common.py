@@ -10,8 +10,6 @@ DEFAULT_PATH = "/oauth2/default"
 DEFAULT_ISSUER = f"http://{DEFAULT_HOST}:{DEFAULT_ISSUER_PORT}{DEFAULT_PATH}"
 DEFAULT_AUDIENCE = "api://default"
 DEMO_CLIENT_ID = "0oademospa0client0id"
-# The dev issuer's account when none is configured (dev_issuer.DEFAULT_USERS).
-DEFAULT_USER, DEFAULT_PASSWORD = "alice@example.com", "wonderland"
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 

@@ -178,11 +178,10 @@ def _add_mint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         formatter_class=_Formatter,
         help="Get a token from a running dev issuer (for curl).",
         description="Ask a running dev issuer (okta-bearer dev-issuer or demo) for an access "
-        "token and print it. Without --dpop-key the token comes from the issuer's loopback-only "
-        "/dev/mint. With --dpop-key it comes from the sign-in flow a browser would run, without "
-        "a browser: the CLI signs in as --user with --password and redeems the code at "
-        "/v1/token with a DPoP proof signed by the key, so the token is bound to that key "
-        "(token_type DPoP, cnf.jkt).",
+        "token and print it. The token comes from the issuer's loopback-only /dev/mint, which "
+        "no web page can reach. With --dpop-key the CLI computes the key's RFC 7638 thumbprint "
+        "and asks for a token bound to it (token_type DPoP, cnf.jkt); the private key never "
+        "leaves this machine, and every other option still applies.",
         epilog=_examples(
             'curl -H "Authorization: Bearer $(okta-bearer mint)" http://127.0.0.1:9401/api/whoami',
             "okta-bearer mint --scope openid --scope items:write --expires-in 300",
@@ -209,8 +208,7 @@ def _add_mint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     who.add_argument(
         "--user",
         metavar="LOGIN",
-        help="The user the token is for, one the dev issuer knows. Default: its first user "
-        "(alice@example.com with --dpop-key).",
+        help="The user the token is for, one the dev issuer knows. Default: its first user.",
     )
     who.add_argument(
         "--client-token",
@@ -248,13 +246,9 @@ def _add_mint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     mint.add_argument(
         "--dpop-key",
         metavar="FILE",
-        help="Bind the token to the DPoP key in FILE (made by okta-bearer keygen), through the "
-        "dev issuer's sign-in flow.",
-    )
-    mint.add_argument(
-        "--password",
-        help="The password of --user for --dpop-key's sign-in. Default: wonderland, the "
-        "password of the dev issuer's default user.",
+        help="Bind the token to the DPoP key in FILE (made by okta-bearer keygen): its "
+        "thumbprint becomes the token's cnf.jkt (RFC 9449), so each call needs a proof from "
+        "okta-bearer proof.",
     )
     mint.add_argument("--json", action="store_true", help="Print the whole token response.")
     mint.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)

@@ -18,16 +18,8 @@ from .._config import KeyPolicy
 from .._errors import BearerError, ConfigurationError, KeysUnavailable
 from .._jwt.verifier import TokenVerifier
 from .._opaque.issuers import MultiIssuerVerifier
-from ._common import (
-    DEFAULT_PASSWORD,
-    DEFAULT_USER,
-    EXIT_OK,
-    EXIT_REJECTED,
-    EXIT_UNREACHABLE,
-    CLIError,
-)
+from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
 from ._dpop import load_key
-from ._flow import dpop_token
 
 
 def read_token(value: str, stdin: TextIO) -> str:
@@ -181,35 +173,13 @@ def _admin_post(issuer: str, path: str, body: dict[str, Any], timeout: float) ->
     return data
 
 
-def _mint_by_sign_in(args: argparse.Namespace) -> dict[str, Any]:
-    """A DPoP-bound token through the dev issuer's sign-in flow (see ``_flow``)."""
-    for flag, given in (
-        ("--audience", args.audience is not None),
-        ("--opaque", args.opaque),
-        ("--client-token", args.client_token),
-        ("--client-id", args.client_id is not None),
-        ("--expires-in", args.expires_in is not None),
-    ):
-        if given:
-            raise CLIError(
-                f"--dpop-key signs in as a user and sends the proof to /v1/token, which does "
-                f"not take {flag}; use --resource to name the API"
-            )
-    return dpop_token(
-        args.issuer,
-        load_key(args.dpop_key),
-        user=args.user or DEFAULT_USER,
-        password=args.password if args.password is not None else DEFAULT_PASSWORD,
-        scopes=args.scope or ["openid", "items:read"],
-        resource=args.resource,
-        timeout=args.timeout,
-    )
+def _mint_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``/dev/mint`` request the ``mint`` options describe.
 
-
-def _mint_by_admin(args: argparse.Namespace) -> dict[str, Any]:
-    """A token from the dev issuer's loopback-only ``/dev/mint``."""
-    if args.password is not None:
-        raise CLIError("--password is for --dpop-key, which signs in; /dev/mint needs none")
+    With ``--dpop-key`` the key's RFC 7638 thumbprint is computed here and sent
+    as ``jkt``, so the token is bound to the key (RFC 9449 section 6); the
+    private key never leaves this machine.
+    """
     body: dict[str, Any] = {"scopes": args.scope or ["openid", "items:read"]}
     if args.client_token:
         body["user"] = None
@@ -225,14 +195,16 @@ def _mint_by_admin(args: argparse.Namespace) -> dict[str, Any]:
             body[field] = value
     if args.opaque:
         body["opaque"] = True
-    return _admin_post(args.issuer, "/dev/mint", body, args.timeout)
+    if args.dpop_key is not None:
+        body["jkt"] = load_key(args.dpop_key).jkt
+    return body
 
 
 def cmd_mint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print an access token minted by a running dev issuer."""
     if args.audience is not None and args.resource is not None:
         raise CLIError("give --audience or --resource, not both")
-    data = _mint_by_sign_in(args) if args.dpop_key is not None else _mint_by_admin(args)
+    data = _admin_post(args.issuer, "/dev/mint", _mint_body(args), args.timeout)
     print(json.dumps(data, indent=2) if args.json else data["access_token"], file=out)
     return EXIT_OK
 

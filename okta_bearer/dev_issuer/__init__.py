@@ -23,8 +23,9 @@ custom authorization server at ``{issuer}`` (``.../oauth2/default``):
 ``/v1/logout``                           ends the sign-in session
 ``/v1/introspect``, ``/v1/revoke``       RFC 7662 / RFC 7009 for resource servers
                                          (opaque tokens: ``/dev/mint`` ``opaque``)
-``/dev/mint``, ``/dev/rotate``           loopback-only admin: a token for curl,
-                                         key rotation (JSON POST)
+``/dev/mint``, ``/dev/rotate``           loopback-only admin: a token for curl
+                                         (DPoP-bound with ``jkt``), key rotation
+                                         (JSON POST)
 =======================================  =========================================
 
 Run it in your own tests through ``httpx.ASGITransport(app=DevIssuer(issuer))``,

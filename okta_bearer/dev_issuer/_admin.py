@@ -2,7 +2,13 @@
 
 ``/dev/mint`` takes ``scopes``, ``user`` (``null`` for a client token), ``client_id``,
 ``expires_in``, ``opaque``, and ``audience`` (any ``aud``) or ``resource`` (an RFC 8707
-resource indicator, e.g. an MCP server URL, which becomes the ``aud``).
+resource indicator, e.g. an MCP server URL, which becomes the ``aud``), and
+``jkt``: a DPoP key's RFC 7638 SHA-256 thumbprint (43 base64url characters)
+that binds the token to that key (``cnf.jkt``, RFC 9449 section 6), answered
+as ``token_type: DPoP``.  A bound opaque token introspects as ``DPoP`` with
+its ``cnf.jkt`` (RFC 9449 section 6.2).  ``okta-bearer mint --dpop-key``
+computes the thumbprint locally and sends only it: the private key never
+leaves the operator's machine.
 
 They hand out tokens and change keys, so no web page may reach them: the
 guard of :mod:`._local_only` (loopback client, loopback ``Host``, no
@@ -20,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from ._context import parse_resource
 from ._core import IssuerCore
+from ._dpop_binding import is_thumbprint, token_type
 from ._local_only import web_page_refusal
 from ._models import DEFAULT_SCOPES, AuthError
 from ._pages import NO_STORE
@@ -79,6 +86,7 @@ class AdminEndpoints(IssuerCore):
         lifetime = body.get("expires_in", self.token_lifetime)
         opaque = body.get("opaque", False)
         audience, resource = body.get("audience"), body.get("resource")
+        jkt = body.get("jkt")
         problems = []
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             problems.append("scopes must be a list of strings")
@@ -97,22 +105,26 @@ class AdminEndpoints(IssuerCore):
         if not isinstance(opaque, bool):
             problems.append("opaque must be a boolean")
         problems += _audience_problems(audience, resource, opaque)
+        if jkt is not None and not is_thumbprint(jkt):
+            problems.append(
+                "jkt must be a key's RFC 7638 SHA-256 thumbprint: 43 base64url characters"
+            )
         if problems:
             return JSONResponse(
                 {"error": "invalid_request", "error_description": "; ".join(problems)}, 400
             )
         user = self.users[login.lower()] if isinstance(login, str) else None
         if opaque:
-            token = self.issue_opaque_token(user, client_id, scopes, lifetime=lifetime)
+            token = self.issue_opaque_token(user, client_id, scopes, lifetime=lifetime, jkt=jkt)
         else:
             aud = resource if isinstance(resource, str) else audience
             token = self.issue_access_token(
-                user, client_id, scopes, lifetime=lifetime, audience=aud
+                user, client_id, scopes, lifetime=lifetime, audience=aud, jkt=jkt
             )
         return JSONResponse(
             {
                 "access_token": token,
-                "token_type": "Bearer",
+                "token_type": token_type(jkt),
                 "expires_in": lifetime,
                 "scope": " ".join(scopes),
             },

@@ -101,11 +101,19 @@ class IssuerCore:
         return self.local.mint(**claims)
 
     def issue_opaque_token(
-        self, user: DevUser | None, client_id: str, scopes: Iterable[str], *, lifetime: int
+        self,
+        user: DevUser | None,
+        client_id: str,
+        scopes: Iterable[str],
+        *,
+        lifetime: int,
+        jkt: str | None = None,
     ) -> str:
         """An opaque access token (for ``/v1/introspect``) with the claims of
-        :meth:`issue_access_token`; it is remembered in ``tokens``."""
-        signed = self.issue_access_token(user, client_id, scopes, lifetime=lifetime)
+        :meth:`issue_access_token`; it is remembered in ``tokens``.  With ``jkt``
+        it is bound: introspection answers ``token_type: DPoP`` and its
+        ``cnf.jkt`` (RFC 9449 section 6.2)."""
+        signed = self.issue_access_token(user, client_id, scopes, lifetime=lifetime, jkt=jkt)
         segment = signed.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
         token = secrets.token_urlsafe(32)

@@ -6,9 +6,10 @@ import httpx
 import pytest
 
 from okta_bearer import InsufficientScope, InvalidToken, MissingToken
+from okta_bearer._dpop.proof import check_binding
 from okta_bearer._http.responses import ChallengeSettings, error_response
 from okta_bearer.dev_issuer import DevIssuer
-from okta_bearer.testing import LocalIssuer
+from okta_bearer.testing import DPoPKey, LocalIssuer
 
 from .conftest import Clock
 from .helpers import BASE, CLIENT_ID, USER, authorize_params, fragment, jwt_part, sign_in
@@ -166,7 +167,62 @@ async def test_admin_mint_rejects_bad_requests(
     assert response.json()["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize("member", ["expires_in", "scopes", "user", "client_id", "opaque"])
+@pytest.mark.parametrize("opaque", [False, True])
+async def test_admin_mint_jkt_binds_the_token(
+    client: httpx.AsyncClient, dev: DevIssuer, local: LocalIssuer, clock: Clock, opaque: bool
+) -> None:
+    """/dev/mint with a key's thumbprint as jkt answers token_type DPoP and a token bound to it."""
+    key = DPoPKey(clock=clock)
+    body = {"jkt": key.jkt, "scopes": ["items:read"], "opaque": opaque}
+    response = await client.post(f"{BASE}/dev/mint", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "DPoP"
+    token = response.json()["access_token"]
+    if opaque:
+        claims = dev.tokens.answer(token)
+    else:
+        async with local.verifier(clock=clock) as verifier:
+            claims = dict((await verifier.verify(token, ["items:read"])).raw)
+    check_binding(claims, key.jkt)
+
+
+# The thumbprint of RFC 7638 section 3.1's example key.
+_JKT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+@pytest.mark.parametrize(
+    "jkt",
+    [
+        "",
+        _JKT[:42],
+        _JKT + "A",
+        _JKT + "=",  # padded: not the unpadded form RFC 7638 section 3 uses
+        " " + _JKT[1:],
+        _JKT[:42] + "B",  # spare bits set: a second spelling of the same digest
+        "+" + _JKT[1:],  # the standard alphabet, not base64url
+        "/" + _JKT[1:],
+        "\u00e9" + _JKT[1:],
+        _JKT[:42] + "\n",
+        "a" * 64,  # a hex SHA-256, not base64url
+        43,
+        True,
+        [_JKT],
+        {"jkt": _JKT},
+    ],
+)
+async def test_admin_mint_refuses_a_bad_jkt(client: httpx.AsyncClient, jkt: object) -> None:
+    """A jkt that is not 43 canonical base64url characters is a 400 that says what it must be."""
+    # The control: the example thumbprint itself is minted.
+    assert (await client.post(f"{BASE}/dev/mint", json={"jkt": _JKT})).status_code == 200
+    for opaque in (False, True):
+        response = await client.post(f"{BASE}/dev/mint", json={"jkt": jkt, "opaque": opaque})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_request"
+        description = response.json()["error_description"]
+        assert "jkt must be a key's RFC 7638 SHA-256 thumbprint" in description
+
+
+@pytest.mark.parametrize("member", ["expires_in", "scopes", "user", "client_id", "opaque", "jkt"])
 @pytest.mark.parametrize("number", ["9" * 400, "1e400", "-1e400", "NaN", "-1", "1.5", "true"])
 async def test_admin_mint_refuses_hostile_numbers(
     client: httpx.AsyncClient, dev: DevIssuer, member: str, number: str

@@ -11,7 +11,7 @@ import pytest
 
 from okta_bearer import IntrospectionVerifier, InvalidToken, TokenShapeVerifier, TokenVerifier
 from okta_bearer.dev_issuer import DevClient, DevIssuer
-from okta_bearer.testing import LocalIssuer
+from okta_bearer.testing import DPoPKey, LocalIssuer
 
 from ..helpers import Clock
 from ..servers import loopback_socket, origin_of, serve
@@ -79,6 +79,19 @@ async def test_opaque_token_introspects_okta_shaped(
     assert answer["token_type"] == "Bearer"
     assert answer["iss"] == BASE
     assert {"exp", "iat", "aud", "jti"} <= answer.keys()
+
+
+async def test_bound_opaque_token_introspects_as_dpop(
+    client: tuple[DevIssuer, httpx.AsyncClient],
+) -> None:
+    """An opaque /dev/mint token with jkt introspects as DPoP with its cnf.jkt (RFC 9449 6.2)."""
+    _, http = client
+    key = DPoPKey()
+    token = await _mint(http, opaque=True, jkt=key.jkt)
+    answer = (await http.post("/v1/introspect", data={"token": token}, headers=RS)).json()
+    assert answer["active"] is True
+    assert answer["token_type"] == "DPoP"
+    assert answer["cnf"] == {"jkt": key.jkt}
 
 
 @pytest.mark.parametrize(
