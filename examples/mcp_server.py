@@ -3,6 +3,7 @@
 Run it (``pip install -e '.[mcp,dev]'``) with its own dev issuer in one process::
 
     python examples/mcp_server.py      # dev issuer on :9400, MCP server on :9403
+    python examples/mcp_server.py --issuer-port 9500 --port 9503   # other ports
 
 then point any MCP client at ``http://127.0.0.1:9403/mcp``.  It gets a 401
 naming ``/.well-known/oauth-protected-resource/mcp``, finds the dev issuer
@@ -28,6 +29,7 @@ The table ``TOOLS`` drives both the checks and the RFC 9728 document's
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from typing import Any
 
@@ -35,7 +37,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from starlette.types import ASGIApp
 
 from okta_bearer import BearerAuthMiddleware, ProtectedResource
+from okta_bearer.dev_issuer import DevIssuer
 from okta_bearer.mcp import ToolRequirement, ToolScopes, claims_of
+from okta_bearer.testing import LocalIssuer
 
 #: Okta's "any two factors" authentication context class (the dev issuer's too).
 TWO_FACTOR = "urn:okta:loa:2fa:any"
@@ -84,13 +88,8 @@ def create_app(issuer: str, resource: str, **middleware: Any) -> ASGIApp:
     )
 
 
-async def main(issuer_port: int = 9400, mcp_port: int = 9403) -> None:
-    """Serve a dev issuer and the MCP server on loopback until Ctrl-C."""
-    import uvicorn
-
-    from okta_bearer.dev_issuer import DevIssuer
-    from okta_bearer.testing import LocalIssuer
-
+def build(issuer_port: int = 9400, mcp_port: int = 9403) -> tuple[DevIssuer, ASGIApp]:
+    """The dev issuer at ``:issuer_port`` and the MCP app (at ``:mcp_port/mcp``) trusting it."""
     issuer = f"http://127.0.0.1:{issuer_port}/oauth2/default"
     resource = f"http://127.0.0.1:{mcp_port}/mcp"
     # The MCP client registers itself (RFC 7591): allow it this server's scopes and URL.
@@ -100,15 +99,33 @@ async def main(issuer_port: int = 9400, mcp_port: int = 9403) -> None:
         registration_scopes=["items:read", "items:write"],
         registration_audiences=[resource],
     )
+    return dev, create_app(issuer, resource)
+
+
+async def main(issuer_port: int = 9400, mcp_port: int = 9403) -> None:
+    """Serve a dev issuer and the MCP server on loopback until Ctrl-C."""
+    import uvicorn
+
+    dev, app = build(issuer_port, mcp_port)
     servers = [
         uvicorn.Server(uvicorn.Config(dev, host="127.0.0.1", port=issuer_port)),
-        uvicorn.Server(
-            uvicorn.Config(create_app(issuer, resource), host="127.0.0.1", port=mcp_port)
-        ),
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=mcp_port)),
     ]
-    print(f"MCP server: {resource}  (issuer {issuer}, alice@example.com / wonderland)")
+    resource = f"http://127.0.0.1:{mcp_port}/mcp"
+    print(
+        f"MCP server: {resource}  (issuer {dev.issuer}, alice@example.com / wonderland)", flush=True
+    )
     await asyncio.gather(*(s.serve() for s in servers))
 
 
+def cli(argv: list[str] | None = None) -> None:
+    """``python examples/mcp_server.py [--issuer-port N] [--port N]``."""
+    parser = argparse.ArgumentParser(description="An MCP server and its dev issuer, on loopback.")
+    parser.add_argument("--issuer-port", type=int, default=9400, help="dev issuer (%(default)s)")
+    parser.add_argument("--port", type=int, default=9403, help="MCP server (%(default)s)")
+    args = parser.parse_args(argv)
+    asyncio.run(main(args.issuer_port, args.port))
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    cli()

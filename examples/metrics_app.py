@@ -13,9 +13,11 @@ production)::
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:9404/items
     curl http://127.0.0.1:9404/metrics
 
-``OKTA_ISSUER`` and ``OKTA_AUDIENCE`` default to the dev issuer
-(``okta-bearer dev-issuer``); the client id and secret are the resource
-server's own credentials for the introspection endpoint.
+``OKTA_ISSUER`` and ``OKTA_AUDIENCE`` default to the dev issuer on :9400;
+``OKTA_CLIENT_ID`` and ``OKTA_CLIENT_SECRET`` (the resource server's own
+credentials for the introspection endpoint) default to the client that
+``python examples/introspection_issuer.py`` registers, so against that issuer
+it runs unchanged (docs/guides/opaque-tokens.md).
 """
 
 from __future__ import annotations
