@@ -46,7 +46,7 @@ from pydantic import AnyUrl
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
 
-class _SignInForm(HTMLParser):
+class SignInForm(HTMLParser):
     """The dev issuer's sign-in form: where it posts, and its hidden fields."""
 
     def __init__(self) -> None:
@@ -75,7 +75,7 @@ class ScriptedSignIn:
         """The client's redirect handler: what a browser would do with the URL."""
         response = await self.browser.get(authorization_url)
         if response.status_code == 200:  # the sign-in form: no session in this browser yet
-            form = _SignInForm()
+            form = SignInForm()
             form.feed(response.text)
             fields = {"username": self.login, "password": self.password, "action": "sign-in"}
             response = await self.browser.post(

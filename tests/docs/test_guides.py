@@ -18,7 +18,6 @@ import io
 import re
 import threading
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -213,27 +212,11 @@ def test_the_redis_guide_app_shares_its_keys_through_redis(
     assert keys  # the key set the whole fleet adopts
 
 
-class _SignInPage(HTMLParser):
-    """The dev issuer's sign-in form: its action and fields."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = found.get("action", "")
-        elif tag == "input" and found.get("name"):
-            self.fields[found["name"]] = found.get("value", "")
-
-
 def _user_at_a_browser(url: str) -> None:
     """What a person does with the opened page: sign in, then follow the redirect home."""
     with httpx.Client(timeout=30, trust_env=False) as browser:
         page = browser.get(url)
-        form = _SignInPage()
+        form = load_example("mcp_client").SignInForm()
         form.feed(page.text)
         fields = {"username": "alice@example.com", "password": "wonderland", "action": "sign-in"}
         answer = browser.post(urljoin(url, form.action), data=form.fields | fields)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import anyio
@@ -21,31 +21,20 @@ import pytest
 from mcp import ClientSession
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
 from mcp.types import TextContent
 from pydantic import AnyUrl
+
+from okta_bearer._cli import load_example
 
 from .conftest import MACHINE_ID, MACHINE_SECRET, World
 
 pytestmark = pytest.mark.anyio
 
+#: The example client (examples/mcp_client.py): its sign-in form parser and token storage.
+_EXAMPLE = load_example("mcp_client")
+
 REDIRECT_URI = "http://127.0.0.1:1/callback"  # never contacted: the browser stops at the redirect
-
-
-class _Form(HTMLParser):
-    """The sign-in form's action and inputs (hidden ones included, whatever they are)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = found.get("action", "")
-        elif tag == "input" and found.get("name"):
-            self.fields[found["name"]] = found.get("value", "")
 
 
 def _step_up_parameters(challenge: str | None) -> dict[str, str]:
@@ -78,7 +67,7 @@ class Browser:
         self.authorize_urls.append(url)
         response = await self.http.get(url)
         if response.status_code == 200:  # the sign-in form (no session yet)
-            form = _Form()
+            form = _EXAMPLE.SignInForm()
             form.feed(response.text)
             data = form.fields | {
                 "username": "alice@example.com",
@@ -99,26 +88,6 @@ class Browser:
         return self.result
 
 
-class Storage:
-    """The client's token and registration store, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
 @dataclass
 class Exchange:
     """One request the MCP client made, and the answer."""
@@ -135,7 +104,7 @@ def _claims(token: str) -> dict[str, object]:
 
 
 async def _connect_and(
-    world: World, storage: Storage, browser: Browser, tools: list[tuple[str, dict[str, str]]]
+    world: World, storage: Any, browser: Browser, tools: list[tuple[str, dict[str, str]]]
 ) -> tuple[list[str], list[str], list[Exchange]]:
     """Connect with the official client, list tools, call ``tools``; (names, texts, exchanges)."""
     seen: list[Exchange] = []
@@ -180,7 +149,7 @@ async def _connect_and(
 
 async def test_client_discovers_everything_from_the_server_url(world: World) -> None:
     """From a bare URL the client follows 401 -> metadata -> issuer -> registration -> token."""
-    storage = Storage()
+    storage = _EXAMPLE.MemoryStorage()
     async with httpx.AsyncClient() as http:
         browser = Browser(http)
         names, texts, seen = await _connect_and(world, storage, browser, [("list_items", {})])
@@ -202,7 +171,7 @@ async def test_client_discovers_everything_from_the_server_url(world: World) -> 
 
 async def test_missing_tool_scope_is_a_403_the_client_recovers_from(world: World) -> None:
     """add_item needs items:write: a 403 naming every scope, re-authorization, a working retry."""
-    storage = Storage()
+    storage = _EXAMPLE.MemoryStorage()
     async with httpx.AsyncClient() as http:
         browser = Browser(http)
         _, texts, seen = await _connect_and(
@@ -227,7 +196,7 @@ async def test_step_up_tool_is_a_401_the_client_recovers_from_by_signing_in_agai
     world: World,
 ) -> None:
     """remove_item needs a two-factor sign-in: RFC 9470's 401, a new sign-in, a working retry."""
-    storage = Storage()
+    storage = _EXAMPLE.MemoryStorage()
     async with httpx.AsyncClient() as http:
         browser = Browser(http)
         _, texts, seen = await _connect_and(
