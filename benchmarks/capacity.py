@@ -322,7 +322,10 @@ def _key_cell(profile: Profile) -> str:
         memory = _median(row["memory"])
         value = _median(row["value"])
         if not row["count"]:
-            cells.append(f"`{row['shape']}` written {row['gone']} x, deleted again")
+            cells.append(
+                f"`{row['shape']}` written {row['gone']} x with TTL "
+                f"{row['set_ttl'] / 1000:g} s, deleted again"
+            )
             continue
         if row["ttl"] < 0:
             ttl = "no TTL"
