@@ -89,6 +89,16 @@ class Profile:
         return self.round_trips["hello"] + 2 * self.round_trips["script"]
 
     @property
+    def executed(self) -> Counter[str]:
+        """What the server should have executed: commands sent plus those scripts ran.
+
+        Named as ``INFO commandstats`` names them (``SCRIPT LOAD`` is ``script|load``).
+        """
+        names = {"script": "script|load"}
+        counts = self.round_trips + self.in_scripts
+        return Counter({names.get(name, name): n for name, n in counts.items()})
+
+    @property
     def per_event(self) -> float:
         """Round trips per request (or event), the one-time set-up left out."""
         return (sum(self.round_trips.values()) - self.setup) / self.events
@@ -472,6 +482,9 @@ async def run(url: str, example: Example) -> str:
             profiles.extend(await section(recorder, url))
     finally:
         await recorder.aclose()
+    for profile in profiles:
+        if profile.executed != profile.server:  # the two counts must tell the same story
+            raise RuntimeError(f"MONITOR and INFO commandstats disagree on {profile.name!r}")
     info = await _server_version(url)
     return "\n".join(
         [
