@@ -216,7 +216,8 @@ def _store(url: str) -> RedisStore:
     return RedisStore(url, prefix=PREFIX, timeout=2.0)
 
 
-async def _bearer(recorder: Recorder, url: str) -> list[Profile]:
+async def bearer_profiles(recorder: Recorder, url: str) -> list[Profile]:
+    """Bearer JWTs through two workers: cached and new tokens, a cold start, a key rotation."""
     issuer = LocalIssuer(ISSUER, AUDIENCE)
     transport = httpx.MockTransport(issuer.handler)
     unit = REQUESTS, "request"
@@ -259,7 +260,8 @@ async def _bearer(recorder: Recorder, url: str) -> list[Profile]:
     return [cached, fresh, cold, adopt, rotate, follow]
 
 
-async def _dpop(recorder: Recorder, url: str) -> list[Profile]:
+async def dpop_profiles(recorder: Recorder, url: str) -> list[Profile]:
+    """A DPoP-bound JWT with a fresh proof per request, marks in Redis."""
     issuer = LocalIssuer(ISSUER, AUDIENCE)
     key = DPoPKey()
     store, keys = _store(url), _store(url)
@@ -281,7 +283,8 @@ async def _dpop(recorder: Recorder, url: str) -> list[Profile]:
     return [profile]
 
 
-async def _introspection(recorder: Recorder, url: str) -> list[Profile]:
+async def introspection_profiles(recorder: Recorder, url: str) -> list[Profile]:
+    """Opaque tokens through two workers: a new token, a shared answer, a cached one."""
     server = IntrospectionServer(LocalIssuer(ISSUER, AUDIENCE))
     stores = [_store(url), _store(url)]
     verifiers = [server.verifier(store=s, max_rate=MAX_RATE) for s in stores]
@@ -353,7 +356,7 @@ def _measured_table(profiles: list[Profile]) -> str:
     rows = [
         [
             p.name,
-            f"{p.events} {p.unit}s",
+            f"{p.events} {p.unit}{'s' if p.events != 1 else ''}",
             f"{p.per_event:.3f}",
             str(p.setup),
             _counts(p.round_trips),
@@ -470,9 +473,9 @@ async def run(url: str, example: Example) -> str:
     """Measure every profile against the redis-server at ``url``; return the report."""
     recorder = Recorder(url)
     sections: list[Callable[[Recorder, str], Awaitable[list[Profile]]]] = [
-        _bearer,
-        _dpop,
-        _introspection,
+        bearer_profiles,
+        dpop_profiles,
+        introspection_profiles,
     ]
     profiles: list[Profile] = []
     try:

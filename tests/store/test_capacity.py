@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from benchmarks.capacity import Profile, Recorder, _bearer, _dpop, _introspection
+from benchmarks.capacity import (
+    Profile,
+    Recorder,
+    bearer_profiles,
+    dpop_profiles,
+    introspection_profiles,
+)
 
 from ._server import RedisServer
 
@@ -41,7 +47,7 @@ async def test_bearer_requests_cost_no_round_trip_and_key_fetches_cost_four(
     recorder: Recorder, redis_server: RedisServer
 ) -> None:
     """A bearer JWT costs 0 round trips; a cold start or rotation 4 (first worker), 1 (others)."""
-    profiles = _by_name(await _bearer(recorder, redis_server.url))
+    profiles = _by_name(await bearer_profiles(recorder, redis_server.url))
     assert profiles["repeated token (verified-token cache)"].per_event == 0
     assert profiles["a new token each request, keys warm"].per_event == 0
     for first in (
@@ -61,7 +67,7 @@ async def test_a_dpop_request_costs_one_set_and_one_mark_of_131_seconds(
     recorder: Recorder, redis_server: RedisServer
 ) -> None:
     """Each DPoP request sends one SET and leaves one replay mark set for 2 x 65 s + 1 s."""
-    (profile,) = _by_name(await _dpop(recorder, redis_server.url)).values()
+    (profile,) = _by_name(await dpop_profiles(recorder, redis_server.url)).values()
     assert profile.per_event == 1
     assert dict(profile.round_trips) == {"set": profile.events}
     (marks,) = profile.keys
@@ -73,7 +79,7 @@ async def test_introspection_costs_zero_one_or_five_round_trips(
     recorder: Recorder, redis_server: RedisServer
 ) -> None:
     """Cached in the process: 0; in the shared store: 1 GET; a new token: 5 round trips."""
-    profiles = _by_name(await _introspection(recorder, redis_server.url))
+    profiles = _by_name(await introspection_profiles(recorder, redis_server.url))
     assert profiles["answer cached in this process"].per_event == 0
     shared = profiles["answer in the store (another worker asked)"]
     assert dict(shared.round_trips) == {"get": shared.events}
