@@ -60,7 +60,6 @@ ORIGIN = "http://api.test"
 PATH = "/items"
 PREFIX = "capacity"
 REQUESTS = 200
-#: The library's DPoP defaults (max_age 60 s + leeway 5 s), so the marks' TTL is theirs.
 #: Cold requests run back to back, faster than the default budget of 50 calls a second;
 #: the budget's counter is still incremented on every call, only its ceiling is higher.
 MAX_RATE = 10_000.0
