@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+#: The issuer and audience every benchmark mints and verifies for.
+ISSUER = "https://okta.example.test/oauth2/default"
+AUDIENCE = "api://default"
+
 #: ``batch(n)`` runs the contender ``n`` times and returns the seconds it took.
 Batch = Callable[[int], Awaitable[float]]
 

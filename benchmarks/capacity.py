@@ -52,9 +52,8 @@ from okta_bearer._dpop.settings import DPoPSettings
 from okta_bearer.redis_store import RedisStore
 from okta_bearer.testing import DPoPKey, IntrospectionServer, LocalIssuer
 
-from ._common import table
+from ._common import AUDIENCE, ISSUER, table
 from ._redis import commandstats, redis_server
-from .verify import AUDIENCE, ISSUER
 
 ORIGIN = "http://api.test"
 PATH = "/items"

@@ -27,11 +27,20 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from okta_bearer import TokenVerifier
 from okta_bearer.testing import LocalIssuer
 
-from ._common import Batch, Contender, clock, interleave, ratio, table, us, verdict
+from ._common import (
+    AUDIENCE,
+    ISSUER,
+    Batch,
+    Contender,
+    clock,
+    interleave,
+    ratio,
+    table,
+    us,
+    verdict,
+)
 from ._jwks_server import JWKSServer
 
-ISSUER = "https://okta.example.test/oauth2/default"
-AUDIENCE = "api://default"
 KEYS_PATH = "/oauth2/default/v1/keys"
 
 _PKCS1 = padding.PKCS1v15()
