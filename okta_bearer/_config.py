@@ -87,19 +87,31 @@ def check_url(option: str, url: object) -> str:
     return url
 
 
+def _shown(value: object) -> str:
+    # A 400-digit integer would overflow float() and fill the message (and past
+    # 4300 digits repr() itself refuses): say how big it is instead.
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"a {value.bit_length()}-bit integer"
+    return repr(value)
+
+
 def check_number(option: str, value: object, low: float, high: float) -> float:
     """A finite number within ``[low, high]``, as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{option} must be a finite number, got {_shown(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
         raise ConfigurationError(f"{option} must be a finite number, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigurationError(f"{option} must be between {low:g} and {high:g}, got {value!r}")
+    if not low <= value <= high:  # exact for integers of any size, no float conversion
+        raise ConfigurationError(
+            f"{option} must be between {low:g} and {high:g}, got {_shown(value)}"
+        )
     return float(value)
 
 
 def check_int(option: str, value: object, low: int, high: int) -> int:
     """An integer (not a bool) within ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigurationError(f"{option} must be an integer, got {value!r}")
+        raise ConfigurationError(f"{option} must be an integer, got {_shown(value)}")
     check_number(option, value, low, high)
     return value
 
