@@ -354,3 +354,31 @@ def test_mint_dpop_key_unreachable_issuer(
     argv = ["mint", "--issuer", "http://127.0.0.1:1/oauth2/default", "--dpop-key", str(key_file)]
     assert main([*argv, "--timeout", "2"]) == 3
     assert "is `okta-bearer dev-issuer`" in capsys.readouterr().err
+
+
+def test_verify_and_check_say_a_bound_token_needs_its_proof(
+    running: DevIssuer, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify and check accept a DPoP-bound token but say it works only with a proof."""
+    assert main(["mint", "--issuer", running.issuer, "--dpop-key", str(key_file)]) == 0
+    token = out_of(capsys)
+    options = ["--issuer", running.issuer, "--audience", "api://default"]
+    assert main(["verify", token, *options]) == 0
+    printed = capsys.readouterr()
+    assert "cnf" in json.loads(printed.out)
+    assert "bound to a DPoP key" in printed.err
+    assert "never as Bearer" in printed.err
+    assert main(["check", *options, "--token", token]) == 0
+    verdict = [line for line in capsys.readouterr().out.splitlines() if line.startswith("verdict")]
+    assert verdict == [verdict[0]]
+    assert verdict[0].startswith("verdict: accepted, but the token is bound to a DPoP key")
+
+
+def test_verify_says_nothing_of_binding_for_a_bearer_token(
+    running: DevIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain bearer token verifies without the binding note."""
+    assert main(["mint", "--issuer", running.issuer]) == 0
+    token = out_of(capsys)
+    assert main(["verify", token, "--issuer", running.issuer, "--audience", "api://default"]) == 0
+    assert "bound" not in capsys.readouterr().err

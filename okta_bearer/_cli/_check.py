@@ -28,7 +28,14 @@ from .._errors import BearerError, ConfigurationError, InvalidToken, KeysUnavail
 from .._jwt.jwk import JWKError, SignatureCheck, build_keys
 from .._opaque.issuers import unverified_issuer
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
-from ._tokens import IssuerOption, describe_refusal, issuer_options, make_verifier, read_token
+from ._tokens import (
+    IssuerOption,
+    bound_note,
+    describe_refusal,
+    issuer_options,
+    make_verifier,
+    read_token,
+)
 
 OK, FAIL, NA = "ok", "FAIL", "--"
 Keys = dict[str, dict[str, SignatureCheck]]
@@ -316,16 +323,19 @@ def _route(token: str, options: list[IssuerOption], report: _Report) -> IssuerOp
 
 
 def _verdict(token: str, args: argparse.Namespace, out: TextIO) -> int:
-    async def run() -> None:
+    async def run() -> str | None:
         async with make_verifier(args) as verifier:
-            await verifier.verify(token, tuple(args.scope))
+            return (await verifier.verify(token, tuple(args.scope))).binding
 
     try:
-        asyncio.run(run())
+        binding = asyncio.run(run())
     except BearerError as exc:
         print(f"verdict: {describe_refusal(exc)}", file=out)
         return EXIT_UNREACHABLE if isinstance(exc, KeysUnavailable) else EXIT_REJECTED
-    print("verdict: accepted", file=out)
+    if binding is not None:
+        print(f"verdict: accepted, but {bound_note(binding)}", file=out)
+    else:
+        print("verdict: accepted", file=out)
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ import httpx
 
 from .._config import KeyPolicy
 from .._errors import BearerError, ConfigurationError, KeysUnavailable
+from .._jwt.binding import DPOP_KEY
 from .._jwt.verifier import TokenVerifier
 from .._opaque.issuers import MultiIssuerVerifier
 from ._common import EXIT_OK, EXIT_REJECTED, EXIT_UNREACHABLE, CLIError
@@ -110,20 +111,35 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Verify a token against its issuer; print its claims, or why it was rejected."""
     token = read_token(args.token, sys.stdin)
 
-    async def run() -> dict[str, Any]:
+    async def run() -> tuple[dict[str, Any], str | None]:
         async with make_verifier(args) as verifier:
             claims = await verifier.verify(token, tuple(args.scope))
-        return dict(claims.raw)
+        return dict(claims.raw), claims.binding
 
     try:
-        payload = asyncio.run(run())
+        payload, binding = asyncio.run(run())
     except ConfigurationError as exc:
         raise CLIError(f"configuration error: {exc}") from exc
     except BearerError as exc:
         print(describe_refusal(exc), file=err)
         return EXIT_UNREACHABLE if isinstance(exc, KeysUnavailable) else EXIT_REJECTED
+    if binding is not None:
+        print(f"note: {bound_note(binding)}", file=err)
     print(json.dumps(payload, indent=2, sort_keys=True, default=_jsonable), file=out)
     return EXIT_OK
+
+
+def bound_note(binding: str) -> str:
+    """What a sender-constrained token's acceptance means (RFC 9449 section 7.2)."""
+    if binding == DPOP_KEY:
+        return (
+            "the token is bound to a DPoP key (cnf.jkt): an API accepts it only as "
+            "'Authorization: DPoP' with a proof signed by that key, never as Bearer"
+        )
+    return (
+        "the token is bound by a confirmation method okta_bearer cannot check (cnf): "
+        "an API refuses it on every path"
+    )
 
 
 def _b64json(segment: str, what: str) -> Any:
