@@ -5,8 +5,10 @@ Each "host" is a uvicorn master with 2 workers on its own loopback port
 (tests/fleet/_balancer.py) and names the host that served each answer in
 ``x-upstream``.  All six workers share the session's Redis Cluster
 (``redis+cluster://``) for key sets and DPoP replay marks; the key server
-counts discovery and JWKS fetches.  The tests run in file order on one fleet:
-the cold start first, the primary kill last.
+counts discovery and JWKS fetches.  Opaque tokens go to three more hosts
+(tests.fleet._fleet_app) behind a second nginx, on the same cluster, with the
+dev issuer counting introspections.  The tests run in file order: the cold
+start first, the primary kill last.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import DPoPKey, LocalIssuer
 
-from ..servers import UvicornProcess, serve
+from ..servers import UvicornProcess, loopback_socket, origin_of, serve
 from ..store._topologies import ClusterSet
 from ._balancer import Balancer
-from .conftest import KeyServer
+from .conftest import CountingSlowIntrospection, KeyServer
 
 HOSTS = 3
 WORKERS_PER_HOST = 2
@@ -75,16 +78,7 @@ def multihost(
             "FLEET_DPOP": "1",
         }
 
-        def host(index: int) -> UvicornProcess:
-            return UvicornProcess(
-                "tests.fleet.api_app:app",
-                workers=WORKERS_PER_HOST,
-                env=env,
-                log=workdir / f"host{index}.log",
-            )
-
-        with ThreadPoolExecutor(max_workers=HOSTS) as pool:  # the hosts start in parallel
-            hosts = list(pool.map(host, range(HOSTS)))
+        hosts = start_hosts("tests.fleet.api_app:app", env, workdir)
         balancer = Balancer(workdir / "nginx", [f"127.0.0.1:{h.port}" for h in hosts])
         try:
             yield MultiHost(keys.issuer, keys, hosts, balancer, redis_cluster)
@@ -170,6 +164,65 @@ def test_16_simultaneous_copies_of_a_proof_give_exactly_one_200(multihost: Multi
     refused = [r for r in responses if r.status_code == 401]
     assert all('error="invalid_dpop_proof"' in r.headers["www-authenticate"] for r in refused)
     assert {r.headers["x-upstream"] for r in responses} == fleet.upstreams
+
+
+def start_hosts(
+    app: str, env: dict[str, str], workdir: Path, *, factory: bool = False
+) -> list[UvicornProcess]:
+    """Three 2-worker uvicorn masters running ``app``, started in parallel."""
+
+    def host(index: int) -> UvicornProcess:
+        log = workdir / f"host{index}.log"
+        return UvicornProcess(app, workers=WORKERS_PER_HOST, env=env, log=log, factory=factory)
+
+    with ThreadPoolExecutor(max_workers=HOSTS) as pool:
+        return list(pool.map(host, range(HOSTS)))
+
+
+@pytest.fixture(scope="module")
+def opaque_fleet(
+    redis_cluster: ClusterSet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DevIssuer, CountingSlowIntrospection, Balancer]]:
+    """The dev issuer (counting introspections) and three introspecting hosts behind nginx."""
+    workdir = tmp_path_factory.mktemp("multihost-opaque")
+    sock = loopback_socket()
+    dev = DevIssuer(
+        LocalIssuer(f"{origin_of(sock)}/oauth2/default"),
+        clients=[DevClient("0oaspa", ()), DevClient("0oaresourceserver", (), "fleet-secret")],
+    )
+    # Slow answers, so that the concurrent requests of every host really overlap.
+    counting = CountingSlowIntrospection(dev, delay=0.5)
+    with serve(counting, sock=sock):
+        env = {
+            "FLEET_ISSUER": dev.issuer,
+            "FLEET_AUDIENCE": dev.local.audience,
+            "FLEET_REDIS_URL": redis_cluster.url,
+        }
+        hosts = start_hosts("tests.fleet._fleet_app:create_app", env, workdir, factory=True)
+        balancer = Balancer(workdir / "nginx", [f"127.0.0.1:{h.port}" for h in hosts])
+        try:
+            yield dev, counting, balancer
+        finally:
+            balancer.stop()
+            for started in hosts:
+                started.stop()
+
+
+def test_each_new_opaque_token_is_introspected_once_fleet_wide(
+    opaque_fleet: tuple[DevIssuer, CountingSlowIntrospection, Balancer],
+) -> None:
+    """30 concurrent requests over 3 hosts with a new opaque token: one introspection each."""
+    dev, counting, balancer = opaque_fleet
+    for _ in range(2):
+        minted = httpx.post(
+            f"{dev.issuer}/dev/mint", json={"client_id": "0oaspa", "opaque": True}, timeout=30
+        )
+        headers = {"authorization": f"Bearer {minted.json()['access_token']}"}
+        before = counting.calls
+        responses = send_all(balancer.base_url + "/", [headers] * 30)
+        assert [r.status_code for r in responses] == [200] * 30
+        assert len({r.headers["x-upstream"] for r in responses}) == HOSTS
+        assert counting.calls - before == 1
 
 
 def worker_pids(host: UvicornProcess) -> set[int]:
