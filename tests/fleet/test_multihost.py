@@ -77,7 +77,6 @@ def multihost(
             "FLEET_REDIS_URL": redis_cluster.url,
             "FLEET_DPOP": "1",
         }
-
         hosts = start_hosts("tests.fleet.api_app:app", env, workdir)
         balancer = Balancer(workdir / "nginx", [f"127.0.0.1:{h.port}" for h in hosts])
         try:
