@@ -1,7 +1,10 @@
 """The API every uvicorn worker of the fleet tests runs (configured by environment).
 
-``FLEET_ISSUER`` names the issuer, ``FLEET_REDIS_URL`` the shared store.  ``/``
-answers the worker's pid, so tests can see requests spread over processes.
+``FLEET_ISSUER`` names the issuer, ``FLEET_REDIS_URL`` the shared store (a
+``redis://`` server or a ``redis+cluster://`` cluster).  ``/`` answers the
+worker's pid, so tests can see requests spread over processes.  With
+``FLEET_DPOP=1`` the same store also holds DPoP replay marks (RFC 9449
+section 11.1), so DPoP-bound tokens work and proofs are single-use fleet-wide.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from okta_bearer import BearerAuthMiddleware, KeyPolicy, TokenVerifier
+from okta_bearer import BearerAuthMiddleware, DPoPSettings, KeyPolicy, TokenVerifier
 from okta_bearer.redis_store import RedisStore
 
 
@@ -27,6 +30,7 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"pid": os.getpid()})
 
 
+store = RedisStore(os.environ["FLEET_REDIS_URL"], timeout=2.0)
 verifier = TokenVerifier(
     os.environ["FLEET_ISSUER"],
     "api://default",
@@ -35,9 +39,10 @@ verifier = TokenVerifier(
         timeout=30.0,
         unknown_kid_interval=float(os.environ.get("FLEET_UNKNOWN_KID_INTERVAL", "5")),
     ),
-    store=RedisStore(os.environ["FLEET_REDIS_URL"], timeout=2.0),
+    store=store,
 )
+dpop = DPoPSettings(store=store, retry_after=3) if os.environ.get("FLEET_DPOP") == "1" else None
 app = Starlette(
     routes=[Route("/", whoami), Route("/health", health)],
 )
-app.add_middleware(BearerAuthMiddleware, verifier=verifier, public_paths=["/health"])
+app.add_middleware(BearerAuthMiddleware, verifier=verifier, public_paths=["/health"], dpop=dpop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from okta_bearer.testing import LocalIssuer
 
@@ -47,6 +48,21 @@ class KeyServer:
         with self._lock:
             self.counts[kind] += 1
         await response(scope, receive, send)
+
+
+class CountingSlowIntrospection:
+    """Counts /v1/introspect calls and delays each, so concurrent requests overlap."""
+
+    def __init__(self, app: ASGIApp, delay: float) -> None:
+        self.app = app
+        self.delay = delay
+        self.calls = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/v1/introspect"):
+            self.calls += 1
+            await asyncio.sleep(self.delay)
+        await self.app(scope, receive, send)
 
 
 @dataclass

@@ -17,34 +17,19 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from okta_bearer.dev_issuer import DevClient, DevIssuer
 from okta_bearer.testing import LocalIssuer
 
 from ..servers import UvicornProcess, loopback_socket, origin_of, serve
 from ..store._server import RedisServer
+from .conftest import CountingSlowIntrospection
 
 pytestmark = pytest.mark.anyio
 
 START_TIMEOUT = 60.0
 CACHE_TTL = 6.0
 MAX_RATE = 20
-
-
-class CountingSlowIntrospection:
-    """Counts /v1/introspect calls and delays each, so concurrent requests overlap."""
-
-    def __init__(self, app: ASGIApp, delay: float) -> None:
-        self.app = app
-        self.delay = delay
-        self.calls = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].endswith("/v1/introspect"):
-            self.calls += 1
-            await asyncio.sleep(self.delay)
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture(scope="module")

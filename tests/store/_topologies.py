@@ -117,9 +117,17 @@ class ClusterSet:
         for node in self.nodes:
             if node.process is not None:
                 _wait(
-                    lambda node=node: _cluster_info(node.port)["cluster_state"] == "ok",  # type: ignore[misc]
+                    lambda node=node: _node_ok(node.port),  # type: ignore[misc]
                     f"cluster node {node.port} was not ok",
                 )
+
+    def serving(self) -> bool:
+        """Whether, right now, three primaries serve and every running node reports ok."""
+        try:
+            running = [node for node in self.nodes if node.process is not None]
+            return all(_node_ok(node.port) for node in running) and len(self.primaries()) == 3
+        except redis.RedisError:
+            return False
 
     def primaries(self) -> list[RedisServer]:
         """The running nodes that are primaries now."""
@@ -144,6 +152,10 @@ class ClusterSet:
         """Stop every node."""
         for node in self.nodes:
             node.stop()
+
+
+def _node_ok(port: int) -> bool:
+    return _cluster_info(port)["cluster_state"] == "ok"
 
 
 def _cluster_info(port: int) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""Fixtures: redis-server per module, a Cluster and a Sentinel set per session, each Store."""
+"""Fixtures: redis-server per module, a Sentinel set per session, each Store.
+
+The session's Redis Cluster (``redis_cluster``) is in tests/conftest.py: tests/fleet uses it too.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from okta_bearer._store.memory import MemoryStore, Store
 from okta_bearer.redis_store import RedisStore
 
 from ._server import RedisServer
-from ._topologies import ClusterSet, SentinelSet
+from ._topologies import SentinelSet
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +25,6 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterSet]:
-    """A Redis Cluster of 3 primaries and 3 replicas on free ports, for the whole session."""
-    cluster = ClusterSet(tmp_path_factory.mktemp("cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")
