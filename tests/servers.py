@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -177,27 +177,44 @@ class UvicornProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"uvicorn exited:\n{self.log.read_text()}")
-            try:
-                httpx.get(self.base_url + "/health", timeout=1, trust_env=False)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"uvicorn did not answer within {START_TIMEOUT} s:\n{self.log.read_text()}")
+        wait_until_healthy(self.process, self.base_url, "uvicorn", self.log.read_text, self.stop)
 
     def stop(self) -> None:
         """Stop the server and its workers (SIGTERM, then SIGKILL after 30 s)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        stop_process(self.process, grace=30)
+
+
+def wait_until_healthy(
+    process: subprocess.Popen[bytes],
+    base_url: str,
+    what: str,
+    output: Callable[[], str],
+    stop: Callable[[], None],
+    timeout: float = START_TIMEOUT,
+) -> None:
+    """Wait until ``GET {base_url}/health`` answers; fail with ``output()`` if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited:\n{output()}")
+        try:
+            httpx.get(base_url + "/health", timeout=1, trust_env=False)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    stop()
+    pytest.fail(f"{what} did not answer within {timeout} s:\n{output()}")
+
+
+def stop_process(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """SIGTERM ``process``, then SIGKILL if it has not exited after ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=grace)
 
 
 @contextlib.contextmanager

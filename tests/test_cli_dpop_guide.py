@@ -16,10 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from okta_bearer.testing import DPoPKey
 
+from .bootstrap import CI_DIR, ensure
 from .browser.demo import run_demo
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "dpop.md"
@@ -45,9 +44,10 @@ def test_guide_python_blocks_run() -> None:
     assert (seen["active"], seen["token_type"], seen["cnf"]) == (True, "DPoP", {"jkt": key.jkt})
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the guide's calls use curl")
 def test_guide_commands_reach_the_api_with_dpop(tmp_path: Path) -> None:
     """keygen, mint --dpop-key, proof and curl as printed: 200; a replay and Bearer get 401."""
+    # The guide's calls use curl: installed on first use (never a skip).
+    ensure("curl", lambda: shutil.which("curl") is not None, CI_DIR / "install-curl.sh")
     blocks = shell_blocks()
     assert blocks[0] == "okta-bearer demo\n"
     assert blocks[1] == ("ISSUER=http://127.0.0.1:9400/oauth2/default\nAPI=http://127.0.0.1:9401\n")

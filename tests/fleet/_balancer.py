@@ -14,22 +14,24 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
-import pytest
-
-from ..servers import free_port
+from ..bootstrap import CI_DIR, ensure
+from ..servers import free_port, stop_process, wait_until_healthy
 
 START_TIMEOUT = 20.0
 
 
+def _find_nginx() -> str | None:
+    # /usr/sbin is not on every user's PATH.
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
 def nginx_binary() -> str:
-    """The nginx executable (/usr/sbin is not on every user's PATH)."""
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        pytest.fail("nginx is not installed: run .ci/install-lb.sh")
+    """The nginx executable, installed by .ci/install-lb.sh on first use (never a skip)."""
+    ensure("nginx", lambda: _find_nginx() is not None, CI_DIR / "install-lb.sh")
+    found = _find_nginx()
+    assert found is not None
     return found
 
 
@@ -85,24 +87,11 @@ class Balancer:
         return f"http://127.0.0.1:{self.port}"
 
     def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"nginx exited:\n{(self.workdir / 'nginx.out').read_text()}")
-            try:
-                httpx.get(self.base_url + "/health", timeout=1, trust_env=False)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"nginx did not answer within {START_TIMEOUT} s")
+        def output() -> str:
+            return (self.workdir / "nginx.out").read_text()
+
+        wait_until_healthy(self.process, self.base_url, "nginx", output, self.stop, START_TIMEOUT)
 
     def stop(self) -> None:
         """Stop nginx (SIGTERM: a fast shutdown), then SIGKILL after 10 s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, grace=10)
