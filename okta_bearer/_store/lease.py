@@ -89,13 +89,22 @@ async def shared_fetch(
         return cached, False
     lease_key = f"{key}:lease"
     holder = os.urandom(16)
+    retry = False
     while True:
         try:
             leased = await store.set_if_absent(lease_key, holder, lease_ttl)
         except StoreUnavailable:
             return await _fetch_and_share(store, key, None, holder, fetch), True
         if leased:
+            if retry:
+                # The last holder may have published its document and released the
+                # lease between our two reads: look once more before fetching again.
+                cached = await _get(store, key, usable)
+                if cached is not None:
+                    await release(store, lease_key, holder)
+                    return cached, False
             return await _fetch_and_share(store, key, lease_key, holder, fetch), True
+        retry = True
         # Another worker fetches: wait for its document, or for its lease to go.
         while True:
             await asyncio.sleep(poll)

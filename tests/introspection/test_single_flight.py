@@ -166,3 +166,35 @@ async def test_unreachable_store_does_not_stop_verification(server: Introspectio
         claims = await verifier.verify(server.mint_opaque())
     assert claims.client_id == server.local.client_id
     assert server.count("/v1/introspect") == 1
+
+
+class _HolderFinishesBetweenReads(MemoryStore):
+    """A store where the lease holder publishes and releases right after a waiting worker's miss."""
+
+    misses = 0
+
+    async def get(self, key: str) -> bytes | None:
+        found = await super().get(key)
+        if key == "k" and found is None:
+            self.misses += 1
+        if self.misses == 2 and key == "k" and await super().get("k:lease") == b"other":
+            await self.set("k", b"published", 60)  # the holder's document...
+            await self.delete("k:lease")  # ...then its release, before our lease read
+        return found
+
+
+@pytest.mark.anyio
+async def test_a_document_published_between_a_waiters_reads_is_not_fetched_again() -> None:
+    """A waiter that wins the lease after the holder finished uses the document, no second fetch."""
+    store = _HolderFinishesBetweenReads()
+    await store.set("k:lease", b"other", 5)
+    calls = 0
+
+    async def fetch() -> tuple[bytes, float]:
+        nonlocal calls
+        calls += 1
+        return b"mine", 60
+
+    document, fetched = await shared_fetch(store, "k", fetch, lease_ttl=5, poll=0.001)
+    assert (document, fetched, calls) == (b"published", False, 0)
+    assert await store.get("k:lease") is None  # the lease it took is released
