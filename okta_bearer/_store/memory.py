@@ -21,15 +21,17 @@ answer raises :class:`StoreUnavailable` (never a backend-specific error).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from cachetools import TLRUCache
 
+from .._errors import ConfigurationError
 from .._options import checked_options
 
-__all__ = ["MemoryStore", "Store", "StoreUnavailable"]
+__all__ = ["MemoryStore", "Store", "StoreUnavailable", "SyncStore", "sync_face"]
 
 
 class StoreUnavailable(Exception):
@@ -87,6 +89,62 @@ class Store(Protocol):
         ...
 
 
+@runtime_checkable
+class SyncStore(Protocol):
+    """The blocking face of a :class:`Store`, for WSGI servers' threads (Flask, Django).
+
+    The same operations with the same atomicity, as plain methods, safe to
+    call from many threads at once.  A store of this library offers one as
+    its ``sync`` attribute, over the same data (``MemoryStore().sync`` shares
+    the entries, ``RedisStore(url).sync`` the Redis keys), so one configured
+    store serves an async and a sync driver alike.
+    """
+
+    def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        """Atomic set-if-absent with expiry (see :meth:`Store.set_if_absent`)."""
+        ...
+
+    def set(self, key: str, value: bytes, ttl: float) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any value."""
+        ...
+
+    def get(self, key: str) -> bytes | None:
+        """The value under ``key``, or ``None`` when absent or expired."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (no error when absent)."""
+        ...
+
+    def delete_if_equal(self, key: str, value: bytes) -> bool:
+        """Atomic compare-and-delete (see :meth:`Store.delete_if_equal`)."""
+        ...
+
+    def increment(self, key: str, ttl: float) -> int:
+        """Atomic counter with expiry (see :meth:`Store.increment`)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+        ...
+
+
+def sync_face(store: object, option: str = "store") -> SyncStore:
+    """The blocking face of ``store``: its ``sync`` attribute, or itself if it is one.
+
+    Raises:
+        ConfigurationError: the store offers no blocking face (naming ``option``).
+    """
+    face = getattr(store, "sync", store)
+    if not isinstance(face, SyncStore):
+        raise ConfigurationError(
+            f"{option} has no blocking face for a sync (WSGI) driver: give it a "
+            "'sync' attribute implementing okta_bearer.SyncStore, or use MemoryStore "
+            "or okta_bearer.redis_store.RedisStore"
+        )
+    return face
+
+
 @checked_options
 class MemoryStore:
     """A bounded in-process :class:`Store` (least recently used entries go first).
@@ -110,41 +168,87 @@ class MemoryStore:
             maxsize=max_entries, ttu=lambda _key, value, _now: value[1], timer=clock
         )
 
+        # One lock for both faces: threads (the sync face) and the event loop
+        # (the async one) may share the entries; nothing blocks while held.
+        self._lock = threading.Lock()
+        #: The blocking face over the same entries (:class:`SyncStore`).
+        self.sync: SyncStore = _SyncMemoryStore(self)
+
     def __len__(self) -> int:
         return len(self._data)
 
     async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
-        # One event loop, no await between the check and the write: atomic.
-        if self._data.get(key) is not None:
-            return False
-        self._data[key] = (value, self._clock() + ttl)
-        return True
+        return self.sync.set_if_absent(key, value, ttl)
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        self._data[key] = (value, self._clock() + ttl)
+        self.sync.set(key, value, ttl)
 
     async def get(self, key: str) -> bytes | None:
-        entry = self._data.get(key)
-        return None if entry is None else entry[0]
+        return self.sync.get(key)
 
     async def delete(self, key: str) -> None:
-        self._data.pop(key, None)
+        self.sync.delete(key)
 
     async def delete_if_equal(self, key: str, value: bytes) -> bool:
-        entry = self._data.get(key)
-        if entry is None or entry[0] != value:
-            return False
-        del self._data[key]
-        return True
+        return self.sync.delete_if_equal(key, value)
 
     async def increment(self, key: str, ttl: float) -> int:
-        entry = self._data.get(key)
-        if entry is None:
-            count, deadline = 1, self._clock() + ttl
-        else:
-            count, deadline = int(entry[0]) + 1, entry[1]
-        self._data[key] = (str(count).encode(), deadline)
-        return count
+        return self.sync.increment(key, ttl)
 
     async def aclose(self) -> None:
-        self._data.clear()
+        self.sync.close()
+
+
+class _SyncMemoryStore:
+    """:class:`MemoryStore`'s blocking face: the same entries, under its lock."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        store = self._store
+        with store._lock:
+            if store._data.get(key) is not None:
+                return False
+            store._data[key] = (value, store._clock() + ttl)
+            return True
+
+    def set(self, key: str, value: bytes, ttl: float) -> None:
+        store = self._store
+        with store._lock:
+            store._data[key] = (value, store._clock() + ttl)
+
+    def get(self, key: str) -> bytes | None:
+        with self._store._lock:
+            entry = self._store._data.get(key)
+        return None if entry is None else entry[0]
+
+    def delete(self, key: str) -> None:
+        with self._store._lock:
+            self._store._data.pop(key, None)
+
+    def delete_if_equal(self, key: str, value: bytes) -> bool:
+        data = self._store._data
+        with self._store._lock:
+            entry = data.get(key)
+            if entry is None or entry[0] != value:
+                return False
+            del data[key]
+            return True
+
+    def increment(self, key: str, ttl: float) -> int:
+        store = self._store
+        with store._lock:
+            entry = store._data.get(key)
+            if entry is None:
+                count, deadline = 1, store._clock() + ttl
+            else:
+                count, deadline = int(entry[0]) + 1, entry[1]
+            store._data[key] = (str(count).encode(), deadline)
+            return count
+
+    def close(self) -> None:
+        with self._store._lock:
+            self._store._data.clear()
