@@ -26,8 +26,8 @@ from ._jwt.verifier import TokenVerifier
 from ._opaque.introspection import IntrospectionVerifier
 from ._opaque.issuers import MultiIssuerVerifier, TokenProfile, TokenShapeVerifier
 from ._options import checked_options
-from ._protocols import Verifier
-from ._store.memory import MemoryStore, Store
+from ._protocols import SyncVerifier, Verifier
+from ._store.memory import MemoryStore, Store, SyncStore
 from .middleware import BearerAuthMiddleware, BearerUser
 
 # Unknown options raise ConfigurationError (see _options.py).  These two are
@@ -60,6 +60,8 @@ __all__ = [
     "ProtectedResource",
     "ReplayCacheUnavailable",
     "Store",
+    "SyncStore",
+    "SyncVerifier",
     "TokenProfile",
     "TokenShapeVerifier",
     "TokenVerifier",

@@ -36,6 +36,8 @@ NOT_CONFIGURED = {
     "okta_bearer.check_bearer": "called per request on verified claims, not a factory",
     "okta_bearer.Store": "a Protocol to implement",
     "okta_bearer.Verifier": "a Protocol to implement",
+    "okta_bearer.SyncStore": "a Protocol to implement",
+    "okta_bearer.SyncVerifier": "a Protocol to implement",
     "okta_bearer.metrics.Events": "a base class to subclass; it takes no options",
     "okta_bearer.mcp.claims_of": "called per request inside a tool, not a factory",
 }
