@@ -20,30 +20,7 @@ class Verifier(Protocol):
     integrations only ever see this interface, so every profile ends in the
     same ``Claims`` and the same :class:`~okta_bearer.BearerError` tree.
 
-    A verifier may also define ``@runtime_checkable
-class SyncVerifier(Protocol):
-    """The blocking side of a :class:`Verifier`, for WSGI apps (Flask, Django).
-
-    Every verifier of this library is both: ``verify_sync`` runs the same
-    checks as ``verify`` (the same pure policy for keys and introspection
-    answers), driven from the calling thread with ``httpx.Client`` and a
-    store's blocking face.  It is thread-safe: threads that meet a cold
-    cache share one fetch (single-flight per process, or per fleet with a
-    shared store), and no lock is held during a network call.  The async and
-    the sync side of one verifier keep separate in-flight fetches but the
-    same configuration; use one side per process.
-    """
-
-    def verify_sync(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
-        """:meth:`Verifier.verify`, blocking the calling thread."""
-        ...
-
-    def close(self) -> None:
-        """Release what the sync side owns (its ``httpx.Client``)."""
-        ...
-
-
-async def warm_up(self) -> list[str]``
+    A verifier may also define ``async def warm_up(self) -> list[str]``
     (optional, so not part of the protocol): fetch what it needs from its
     issuer now and return the problems found, an empty list when ready.  The
     middleware calls it at lifespan start-up (see ``startup_check``); every
