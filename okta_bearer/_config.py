@@ -11,19 +11,25 @@ import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
+
+import httpx
 
 from ._errors import ConfigurationError
 from ._options import checked_options
 
 __all__ = [
     "KeyPolicy",
+    "async_transport",
     "check_bool",
     "check_int",
     "check_number",
     "check_strings",
+    "check_transport",
     "check_url",
     "is_loopback_url",
+    "sync_transport",
 ]
 
 
@@ -134,6 +140,56 @@ def check_strings(option: str, value: object, *, allow_empty: bool) -> tuple[str
     if not result and not allow_empty:
         raise ConfigurationError(f"{option} must not be empty")
     return result
+
+
+_TRANSPORT_KINDS = {"async": httpx.AsyncBaseTransport, "sync": httpx.BaseTransport}
+
+
+def check_transport(option: str, transport: object) -> object:
+    """``None``, or an httpx transport for at least one driver, returned unchanged.
+
+    A verifier serves an async side (``verify``: an ``httpx.AsyncBaseTransport``)
+    and a sync side (``verify_sync``: an ``httpx.BaseTransport``); one object
+    may be both (``httpx.MockTransport`` is).  Which side it must serve is
+    known only when that side is first used: see :func:`async_transport`
+    and :func:`sync_transport`.
+    """
+    if transport is None or isinstance(transport, tuple(_TRANSPORT_KINDS.values())):
+        return transport
+    raise ConfigurationError(
+        f"{option} must be an httpx.AsyncBaseTransport (for verify) or an "
+        "httpx.BaseTransport (for verify_sync); httpx.MockTransport is both"
+    )
+
+
+def _wrong_side(option: str, side: Literal["async", "sync"]) -> ConfigurationError:
+    kind = _TRANSPORT_KINDS[side].__name__
+    method = "verify" if side == "async" else "verify_sync"
+    return ConfigurationError(
+        f"{option} is not an httpx.{kind}, which {method} needs (httpx.MockTransport is both kinds)"
+    )
+
+
+def async_transport(option: str, transport: object) -> httpx.AsyncBaseTransport | None:
+    """``transport`` for the async side (``verify``), or ``None``.
+
+    Raises:
+        ConfigurationError: naming ``option``, when it serves the sync side only.
+    """
+    if transport is None or isinstance(transport, httpx.AsyncBaseTransport):
+        return transport
+    raise _wrong_side(option, "async")
+
+
+def sync_transport(option: str, transport: object) -> httpx.BaseTransport | None:
+    """``transport`` for the sync side (``verify_sync``), or ``None``.
+
+    Raises:
+        ConfigurationError: naming ``option``, when it serves the async side only.
+    """
+    if transport is None or isinstance(transport, httpx.BaseTransport):
+        return transport
+    raise _wrong_side(option, "sync")
 
 
 @checked_options
