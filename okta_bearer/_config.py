@@ -142,7 +142,7 @@ def check_strings(option: str, value: object, *, allow_empty: bool) -> tuple[str
     return result
 
 
-_TRANSPORT_KINDS = {"async": httpx.AsyncBaseTransport, "sync": httpx.BaseTransport}
+_TRANSPORT_KINDS = (httpx.AsyncBaseTransport, httpx.BaseTransport)
 
 
 def check_transport(option: str, transport: object) -> object:
@@ -154,19 +154,24 @@ def check_transport(option: str, transport: object) -> object:
     known only when that side is first used: see :func:`async_transport`
     and :func:`sync_transport`.
     """
-    if transport is None or isinstance(transport, tuple(_TRANSPORT_KINDS.values())):
+    if transport is None or isinstance(transport, _TRANSPORT_KINDS):
         return transport
     raise ConfigurationError(
         f"{option} must be an httpx.AsyncBaseTransport (for verify) or an "
-        "httpx.BaseTransport (for verify_sync); httpx.MockTransport is both"
+        "httpx.BaseTransport (for verify_sync), e.g. httpx.MockTransport (both)"
     )
 
 
 def _wrong_side(option: str, side: Literal["async", "sync"]) -> ConfigurationError:
-    kind = _TRANSPORT_KINDS[side].__name__
-    method = "verify" if side == "async" else "verify_sync"
+    # The wording TokenVerifier uses for the same rule (_jwt/verifier.py).
+    if side == "sync":
+        return ConfigurationError(
+            f"{option}: verify_sync() needs an httpx.BaseTransport (this one is "
+            "async only; httpx.MockTransport and LocalIssuer.transport() are both)"
+        )
     return ConfigurationError(
-        f"{option} is not an httpx.{kind}, which {method} needs (httpx.MockTransport is both kinds)"
+        f"{option}: verify() needs an httpx.AsyncBaseTransport (this one is sync "
+        "only; use it with verify_sync(), or pass httpx.MockTransport)"
     )
 
 

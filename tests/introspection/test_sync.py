@@ -94,6 +94,10 @@ def test_sync_slots_are_never_waited_on_past_the_timeout(server: IntrospectionSe
     assert transport.peak == 1
 
 
+_NEEDS_SYNC = r"^transport: verify_sync\(\) needs an httpx\.BaseTransport"
+_NEEDS_ASYNC = r"^transport: verify\(\) needs an httpx\.AsyncBaseTransport"
+
+
 class _AsyncOnly(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return httpx.Response(500)
@@ -109,7 +113,7 @@ def test_an_async_only_transport_refuses_the_sync_side_naming_it(
 ) -> None:
     """An httpx.AsyncBaseTransport cannot serve verify_sync: ConfigurationError naming transport."""
     with server.verifier(transport=_AsyncOnly()) as verifier:
-        with pytest.raises(ConfigurationError, match=r"^transport .*httpx.BaseTransport"):
+        with pytest.raises(ConfigurationError, match=_NEEDS_SYNC):
             verifier.verify_sync(server.mint_opaque())
         with pytest.raises(ConfigurationError, match=r"^transport"):
             verifier.warm_up_sync()
@@ -121,7 +125,7 @@ async def test_a_sync_only_transport_refuses_the_async_side_naming_it(
 ) -> None:
     """An httpx.BaseTransport cannot serve verify: ConfigurationError naming transport."""
     async with server.verifier(transport=_SyncOnly()) as verifier:
-        with pytest.raises(ConfigurationError, match=r"^transport .*httpx.AsyncBaseTransport"):
+        with pytest.raises(ConfigurationError, match=_NEEDS_ASYNC):
             await verifier.verify(server.mint_opaque())
 
 

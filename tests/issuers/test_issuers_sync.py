@@ -95,7 +95,7 @@ def test_a_verifier_without_a_sync_side_is_named_at_first_sync_use(
     server_a: IntrospectionServer,
 ) -> None:
     """Constructing with an async-only verifier works; routing a sync call to it names it."""
-    verifier = MultiIssuerVerifier([server_a.verifier(), _AsyncOnly()])  # type: ignore[list-item]
+    verifier = MultiIssuerVerifier([server_a.verifier(), _AsyncOnly()])
     with verifier:
         assert verifier.verify_sync(server_a.local.mint()).issuer == A
         token = LocalIssuer(_AsyncOnly.issuer, audience="api://a").mint()
@@ -110,7 +110,7 @@ def test_shape_router_sends_each_shape_to_its_verify_sync(
     with TokenShapeVerifier(server_a.verifier(), server_b.verifier()) as router:
         assert router.verify_sync(server_a.local.mint()).issuer == A
         assert router.verify_sync(server_b.mint_opaque(), ["items:read"]).issuer == B
-    router = TokenShapeVerifier(_AsyncOnly(), server_b.verifier())  # type: ignore[arg-type]
+    router = TokenShapeVerifier(_AsyncOnly(), server_b.verifier())
     with router:
         assert router.verify_sync(server_b.mint_opaque()).issuer == B
         with pytest.raises(ConfigurationError, match=r"^jwt: _AsyncOnly"):
@@ -122,10 +122,42 @@ def test_close_and_warm_up_sync_reach_every_verifier(
 ) -> None:
     """warm_up_sync discovers for each verifier; close closes each one's sync client."""
     one, two = server_a.verifier(), server_b.verifier()
-    verifier = MultiIssuerVerifier([one, _AsyncOnly()], opaque=two)  # type: ignore[list-item]
+    verifier = MultiIssuerVerifier([one, _AsyncOnly()], opaque=two)
     assert verifier.warm_up_sync() == []
     assert one.introspection_endpoint == server_a.introspection_endpoint
     assert two.introspection_endpoint == server_b.introspection_endpoint
     clients = [one._sync_client, two._sync_client]
     verifier.close()
     assert all(client is not None and client.is_closed for client in clients)
+
+
+def test_jwts_verified_locally_and_introspected_side_by_side_on_the_sync_side(
+    server_a: IntrospectionServer, server_b: IntrospectionServer
+) -> None:
+    """A's JWTs go to A's TokenVerifier.verify_sync (no introspection), B's to introspection."""
+    with MultiIssuerVerifier([server_a.local.verifier(), server_b.verifier()]) as verifier:
+        assert verifier.verify_sync(server_a.local.mint(scp=["a:read"]), ["a:read"]).issuer == A
+        with pytest.raises(InvalidToken):
+            verifier.verify_sync(server_a.local.mint(aud="api://b"))  # A's verifier, A's audience
+        assert verifier.verify_sync(server_b.local.mint()).issuer == B
+    assert (server_a.count("/v1/introspect"), server_b.count("/v1/introspect")) == (0, 1)
+
+
+def test_shape_router_checks_jwts_locally_on_the_sync_side(
+    server_a: IntrospectionServer,
+) -> None:
+    """TokenShapeVerifier: a JWT through TokenVerifier.verify_sync, an opaque token introspected."""
+    token = server_a.local.mint()
+    server_a.revoke(token)
+    with TokenShapeVerifier(server_a.local.verifier(), server_a.verifier()) as router:
+        assert router.verify_sync(token).issuer == A  # checked locally: revocation unseen
+        assert server_a.count("/v1/introspect") == 0
+        assert router.verify_sync(server_a.mint_opaque()).issuer == A
+    with (
+        TokenShapeVerifier(
+            server_a.local.verifier(), server_a.verifier(), introspect_jwts=True
+        ) as router,
+        pytest.raises(InvalidToken) as caught,
+    ):
+        router.verify_sync(token)
+    assert caught.value.reason == "inactive"
