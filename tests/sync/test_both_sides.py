@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from okta_bearer import ConfigurationError, KeyPolicy, KeysUnavailable, TokenVerifier
+from okta_bearer._events import Events
 
 from .conftest import AUDIENCE, ISSUER, Driver, World, status
 
@@ -151,3 +152,41 @@ def test_a_transport_of_neither_kind_is_refused_at_construction() -> None:
     """An object that is no httpx transport at all is refused when the verifier is built."""
     with pytest.raises(ConfigurationError, match="transport"):
         TokenVerifier(ISSUER, AUDIENCE, transport=object())  # type: ignore[arg-type]
+
+
+class Recorder(Events):
+    """Keeps the cache and fetch hook calls, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bool]] = []
+
+    def request(self, outcome: str, reason: str, seconds: float) -> None:
+        raise AssertionError("the verifier reports no requests")
+
+    def fetch(self, kind: str, issuer: str, ok: bool, seconds: float) -> None:
+        self.calls.append(("fetch", kind, ok))
+
+    def cache(self, kind: str, hit: bool) -> None:
+        self.calls.append(("cache", kind, hit))
+
+
+def test_both_sides_report_the_same_events(driver: Driver) -> None:
+    """A cold verify, a cached one and a failed refetch call the same hooks on either side."""
+    events = Recorder()
+    world = World(driver, events=events)
+    token = world.token()
+    assert world.reason(token) == "ok"
+    assert world.reason(token) == "ok"
+    world.server.faults["jwks"] = status(500)
+    world.clock.advance(1)
+    assert world.reason(world.issuer.mint(header={"kid": "new"})) == "keys_unavailable"
+    assert events.calls == [
+        ("cache", "token", False),
+        ("cache", "keys", False),
+        ("fetch", "discovery", True),
+        ("fetch", "jwks", True),
+        ("cache", "token", True),
+        ("cache", "token", False),
+        ("cache", "keys", False),
+        ("fetch", "jwks", False),
+    ]
