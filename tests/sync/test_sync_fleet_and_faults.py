@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from okta_bearer import KeyPolicy, KeysUnavailable, TokenVerifier
+from okta_bearer import ConfigurationError, KeyPolicy, KeysUnavailable, TokenVerifier
 from okta_bearer._store.memory import MemoryStore, StoreUnavailable, SyncStore
 from okta_bearer.testing import LocalIssuer
 
@@ -147,3 +148,13 @@ def test_a_memory_store_sync_face_serves_a_fleet_of_threads() -> None:
     assert (server.count("discovery"), server.count("jwks")) == (1, 1)
     for verifier in verifiers:
         verifier.close()
+
+
+def test_a_sync_only_store_serves_verify_sync_and_is_refused_by_verify() -> None:
+    """A SyncStore alone (MemoryStore().sync) works for verify_sync; verify() names store."""
+    issuer = LocalIssuer(ISSUER, AUDIENCE)
+    verifier = issuer.verifier(store=MemoryStore().sync)
+    assert verifier.verify_sync(issuer.mint(sub="alice")).sub == "alice"
+    with pytest.raises(ConfigurationError, match="store"):
+        asyncio.run(verifier.verify(issuer.mint()))
+    verifier.close()
