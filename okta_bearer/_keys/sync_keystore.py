@@ -186,15 +186,6 @@ class SyncKeyStore:
         done = self._done = threading.Event()
         return done
 
-    def _start(self, kid: str | None = None) -> threading.Thread:
-        # Start a background refresh now, whatever the policy would say (tests).
-        with self._lock:
-            request = self._state.begin(kid, wait=False)
-            done = self._begun()
-        thread = threading.Thread(target=self._refresh, args=(request, done), daemon=True)
-        thread.start()
-        return thread
-
     def _refresh(self, request: Refresh, done: threading.Event | None) -> None:
         state = self._state
         try:
