@@ -376,11 +376,10 @@ class TokenVerifier:
         # A verified token seen before and still within its deadline.
         if self._events is not None:
             self._events.cache("token", True)
-        if required_scopes or self.required_scopes:
-            check_scopes(claims, (*self.required_scopes, *required_scopes))
-        return claims
+        return self._scoped(claims, required_scopes)
 
     def _scoped(self, claims: Claims, required_scopes: Iterable[str]) -> Claims:
+        # The verifier's scopes and the caller's, checked on every answer.
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
