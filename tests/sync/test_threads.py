@@ -19,6 +19,7 @@ from okta_bearer import (
     KeyPolicy,
     TokenVerifier,
 )
+from okta_bearer._protocols import SyncVerifier
 from okta_bearer._store.memory import MemoryStore
 from okta_bearer.testing import LocalIssuer
 
@@ -32,6 +33,7 @@ def test_verify_sync_accepts_a_local_issuer_token() -> None:
     """LocalIssuer.transport() (an httpx.MockTransport) serves verify_sync from plain sync code."""
     issuer = LocalIssuer(ISSUER, AUDIENCE)
     with issuer.verifier() as verifier:
+        assert isinstance(verifier, SyncVerifier)
         assert verifier.warm_up_sync() == []
         claims = verifier.verify_sync(issuer.mint(sub="alice", scp=["read"]), ["read"])
         assert claims.sub == "alice"
