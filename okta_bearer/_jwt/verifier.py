@@ -22,11 +22,13 @@ from cachetools import LRUCache
 
 from .._config import (
     KeyPolicy,
+    async_transport,
     check_bool,
     check_int,
     check_number,
     check_strings,
     check_url,
+    sync_transport,
 )
 from .._errors import ConfigurationError, InvalidToken
 from .._events import Events, check_events
@@ -501,23 +503,15 @@ class TokenVerifier:
 
 def _wrong_kind(transport: object, store: object, *, sync: bool) -> str | None:
     """Why ``transport`` or ``store`` cannot serve one side (``None``: they can)."""
-    if sync:
-        if transport is not None and not isinstance(transport, httpx.BaseTransport):
-            return (
-                "transport: verify_sync() needs an httpx.BaseTransport (this one is "
-                "async only; httpx.MockTransport and LocalIssuer.transport() are both)"
-            )
-        if store is not None:
-            try:
+    try:
+        if sync:
+            sync_transport("transport", transport)
+            if store is not None:
                 sync_face(store)
-            except ConfigurationError as exc:
-                return str(exc)
-        return None
-    if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-        return (
-            "transport: verify() needs an httpx.AsyncBaseTransport (this one is sync "
-            "only; use it with verify_sync(), or pass httpx.MockTransport)"
-        )
+            return None
+        async_transport("transport", transport)
+    except ConfigurationError as exc:
+        return str(exc)
     if store is not None and not isinstance(store, Store):
         return "store: verify() needs an async okta_bearer.Store (this one is sync only)"
     return None

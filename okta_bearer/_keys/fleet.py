@@ -30,7 +30,6 @@ workers (or pods) make the same number of key fetches as one process:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -42,7 +41,7 @@ from typing import Any
 
 from .._events import Events
 from .._flow import Flow, Pause, StoreCall
-from .._store.memory import StoreUnavailable
+from .._store.lease import release
 
 __all__ = ["Fleet", "SharedKeys"]
 
@@ -131,13 +130,6 @@ def _finite(value: object) -> float | None:
 Fetch = Callable[[], Flow[tuple[str, Any, float]]]
 
 
-def _release(lease_key: str, holder: bytes) -> Flow[None]:
-    # Compare-and-delete, as okta_bearer._store.lease.release, as a flow step:
-    # never another holder's lease; one left behind expires on its own.
-    with contextlib.suppress(StoreUnavailable):
-        yield StoreCall("delete_if_equal", (lease_key, holder))
-
-
 class Fleet:
     """Coordinates one issuer's key fetches through a shared store (as flows).
 
@@ -223,7 +215,7 @@ class Fleet:
                 return self._adopted(shared)
             return (yield from self._fetch(fetch, publish=True, kid=kid))
         finally:
-            yield from _release(self._lease_key, holder)
+            yield from release(self._lease_key, holder)
 
     def _answers(self, shared: SharedKeys, kid: str | None, ours_fetched_at: float) -> bool:
         now = self._clock()
