@@ -284,20 +284,24 @@ async def test_a_slot_map_read_before_the_promotion_costs_no_503_after_it(
     closed once.
     """
     seeds = [ClusterNode("127.0.0.1", node.port) for node in redis_cluster.nodes]
-    sync_seeds = [SyncClusterNode("127.0.0.1", node.port) for node in redis_cluster.nodes]
+    sync_seeds = [
+        SyncClusterNode("127.0.0.1", node.port)  # type: ignore[no-untyped-call]
+        for node in redis_cluster.nodes
+    ]
     # As RedisStore builds its own (one retry, no backoff), but with a paced refresh of 60 s.
-    options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
     client = RedisCluster(
         startup_nodes=seeds,
         topology_refresh_min_interval=60,
         retry=Retry(NoBackoff(), 1),
-        **options,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
     )
     sync_client = SyncRedisCluster(
         startup_nodes=sync_seeds,
         topology_refresh_min_interval=60,
         retry=SyncRetry(NoBackoff(), 1),
-        **options,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
     )
     store = RedisStore(client=client, sync_client=sync_client, timeout=1.0)
     # One hash tag: every key of the test lives on the victim's slot.
