@@ -1,6 +1,6 @@
 """What the blocking face (``RedisStore.sync``) costs against the async face.
 
-Run: ``python -m benchmarks.redis_faces`` (about 20 s).
+Run: ``python -m benchmarks.redis_faces`` (43 s here, under load).
 
 A primary and one replica (Debian's ``redis-server``, loopback, the same pair
 as ``benchmarks.redis_failover``); ``set_if_absent`` (a DPoP replay mark) one
