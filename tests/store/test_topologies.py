@@ -403,8 +403,8 @@ async def test_cluster_replica_acks_wait_on_the_primary_that_owns_the_key(
     One primary's replica frozen: a mark on that primary fails closed (and
     stays a replay), a mark on another primary is acknowledged.
     """
-    strict = RedisStore(redis_cluster.url, timeout=0.6, replica_acks=1)
-    lax = RedisStore(redis_cluster.url, timeout=0.6)
+    strict = RedisStore(redis_cluster.url, timeout=2.0, replica_acks=1)
+    lax = RedisStore(redis_cluster.url, timeout=2.0)
     frozen_primary, other_primary = redis_cluster.primaries()[:2]
     frozen = redis_cluster.key_on(frozen_primary, f"okta_bearer:acks-{face}-")
     healthy = redis_cluster.key_on(other_primary, f"okta_bearer:acks-{face}-")
