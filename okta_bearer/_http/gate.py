@@ -153,6 +153,17 @@ class Gate:
         """Whether ``path`` (relative to the app's root) is served without a token."""
         return self.settings.is_public(path)
 
+    def metadata(self, scope: Scope) -> ErrorResponse | None:
+        """The RFC 9728 document's answer when ``scope`` asks for it (public), else ``None``."""
+        settings = self.settings
+        paths = settings.metadata_paths
+        if not paths or (scope["path"] not in paths and route_path(scope) not in paths):
+            return None
+        # RFC 9728 section 3: public; GET and HEAD get it, other methods 405.
+        assert settings.resource is not None
+        status, headers, body = settings.resource.response(scope["method"])
+        return ErrorResponse(status, headers, body)
+
     def judge(self, scope: Scope) -> Verdict:
         """Judge the request ``scope`` (see the module docstring for the order).
 
@@ -160,14 +171,10 @@ class Gate:
         reported by :meth:`admit` (or :meth:`refuse`, if the view refuses it).
         """
         settings = self.settings
-        metadata = settings.metadata_paths
-        path = route_path(scope)
-        if metadata and (scope["path"] in metadata or path in metadata):
-            # RFC 9728 section 3: public, whatever the method asks.
-            assert settings.resource is not None
-            status, headers, body = settings.resource.response(scope["method"])
-            return Verdict(response=ErrorResponse(status, headers, body), public=True)
-        if settings.is_public(path):
+        document = self.metadata(scope)
+        if document is not None:
+            return Verdict(response=document, public=True)
+        if settings.is_public(route_path(scope)):
             return Verdict(public=True)
         start = perf_counter() if settings.events is not None else 0.0
         scheme: Scheme | None = None
