@@ -1,4 +1,4 @@
-"""pytest plugin: ``okta_issuer`` and ``okta_verifier`` (registered through the ``pytest11`` entry point).
+"""pytest plugin: the ``okta_issuer`` and ``okta_verifier`` fixtures (entry point ``pytest11``).
 
 Both work for every framework: an ASGI app awaits the verifier's ``verify()``,
 a Flask or Django app (and its test client) calls ``verify_sync()``; the keys
