@@ -21,10 +21,11 @@ import pytest
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from okta_bearer.testing import LocalIssuer
+from okta_bearer.testing import DPoPKey, LocalIssuer
 
 from ..fleet.conftest import KeyServer
 from ..servers import GunicornProcess, serve
+from ..store._server import RedisServer
 
 WORKERS = 4
 COLD_REQUESTS = 50
@@ -34,17 +35,24 @@ WorkerClass = Literal["sync", "gthread"]
 
 @contextmanager
 def api(
-    tmp_path: Path, worker_class: WorkerClass, keys: KeyServer | None = None
+    tmp_path: Path,
+    worker_class: WorkerClass,
+    keys: KeyServer | None = None,
+    redis_url: str | None = None,
 ) -> Iterator[tuple[GunicornProcess, LocalIssuer, KeyServer]]:
-    """A key server (``keys`` or a fresh one) and the API under gunicorn trusting it."""
+    """A key server (``keys`` or a fresh one) and the API under gunicorn trusting it.
+
+    With ``redis_url`` the workers share key sets and DPoP replay marks there.
+    """
     keys = keys or KeyServer()
+    env = {"GUNI_REDIS_URL": redis_url} if redis_url else {}
     with serve(keys) as key_server:
         keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
         process = GunicornProcess(
             APP,
             workers=WORKERS,
             worker_class=worker_class,
-            env={"GUNI_ISSUER": keys.issuer.issuer},
+            env={"GUNI_ISSUER": keys.issuer.issuer, **env},
             log=tmp_path / f"gunicorn-{worker_class}.log",
         )
         try:
@@ -121,3 +129,47 @@ def test_what_gunicorn_and_flask_answer_themselves_is_authenticated(tmp_path: Pa
     # gunicorn joins the two fields into "Bearer t,Bearer t": split back, refused as two.
     assert doubled.status_code == 400
     assert 'error="invalid_request"' in doubled.headers["www-authenticate"]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """One real redis-server on a free loopback port."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_fleet_with_redis_fetches_once_and_refuses_replays(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """With RedisStore: 50 cold requests fetch once per fleet; a replayed proof is 401 anywhere."""
+    with api(tmp_path, "sync", redis_url=redis_server.url) as (server, issuer, keys):
+        keys.counts.clear()
+        token = issuer.mint()
+        answers = at_once(server.base_url, [{"Authorization": f"Bearer {token}"}] * COLD_REQUESTS)
+        assert {r.status_code for r in answers} == {200}, server.log.read_text()
+        processes = {r.headers["x-worker-pid"] for r in answers}
+        fetched = dict(keys.counts)
+
+        key = DPoPKey()
+        bound = issuer.mint(cnf={"jkt": key.jkt})
+        proof = key.headers("GET", server.base_url + "/", bound)
+        [first] = at_once(server.base_url, [proof])
+        replays: list[httpx.Response] = []
+        # Which worker accepts a connection is the kernel's choice: replay until
+        # some copies reached processes other than the one that accepted it.
+        for _ in range(10):
+            replays += at_once(server.base_url, [proof] * 16)
+            if {r.headers["x-worker-pid"] for r in replays} - {first.headers["x-worker-pid"]}:
+                break
+        log = server.log.read_text()
+    assert fetched == {"discovery": 1, "jwks": 1}, (fetched, processes, log)
+    assert first.status_code == 200, log
+    assert first.json()["jkt"] == key.jkt
+    assert {r.status_code for r in replays} == {401}, log
+    assert all('error="invalid_dpop_proof"' in r.headers["www-authenticate"] for r in replays)
+    others = {r.headers["x-worker-pid"] for r in replays} - {first.headers["x-worker-pid"]}
+    assert others  # the replay reached other processes, which refused it too
