@@ -62,11 +62,18 @@ class SyncRedisStore:
             with self._lock:
                 link = self._link
                 if link is None:
-                    # A blocking RedisCluster reads the slot map here: a
-                    # failure is an outage of this call, and the next call
-                    # builds again.
-                    link = self._link = SyncLink(self._build())
+                    link = self._link = SyncLink(self._connect())
         return link
+
+    def _connect(self) -> Any:
+        try:
+            return self._build()
+        # A blocking RedisCluster reads the slot map (and the command table)
+        # as it is built, and a node answering garbage there was seen to make
+        # redis-py raise AttributeError: any failure is an outage of this
+        # call, and the next call builds again.
+        except Exception as exc:
+            raise unavailable(exc) from None
 
     def _run(self, op: Op[_T]) -> _T:
         try:

@@ -60,7 +60,7 @@ async def redis_store(redis_server: RedisServer) -> AsyncIterator[RedisStore]:
 
 
 class InThreads:
-    """A :class:`SyncStore` driven as a :class:`Store`: each call runs the blocking face in a thread.
+    """A :class:`SyncStore` driven as a :class:`Store`: each call runs the face in a thread.
 
     So the async contract tests run, unchanged, on every blocking face, and
     their ``asyncio.gather`` races become races between threads.
