@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 try:
-    from flask import Blueprint, Flask, Response, current_app, g, request
+    from flask import Blueprint, Flask, Response, after_this_request, current_app, g, request
     from werkzeug.exceptions import HTTPException, MethodNotAllowed
     from werkzeug.local import LocalProxy
     from werkzeug.routing import RoutingException
@@ -96,9 +96,11 @@ class _State:
     verdict: Verdict | None
 
 
+_NO_STEP_UP = StepUpPolicy()
+
+
 def _claims() -> Claims:
-    claims = g.get("claims")
-    return check_claims(claims, (), StepUpPolicy(), None)
+    return check_claims(g.get("claims"), (), _NO_STEP_UP, None)
 
 
 #: The verified claims of the current request.  Reading it where the request
@@ -218,8 +220,9 @@ class BearerAuth:
         app.extensions[_EXTENSION] = self
         # First: no hook of the app runs for a request refused here.
         app.before_request_funcs.setdefault(None, []).insert(0, self._authenticate)
-        app.after_request(self._add_headers)
-        app.teardown_request(self._report)
+        if self.gate.settings.events is not None:
+            # Only to report admitted requests: no hook costs a request without events.
+            app.teardown_request(self._report)
         app.register_error_handler(BearerError, self._answer_error)
 
     # -- the hooks ------------------------------------------------------------
@@ -241,6 +244,9 @@ class BearerAuth:
         if verdict.response is not None:
             return _flask_response(verdict.response)
         g.claims = verdict.claims
+        if verdict.headers:
+            # A fresh DPoP-Nonce (RFC 9449 section 9) on the view's answer.
+            after_this_request(functools.partial(_add_headers, verdict.headers))
         return None
 
     def _protects(self, endpoint: str | None) -> bool:
@@ -274,13 +280,6 @@ class BearerAuth:
             )
         self._checked_blueprints = True
 
-    def _add_headers(self, response: Response) -> Response:
-        state: _State | None = g.get(_STATE)
-        if state is not None and state.verdict is not None:
-            for name, value in state.verdict.headers:
-                response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
-        return response
-
     def _report(self, _exc: BaseException | None) -> None:
         state: _State | None = g.get(_STATE)
         if state is not None and state.verdict is not None:
@@ -292,6 +291,12 @@ class BearerAuth:
         scope = state.scope if state is not None else scope_from_environ(request.environ)
         verdict = state.verdict if state is not None else None
         return _flask_response(self.gate.refuse(scope, error, verdict=verdict))
+
+
+def _add_headers(headers: list[tuple[bytes, bytes]], response: Response) -> Response:
+    for name, value in headers:
+        response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
+    return response
 
 
 def _endpoint() -> str | None:

@@ -97,6 +97,7 @@ def _text(wsgi: str) -> str:
 
 
 def _split(name: bytes, value: bytes) -> list[bytes]:
+    # The fields a WSGI server joined into ``value``; other headers stay whole.
     if name in _CREDENTIAL_HEADERS and b"," in value:
         cuts = [m.start() for m in _NEXT_CREDENTIALS.finditer(value)]
         if cuts:
@@ -108,14 +109,45 @@ def _split(name: bytes, value: bytes) -> list[bytes]:
     return [value]
 
 
+# Header names of environ keys seen before ("HTTP_X_FOO" -> b"x-foo"): the
+# conversion is most of the cost of building a scope.  Bounded, since the
+# keys are the client's choice; past the bound names are converted each time.
+_NAMES: dict[str, bytes] = {}
+_MAX_NAMES = 512
+_CONTENT = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
+
+
+def _name(key: str) -> bytes:
+    name = _NAMES.get(key)
+    if name is None:
+        name = key[5:].replace("_", "-").lower().encode("latin-1")
+        if len(_NAMES) < _MAX_NAMES:
+            _NAMES[key] = name
+    return name
+
+
 def _headers(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
-    headers: list[tuple[bytes, bytes]] = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_") and isinstance(value, str):
-            name = key[5:].replace("_", "-").lower().encode("latin-1")
-            headers.extend((name, part) for part in _split(name, _bytes(value)))
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and isinstance(value, str) and value:
-            headers.append((key.replace("_", "-").lower().encode("latin-1"), _bytes(value)))
+    names = _NAMES
+    try:
+        # One pass over the HTTP_* keys, on every request: kept to a comprehension.
+        headers = [
+            (names[key] if key in names else _name(key), value.encode("latin-1"))
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        ]
+    except (UnicodeEncodeError, AttributeError):
+        headers = [
+            (_name(key), _bytes(value))
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and isinstance(value, str)
+        ]
+    for key, name in _CONTENT.items():
+        value = environ.get(key)
+        if value and isinstance(value, str):
+            headers.append((name, _bytes(value)))
+    joined = environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_DPOP")
+    if any(isinstance(value, str) and "," in value for value in joined):
+        headers = [(name, part) for name, value in headers for part in _split(name, value)]
     return headers
 
 
