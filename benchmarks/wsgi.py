@@ -1,13 +1,16 @@
 """WSGI over HTTP: a Flask route under gunicorn, protected by okta_bearer and not, interleaved.
 
-``python -m benchmarks.wsgi [--rounds 10] [--duration 5]``: one gunicorn per
-app (``benchmarks/wsgi_app.py``: 2 ``gthread`` workers of 4 threads each, on
-127.0.0.1), all started at once and idle until their turn; each round loads
-every server once, in a rotated order, for the same duration and
-concurrency, with ``wrk`` when installed (else ``python -m benchmarks.load``).
+``python -m benchmarks.wsgi [--rounds 10] [--duration 5] [--worker-class sync]``:
+one gunicorn per app (``benchmarks/wsgi_app.py``: 2 ``gthread`` workers of 4
+threads each, or 2 ``sync`` workers, on 127.0.0.1), all started at once and
+idle until their turn; each round loads every server once, in a rotated
+order, for the same duration and concurrency, with ``wrk`` when installed (else ``python -m benchmarks.load``).
 Every request carries the same ``Authorization`` header (the unprotected app
 ignores it).  Prints req/s and p99 (medians over the rounds) and the ratio of
-each protected app to the unprotected one.
+each protected app to the unprotected one, and the server's CPU time per
+request (user + system time of the gunicorn processes during the run): on a
+shared machine the req/s also measure what the neighbours leave, the CPU per
+request much less so.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Gunicorn:
     process: subprocess.Popen[bytes] | None = None
     rps: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
 
 def _free_port() -> int:
@@ -59,13 +63,23 @@ def _free_port() -> int:
         return port
 
 
-def _start(server: Gunicorn, spec: str) -> None:
+def _cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) of the arbiter and its workers so far (Linux /proc)."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    ticks = 0
+    for pid in [process.pid, *map(int, children)]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _start(server: Gunicorn, spec: str, worker_class: str) -> None:
     server.port = _free_port()
     command = [
         sys.executable, "-m", "gunicorn", "benchmarks.wsgi_app:app",
         "--bind", f"127.0.0.1:{server.port}", "--workers", str(WORKERS),
-        "--worker-class", "gthread", "--threads", str(THREADS), "--log-level", "warning",
-        "--backlog", "2048",
+        "--worker-class", worker_class, "--threads", str(THREADS), "--log-level", "warning",
+        "--backlog", "2048", "--no-control-socket",
     ]  # fmt: skip
     env = {**os.environ, "BENCH_KIND": server.kind, "BENCH_SPEC": spec}
     server.process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
@@ -89,7 +103,9 @@ def _wait_ready(server: Gunicorn, header: dict[str, str], timeout: float = 60.0)
         time.sleep(0.2)
 
 
-def run(*, rounds: int, duration: float, connections: int = 16) -> str:
+def run(
+    *, rounds: int, duration: float, connections: int = 8, worker_class: str = "gthread"
+) -> str:
     """Run the WSGI section and return its report."""
     issuer = LocalIssuer(ISSUER, AUDIENCE)
     token = issuer.mint(exp=int(time.time()) + 86400)
@@ -114,16 +130,20 @@ def run(*, rounds: int, duration: float, connections: int = 16) -> str:
             )
         try:
             for server in servers:
-                _start(server, spec)
+                _start(server, spec, worker_class)
             for server in servers:
                 _wait_ready(server, header)
                 load(server.port, token, connections, min(duration, 2.0))  # warm-up
             for index in range(rounds):
                 shift = index % len(servers)
                 for server in servers[shift:] + servers[:shift]:
+                    assert server.process is not None
+                    before = _cpu_seconds(server.process)
                     rps, p99 = load(server.port, token, connections, duration)
+                    used = _cpu_seconds(server.process) - before
                     server.rps.append(rps)
                     server.p99.append(p99)
+                    server.cpu.append(used / (rps * duration))
                 print(f"\r  wsgi: round {index + 1}/{rounds}", end="", file=sys.stderr, flush=True)
             print(file=sys.stderr)
         finally:
@@ -140,9 +160,11 @@ def run(*, rounds: int, duration: float, connections: int = 16) -> str:
 
     base_rps = statistics.median(servers[0].rps)
     base_p99 = statistics.median(servers[0].p99)
+    base_cpu = statistics.median(servers[0].cpu)
     body = []
     for server in servers:
         rps, p99 = statistics.median(server.rps), statistics.median(server.p99)
+        cpu = statistics.median(server.cpu)
         body.append(
             [
                 server.label,
@@ -150,15 +172,25 @@ def run(*, rounds: int, duration: float, connections: int = 16) -> str:
                 f"{rps / base_rps:.2f}x",
                 f"{p99 * 1e3:.2f}",
                 f"{p99 / base_p99:.2f}x",
+                f"{cpu * 1e6:.0f}",
+                f"{base_cpu / cpu:.2f}x",
             ]
         )
     generator = f"wrk ({wrk}), 1 thread" if wrk else "python -m benchmarks.load (wrk not installed)"
+    shape = (
+        f"{WORKERS} gthread workers x {THREADS} threads"
+        if worker_class == "gthread"
+        else (f"{WORKERS} sync workers")
+    )
+    headers = ["app", "req/s", "vs unprotected", "p99 ms", "p99 vs unprotected"]
+    headers += ["server CPU us/req", "CPU vs unprotected"]
     lines = [
-        f"gunicorn {_version()}, {WORKERS} gthread workers x {THREADS} threads per app, Flask, "
-        f"on 127.0.0.1; load: {generator}, {connections} connections, {duration:g} s per run; "
-        f"{rounds} interleaved rounds, medians.",
+        f"gunicorn {_version()}, {shape} per app, Flask, on 127.0.0.1; load: {generator}, "
+        f"{connections} connections, {duration:g} s per run; {rounds} interleaved rounds, "
+        "medians.  Server CPU: user + system time of the arbiter and its workers during the "
+        "run, per request served (CPU vs unprotected: the unprotected cost divided by this one).",
         "",
-        table(["app", "req/s", "vs unprotected", "p99 ms", "p99 vs unprotected"], body),
+        table(headers, body),
         "",
         "Target (issue 16): a protected route at least 0.85x the unprotected req/s:",
     ]
@@ -184,11 +216,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.wsgi")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
     args = parser.parse_args()
     print("\n".join(machine_facts()))
     print()
-    print(run(rounds=args.rounds, duration=args.duration, connections=args.connections))
+    report = run(
+        rounds=args.rounds,
+        duration=args.duration,
+        connections=args.connections,
+        worker_class=args.worker_class,
+    )
+    print(report)
 
 
 if __name__ == "__main__":

@@ -212,6 +212,9 @@ class GunicornProcess:
             # four imports at once are slow on a shared machine); every state
             # the verifier keeps is created lazily, so each process has its own.
             "--preload",
+            # gunicorn 23+ opens a control socket at one fixed path per user:
+            # several servers at once (tests in parallel) would fight over it.
+            "--no-control-socket",
         ]  # fmt: skip
         with log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own fixed command
