@@ -4,7 +4,8 @@
 one gunicorn per app (``benchmarks/wsgi_app.py``: 2 ``gthread`` workers of 4
 threads each, or 2 ``sync`` workers, on 127.0.0.1), all started at once and
 idle until their turn; each round loads every server once, in a rotated
-order, for the same duration and concurrency, with ``wrk`` when installed (else ``python -m benchmarks.load``).
+order, for the same duration and concurrency, with ``wrk`` when installed
+(else ``python -m benchmarks.load``).
 Every request carries the same ``Authorization`` header (the unprotected app
 ignores it).  Prints req/s and p99 (medians over the rounds) and the ratio of
 each protected app to the unprotected one, and the server's CPU time per
