@@ -129,7 +129,8 @@ class TokenVerifier:
             then fetched once for all of them and refetches coordinated by a
             lease.  Without it each process fetches its own keys.  The sync
             side uses its blocking face (``store.sync``, a
-            :class:`~okta_bearer._store.memory.SyncStore`).
+            :class:`~okta_bearer._store.memory.SyncStore`); a store that is
+            only a ``SyncStore`` serves the sync side alone.
         events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`
             or any :class:`~okta_bearer.metrics.Events`): verified-token
             cache hits and misses, key lookups, discovery and JWKS fetches.
@@ -165,7 +166,7 @@ class TokenVerifier:
         transport: httpx.AsyncBaseTransport | httpx.BaseTransport | None = None,
         token_cache_size: int = 4096,
         token_cache_ttl: float = 300.0,
-        store: Store | None = None,
+        store: Store | SyncStore | None = None,
         events: Events | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -375,11 +376,10 @@ class TokenVerifier:
         # A verified token seen before and still within its deadline.
         if self._events is not None:
             self._events.cache("token", True)
-        if required_scopes or self.required_scopes:
-            check_scopes(claims, (*self.required_scopes, *required_scopes))
-        return claims
+        return self._scoped(claims, required_scopes)
 
     def _scoped(self, claims: Claims, required_scopes: Iterable[str]) -> Claims:
+        # The verifier's scopes and the caller's, checked on every answer.
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims

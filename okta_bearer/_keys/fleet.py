@@ -13,8 +13,10 @@ workers (or pods) make the same number of key fetches as one process:
   fleet-wide rate limit).  A scheduled fetch a second ago does not count, so
   a rotation is seen at once.
 * Otherwise it takes a short lease (``set_if_absent`` with a TTL and a random
-  value of its own) and fetches from the issuer, then publishes the result and
-  releases the lease (only while it still holds it: compare-and-delete).  Others
+  value of its own), reads the shared copy once more (another process may have
+  published and released its lease in between) and fetches from the issuer,
+  then publishes the result and releases the lease (only while it still holds
+  it: compare-and-delete).  Others
   that find the lease taken wait for the holder's copy instead of fetching;
   if the holder fails or dies (the lease expires), they fail this refresh and
   retry after the usual backoff, so an outage never multiplies fetches.
@@ -214,6 +216,11 @@ class Fleet:
             )
             return (yield from self._fetch(fetch, publish=False, kid=kid))
         try:
+            # Another process may have published its copy and released its lease
+            # between our read and our lease: read once more before fetching.
+            shared = yield from self._read_quietly()
+            if shared is not None and self._answers(shared, kid, ours_fetched_at):
+                return self._adopted(shared)
             return (yield from self._fetch(fetch, publish=True, kid=kid))
         finally:
             yield from _release(self._lease_key, holder)
@@ -274,3 +281,12 @@ class Fleet:
     def _read(self) -> Flow[SharedKeys | None]:
         data = yield StoreCall("get", (self._doc_key,))
         return None if data is None else SharedKeys.decode(data)
+
+    def _read_quietly(self) -> Flow[SharedKeys | None]:
+        # A read that may fail (the lease is ours: fetch anyway); a timeout is the budget's.
+        try:
+            return (yield from self._read())
+        except TimeoutError:
+            raise
+        except Exception:
+            return None

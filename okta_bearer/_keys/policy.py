@@ -159,6 +159,10 @@ class KeySetPolicy:
             self.failure = why
         self.refreshing = False
 
+    def abandoned(self) -> None:
+        """The refresh in flight will never report (its thread is gone): forget it."""
+        self.refreshing = False
+
     def unavailable(self, now: float) -> KeysUnavailable:
         """The 503 for ``now``: ``Retry-After`` is what is left of the backoff (at least 1 s)."""
         retry = 1

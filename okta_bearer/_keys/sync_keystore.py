@@ -20,11 +20,17 @@ Threading guarantees (Flask, Django, gunicorn ``gthread`` workers):
 * Refresh-ahead runs in a daemon thread: requests keep using the current
   keys while it fetches (a request never pays for a scheduled refresh), and
   a daemon thread never holds a worker's exit.
+* Fork-safe (gunicorn ``preload_app``): in a forked child a store forgets
+  its parent's HTTP client (pooled connections are not shareable across
+  processes), its lock and any refresh in flight (whose thread did not
+  survive the fork), and keeps the keys it had.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -42,6 +48,18 @@ from .policy import KeySetPolicy, Lookup, Refresh
 __all__ = ["SyncKeyStore"]
 
 _T = TypeVar("_T")
+
+#: Every live store, reset in a forked child (see :meth:`SyncKeyStore._forked`).
+_LIVE: weakref.WeakSet[SyncKeyStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_LIVE):
+        store._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class SyncKeyStore:
@@ -95,6 +113,7 @@ class SyncKeyStore:
         self._done: threading.Event | None = None
         #: HTTP requests made, by kind ("discovery", "jwks"); for tests and metrics.
         self.fetch_counts: dict[str, int] = self._source.fetch_counts
+        _LIVE.add(self)
 
     @property
     def jwks_uri(self) -> str | None:
@@ -167,15 +186,6 @@ class SyncKeyStore:
         done = self._done = threading.Event()
         return done
 
-    def _start(self, kid: str | None = None) -> threading.Thread:
-        # Start a background refresh now, whatever the policy would say (tests).
-        with self._lock:
-            request = self._state.begin(kid, wait=False)
-            done = self._begun()
-        thread = threading.Thread(target=self._refresh, args=(request, done), daemon=True)
-        thread.start()
-        return thread
-
     def _refresh(self, request: Refresh, done: threading.Event | None) -> None:
         state = self._state
         try:
@@ -206,6 +216,15 @@ class SyncKeyStore:
         finally:
             if done is not None:
                 done.set()
+
+    def _forked(self) -> None:
+        # In a forked child: only the forking thread survived, so a refresh in
+        # flight never ends here, and a lock taken by another thread is never
+        # released; the parent's pooled connections are not ours to use.
+        self._lock = threading.Lock()
+        self._done = None
+        self._client = None
+        self._state.abandoned()
 
     def _http(self) -> httpx.Client:
         with self._lock:

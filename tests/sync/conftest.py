@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -104,6 +105,25 @@ class Driver:
         except Exception as exc:
             return str(getattr(exc, "reason", type(exc).__name__))
         return "ok"
+
+    def verify_all(self, verifiers: list[TokenVerifier], tokens: list[str]) -> list[str]:
+        """Verify ``tokens`` at once, spread over ``verifiers``: tasks or threads; each outcome."""
+        pairs = [(verifiers[i % len(verifiers)], token) for i, token in enumerate(tokens)]
+        if self._runner is None:
+            with ThreadPoolExecutor(len(pairs)) as pool:
+                return list(pool.map(lambda pair: self.reason(*pair), pairs))
+
+        async def one(verifier: TokenVerifier, token: str) -> str:
+            try:
+                await verifier.verify(token)
+            except Exception as exc:
+                return str(getattr(exc, "reason", type(exc).__name__))
+            return "ok"
+
+        async def every() -> list[str]:
+            return list(await asyncio.gather(*(one(v, t) for v, t in pairs)))
+
+        return self._runner.run_until_complete(every())
 
     def fetch_counts(self, verifier: TokenVerifier) -> dict[str, int]:
         """This side's discovery and JWKS request counts."""

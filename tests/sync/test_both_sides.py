@@ -7,6 +7,7 @@ import pytest
 
 from okta_bearer import ConfigurationError, KeyPolicy, KeysUnavailable, TokenVerifier
 from okta_bearer._events import Events
+from okta_bearer._store.memory import MemoryStore
 
 from .conftest import AUDIENCE, ISSUER, Driver, World, status
 
@@ -190,3 +191,43 @@ def test_both_sides_report_the_same_events(driver: Driver) -> None:
         ("cache", "keys", False),
         ("fetch", "jwks", False),
     ]
+
+
+def fleet_of(driver: Driver, workers: int = 4) -> tuple[World, list[TokenVerifier]]:
+    """``workers`` verifiers on one side sharing a MemoryStore and one key server."""
+    world = World(driver)
+    store = MemoryStore()
+    verifiers = [
+        driver.verifier(world.issuer, world.server, clock=world.clock, store=store)
+        for _ in range(workers)
+    ]
+    return world, verifiers
+
+
+def test_50_cold_requests_over_a_fleet_fetch_keys_once(driver: Driver) -> None:
+    """A cold fleet of 4 workers answering 50 concurrent requests makes one fetch of each kind."""
+    world, verifiers = fleet_of(driver)
+    outcomes = driver.verify_all(verifiers, [world.token() for _ in range(50)])
+    assert outcomes == ["ok"] * 50
+    assert (world.server.count("discovery"), world.server.count("jwks")) == (1, 1)
+
+
+def test_a_rotation_costs_the_fleet_one_fetch(driver: Driver) -> None:
+    """After a rotation, new-kid tokens at every worker cause one fetch in all."""
+    world, verifiers = fleet_of(driver)
+    assert driver.verify_all(verifiers, [world.token() for _ in range(8)]) == ["ok"] * 8
+    world.clock.advance(60)
+    world.issuer.rotate()
+    assert driver.verify_all(verifiers, [world.token() for _ in range(40)]) == ["ok"] * 40
+    assert world.server.count("jwks") == 2
+
+
+def test_a_random_kid_flood_over_the_fleet_costs_one_fetch_per_interval(driver: Driver) -> None:
+    """Random kids at every worker for 30 s cost at most one fetch per interval in all."""
+    world, verifiers = fleet_of(driver)
+    assert driver.verify_all(verifiers, [world.token() for _ in range(4)]) == ["ok"] * 4
+    for step in range(30):
+        forged = [world.issuer.mint(header={"kid": f"random{step}-{i}"}) for i in range(8)]
+        assert set(driver.verify_all(verifiers, forged)) == {"unknown_kid"}
+        world.clock.advance(1)
+    assert 1 + 1 <= world.server.count("jwks") <= 1 + 6

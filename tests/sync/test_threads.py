@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -278,3 +279,41 @@ def test_close_releases_the_sync_client() -> None:
         client = verifier.sync_keys._client
         assert client is not None
     assert client.is_closed
+
+
+def test_a_forked_child_fetches_on_its_own_after_its_parent_was_mid_refresh() -> None:
+    """A child forked during the parent's held refresh is not stuck waiting for that refresh."""
+    clock = Clock()
+    issuer = LocalIssuer(ISSUER, AUDIENCE, clock=clock)
+    server = KeyServer(issuer, clock)
+    with issuer.verifier(transport=server, clock=clock) as verifier:
+        verifier.verify_sync(issuer.mint())
+        parent_client = verifier.sync_keys._client
+        issuer.rotate()
+        server.hold["jwks"] = threading.Event()
+        server.arrived["jwks"].clear()
+        clock.advance(KEYS_MAX_AGE - 20)
+        verifier.verify_sync(issuer.mint(key=issuer.keys[0]))  # a held background refresh
+        assert server.arrived["jwks"].wait(5)
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: the held refresh's thread did not come along
+            code = 1
+            try:
+                del server.hold["jwks"]
+                keys = verifier.sync_keys
+                fresh = keys._client is None and keys._done is None
+                start = time.monotonic()
+                ok = verifier.verify_sync(issuer.mint(sub="child")).sub == "child"
+                quick = time.monotonic() - start < 1
+                code = 0 if fresh and ok and quick else 2
+            finally:
+                os.write(writer, bytes([code]))
+                os._exit(0)
+        os.close(writer)
+        outcome = os.read(reader, 1)
+        os.waitpid(pid, 0)
+        os.close(reader)
+        server.hold["jwks"].set()
+        assert outcome == bytes([0])
+        assert verifier.sync_keys._client is parent_client
