@@ -42,11 +42,15 @@ future operation that must meet two keys in one command has to hash-tag them;
 Every call is bounded by ``timeout`` (connect, send and answer together; a
 broken pooled connection is replaced once within it, and a cluster client may
 follow ``MOVED``/``ASK`` or refresh its slot map within it), and any failure,
-a Redis error, a refused connection, a failover in progress or the deadline,
-is raised as :class:`~okta_bearer._store.memory.StoreUnavailable`; the caller
-decides what an outage means (503 for DPoP, by default).  SECURITY.md, "Redis
-failover", says what a failover does to replay marks and what
-``replica_acks`` buys.
+a Redis error, a refused connection, a failover in progress, a reply Redis
+would not give or the deadline, is raised as
+:class:`~okta_bearer._store.memory.StoreUnavailable`; the caller decides what
+an outage means (503 for DPoP, by default).  On a Cluster, a call that fails
+because its node is gone or no longer serves the slot (a slot map older than
+a failover) refreshes the map and runs once more within the deadline, except
+``increment``, which would count twice (``okta_bearer._store.redis_ops`` has
+the reasoning for each operation).  SECURITY.md, "Redis failover", says what
+a failover does to replay marks and what ``replica_acks`` buys.
 """
 
 from __future__ import annotations
@@ -114,7 +118,8 @@ class RedisStore:
             applications can share one database (a trailing ``:`` is ignored;
             ``""`` for none).
         max_connections: size of the connection pool (per node on a Cluster;
-            one pool per face).
+            one pool per face); a call beyond it waits for a free connection
+            within ``timeout`` (on an asyncio Cluster client, it fails at once).
         replica_acks: when more than 0, a ``set_if_absent`` that stores its
             key (a DPoP replay mark, a lease) is followed on the same
             connection by ``WAIT replica_acks <timeout/2>``, and fails closed

@@ -26,6 +26,7 @@ worse, half-applied, so it is refused by name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -70,6 +71,9 @@ class Family:
     sentinel: Any
     blocking_pool: Any
     retry: Any
+    # Whether the cluster client takes a pool class for its nodes (the
+    # blocking one does; the asyncio one manages its nodes' connections itself).
+    cluster_pool_class: bool
 
 
 #: redis-py's asyncio clients (the store's async face).
@@ -80,6 +84,7 @@ ASYNC = Family(
     aiosentinel.Sentinel,
     aioredis.BlockingConnectionPool,
     aioretry.Retry,
+    cluster_pool_class=False,
 )
 #: redis-py's blocking clients (the store's ``sync`` face).
 SYNC = Family(
@@ -89,6 +94,7 @@ SYNC = Family(
     redis.sentinel.Sentinel,
     redis.BlockingConnectionPool,
     redis.retry.Retry,
+    cluster_pool_class=True,
 )
 
 
@@ -165,6 +171,11 @@ def _cluster(family: Family, url: str, timeout: float, max_connections: int) -> 
     parsed = _parse(url, "cluster")
     if parsed.path not in ([], ["0"]):
         raise ConfigurationError("url: a Redis Cluster has only database 0")
+    pools: dict[str, Any] = {}
+    if family.cluster_pool_class:
+        # As on one server: a thread beyond max_connections waits (within the
+        # timeout) for a node's connection instead of failing at once.
+        pools["connection_pool_class"] = partial(family.blocking_pool, timeout=timeout)
     return family.cluster(
         startup_nodes=[family.cluster_node(host, port) for host, port in parsed.nodes],
         username=parsed.username,
@@ -176,6 +187,7 @@ def _cluster(family: Family, url: str, timeout: float, max_connections: int) -> 
         # The client refreshes its slot map after a MOVED or a dead node; the
         # store's own deadline bounds how long it may try.
         retry=_one_retry(family),
+        **pools,
     )
 
 

@@ -51,12 +51,12 @@ def _command(port: int, *args: object) -> Any:
         client.close()
 
 
-def _acknowledged(port: int) -> bool:
-    """Whether a probe write on ``port`` reaches a replica within 100 ms (one connection)."""
+def _acknowledged(port: int, key: str = "probe") -> bool:
+    """Whether a probe write of ``key`` on ``port`` reaches a replica within 100 ms."""
     client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
     try:
         pipe = client.pipeline(transaction=False)
-        pipe.set("probe", b"1")
+        pipe.set(key, b"1")
         pipe.execute_command("WAIT", 1, 100)  # type: ignore[no-untyped-call]
         return bool(pipe.execute()[1] >= 1)
     finally:
@@ -147,6 +147,44 @@ class ClusterSet:
                     port = int(primary[1])
                     return next(n for n in self.nodes if n.port == port)
         raise AssertionError(f"no primary serves {key}")
+
+    def replica_of(self, primary: RedisServer) -> RedisServer:
+        """The running replica of ``primary``."""
+        for node in self.nodes:
+            if node.process is not None and node is not primary:
+                info = _info(node.port, "replication")
+                if info["role"] == "slave" and int(str(info["master_port"])) == primary.port:
+                    return node
+        raise AssertionError(f"{primary.port} has no replica")
+
+    def key_on(self, primary: RedisServer, prefix: str) -> str:
+        """A key ``<prefix><n>`` whose slot ``primary`` serves now."""
+        for n in range(10_000):
+            if self.primary_for(f"{prefix}{n}") is primary:
+                return f"{prefix}{n}"
+        raise AssertionError(f"no key for {primary.port}")
+
+    def wait_replicated(self) -> None:
+        """Wait until every primary's writes are acknowledged by a replica (WAIT 1).
+
+        Right after a (re)sync a replica was seen trailing by a second, so
+        "link up" is not enough for a test of ``replica_acks``.
+        """
+        for primary in self.primaries():
+            key = self.key_on(primary, "probe")
+            _wait(
+                lambda port=primary.port, key=key: _acknowledged(port, key),  # type: ignore[misc]
+                f"no replica of {primary.port} acknowledged",
+            )
+
+    def restore(self) -> None:
+        """Restart killed nodes (they rejoin as replicas) and wait until all serve, replicated."""
+        for node in self.nodes:
+            if node.process is None:
+                node.start()
+        self.wait_ok()
+        _wait(self.serving, "the cluster did not serve with three primaries")
+        self.wait_replicated()
 
     def stop(self) -> None:
         """Stop every node."""

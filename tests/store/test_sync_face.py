@@ -163,6 +163,37 @@ async def test_32_threads_racing_on_one_mark_one_wins(
         await store.aclose()
 
 
+@pytest.mark.parametrize("topology", ["redis", "cluster"])
+async def test_threads_beyond_the_pool_wait_for_a_connection(
+    topology: str, request: pytest.FixtureRequest
+) -> None:
+    """16 threads on a pool of 2: each call waits for a free connection, none fails."""
+    store = RedisStore(redis_url(request, topology), timeout=5.0, max_connections=2)
+    face = store.sync
+    failures: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(20):
+                face.set(f"{{pool}}:{n}:{i}", b"v", 60)
+        except StoreUnavailable as exc:
+            failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+
+        def join_all() -> None:
+            for thread in threads:
+                thread.join(60)
+
+        await asyncio.to_thread(join_all)
+        assert failures == []
+    finally:
+        await store.aclose()
+
+
 # -- outages and hostile replies -------------------------------------------------
 
 

@@ -6,11 +6,17 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode as SyncClusterNode
+from redis.cluster import RedisCluster as SyncRedisCluster
+from redis.retry import Retry as SyncRetry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -40,6 +46,7 @@ PROOF_URL = f"{BASE}/items"
 FAILOVER_LIMIT = 20.0
 # DPoP 503s stop within this of the kill (measured: about 2 s for both).
 FAILOVER_WINDOW = 8.0
+FACES = ("async", "sync")
 
 
 # -- configuration --------------------------------------------------------------
@@ -192,17 +199,26 @@ class Fleet:
         """A Bearer request (no store involved)."""
         return await self.client.get("/me", headers={"authorization": f"Bearer {self.bearer}"})
 
-    async def run_until_recovered(self, started: float) -> tuple[list[int], float]:
-        """Requests every 20 ms until 30 DPoP requests in a row succeed; statuses and downtime.
+    async def run_until_recovered(
+        self, started: float, promoted: Callable[[], bool] = lambda: False
+    ) -> tuple[list[int], float, list[int]]:
+        """Requests every 20 ms until 30 DPoP requests in a row succeed.
 
-        Every DPoP answer must be 200 or a 503 with Retry-After, every Bearer answer 200.
+        Every DPoP answer must be 200 or a 503 with Retry-After, every Bearer
+        answer 200.  Returns the statuses, the downtime, and the statuses of
+        the requests sent once ``promoted()`` (polled until true) said so.
         """
         statuses: list[int] = []
+        after: list[int] | None = None
         streak, last_failure = 0, started
         while streak < 30:
             assert time.monotonic() - started < FAILOVER_LIMIT, statuses[-50:]
+            if after is None and promoted():
+                after = []
             response = await self.dpop()
             statuses.append(response.status_code)
+            if after is not None:
+                after.append(response.status_code)
             assert response.status_code in (200, 503), response.text
             if response.status_code == 503:
                 assert response.headers["retry-after"] == "1"
@@ -211,7 +227,7 @@ class Fleet:
                 streak += 1
             assert (await self.plain()).status_code == 200
             await asyncio.sleep(0.02)
-        return statuses, last_failure - started
+        return statuses, last_failure - started, after or []
 
 
 @pytest.fixture
@@ -240,15 +256,78 @@ async def test_cluster_primary_killed_dpop_503_then_recovers(
     victim = redis_cluster.primaries()[0]
     victim.kill()
     started = time.monotonic()
-    statuses, downtime = await fleet.run_until_recovered(started)
+    statuses, downtime, after = await fleet.run_until_recovered(started, redis_cluster.serving)
     assert 503 in statuses  # a third of the slots lost their primary for a while
     assert downtime < FAILOVER_WINDOW
+    # Once the cluster serves with the promoted replica, not one more 503:
+    # a slot map read before the promotion is refreshed and the call retried.
+    assert after
+    assert 503 not in after
     assert len(redis_cluster.primaries()) == 3  # a replica took the dead one's slots
     # Recovered by itself: the same store, and a replay is still refused.
     headers = fleet.key.headers("GET", URL, fleet.bound)
     first = await fleet.client.get("/me", headers=headers)
     again = await fleet.client.get("/me", headers=headers)
     assert (first.status_code, again.status_code) == (200, 401)
+
+
+async def test_a_slot_map_read_before_the_promotion_costs_no_503_after_it(
+    redis_cluster: ClusterSet,
+) -> None:
+    """A slot map naming the dead primary is refreshed and the call retried: no 503 after promotion.
+
+    Both faces' clients refresh on errors at most once a minute here, so the
+    map they read during the outage (still naming the dead primary) is what
+    they hold after the promotion, as a worker does whose last paced refresh
+    fell just before it.  The store refreshes and retries the call once;
+    ``increment`` alone is not retried (it would count twice) and fails
+    closed once.
+    """
+    seeds = [ClusterNode("127.0.0.1", node.port) for node in redis_cluster.nodes]
+    sync_seeds = [
+        SyncClusterNode("127.0.0.1", node.port)  # type: ignore[no-untyped-call]
+        for node in redis_cluster.nodes
+    ]
+    # As RedisStore builds its own (one retry, no backoff), but with a paced refresh of 60 s.
+    client = RedisCluster(
+        startup_nodes=seeds,
+        topology_refresh_min_interval=60,
+        retry=Retry(NoBackoff(), 1),
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+    )
+    sync_client = SyncRedisCluster(
+        startup_nodes=sync_seeds,
+        topology_refresh_min_interval=60,
+        retry=SyncRetry(NoBackoff(), 1),
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+    )
+    store = RedisStore(client=client, sync_client=sync_client, timeout=1.0)
+    # One hash tag: every key of the test lives on the victim's slot.
+    victim = redis_cluster.primary_for("okta_bearer:{stale}")
+    try:
+        for face in FACES:  # each face's map and pool know the victim
+            await _on_face(store, face, "set", f"{{stale}}:{face}", b"warm", 60)
+        victim.kill()
+        for face in FACES:  # an outage: the paced refresh runs now and reads the old map
+            with pytest.raises(StoreUnavailable):
+                await _on_face(store, face, "get", f"{{stale}}:{face}")
+        started = time.monotonic()
+        while not redis_cluster.serving():
+            assert time.monotonic() - started < FAILOVER_LIMIT, "no promotion in time"
+            await asyncio.sleep(0.1)
+        for face in FACES:
+            counter, mark = f"{{stale}}:{face}:n", f"{{stale}}:{face}:mark"
+            with pytest.raises(StoreUnavailable):
+                await _on_face(store, face, "increment", counter, 60)
+            assert await _on_face(store, face, "set_if_absent", mark, b"1", 60)
+            assert await _on_face(store, face, "increment", counter, 60) == 1
+    finally:
+        await store.aclose()
+        await client.aclose()
+        sync_client.close()
+        redis_cluster.restore()
 
 
 @pytest.fixture
@@ -274,7 +353,7 @@ async def test_sentinel_primary_killed_dpop_503_then_recovers(
     victim = redis_sentinel.current_primary()
     victim.kill()
     started = time.monotonic()
-    statuses, downtime = await fleet.run_until_recovered(started)
+    statuses, downtime, _ = await fleet.run_until_recovered(started)
     assert 503 in statuses
     assert downtime < FAILOVER_WINDOW
     assert redis_sentinel.current_primary() is not victim
@@ -306,6 +385,86 @@ async def test_replica_acks_fail_closed_while_the_replica_is_frozen(
     finally:
         await strict.aclose()
         await lax.aclose()
+
+
+async def _on_face(store: RedisStore, face: str, name: str, *args: object) -> Any:
+    """``store.<name>(*args)`` through the async face, or the blocking one in a thread."""
+    if face == "async":
+        return await getattr(store, name)(*args)
+    return await asyncio.to_thread(getattr(store.sync, name), *args)
+
+
+@pytest.mark.parametrize("face", ["async", "sync"])
+async def test_cluster_replica_acks_wait_on_the_primary_that_owns_the_key(
+    face: str, redis_cluster: ClusterSet
+) -> None:
+    """replica_acks=1 on a Cluster: WAIT counts the key's own primary's replica, nobody else's.
+
+    One primary's replica frozen: a mark on that primary fails closed (and
+    stays a replay), a mark on another primary is acknowledged.
+    """
+    strict = RedisStore(redis_cluster.url, timeout=0.6, replica_acks=1)
+    lax = RedisStore(redis_cluster.url, timeout=0.6)
+    frozen_primary, other_primary = redis_cluster.primaries()[:2]
+    frozen = redis_cluster.key_on(frozen_primary, f"okta_bearer:acks-{face}-")
+    healthy = redis_cluster.key_on(other_primary, f"okta_bearer:acks-{face}-")
+    frozen, healthy = frozen.removeprefix("okta_bearer:"), healthy.removeprefix("okta_bearer:")
+    replica = redis_cluster.replica_of(frozen_primary)
+    try:
+        await strict.delete(frozen)
+        await strict.delete(healthy)
+        replica.pause()
+        try:
+            with pytest.raises(StoreUnavailable):
+                await _on_face(strict, face, "set_if_absent", frozen, b"1", 60)
+            assert not await _on_face(strict, face, "set_if_absent", frozen, b"1", 60)
+            assert await _on_face(strict, face, "set_if_absent", healthy, b"1", 60)
+            assert await _on_face(lax, face, "set_if_absent", frozen + "-lax", b"1", 60)
+        finally:
+            replica.resume()
+    finally:
+        await strict.aclose()
+        await lax.aclose()
+
+
+async def test_cluster_marks_acknowledged_by_a_replica_survive_the_primary_kill(
+    redis_cluster: ClusterSet,
+) -> None:
+    """replica_acks=1: marks written through either face survive SIGKILL of their primary.
+
+    After the promotion the new primary has no replica until the old one
+    rejoins, so a new strict mark fails closed there meanwhile.
+    """
+    redis_cluster.wait_replicated()
+    strict = RedisStore(redis_cluster.url, timeout=1.0, replica_acks=1)
+    victim = redis_cluster.primaries()[0]
+    keys = {
+        face: redis_cluster.key_on(victim, f"okta_bearer:survive-{face}-").removeprefix(
+            "okta_bearer:"
+        )
+        for face in ("async", "sync")
+    }
+    try:
+        for face, key in keys.items():
+            await strict.delete(key)
+            assert await _on_face(strict, face, "set_if_absent", key, b"1", 60)
+        victim.kill()
+        started = time.monotonic()
+        while not redis_cluster.serving():
+            assert time.monotonic() - started < FAILOVER_LIMIT, "no promotion in time"
+            await asyncio.sleep(0.1)
+        promoted = redis_cluster.primary_for("okta_bearer:" + keys["async"])
+        for face, key in keys.items():
+            for reader in ("async", "sync"):
+                assert not await _on_face(strict, reader, "set_if_absent", key, b"1", 60)
+            orphan = redis_cluster.key_on(promoted, f"okta_bearer:orphan-{face}-")
+            with pytest.raises(StoreUnavailable):
+                await _on_face(
+                    strict, face, "set_if_absent", orphan.removeprefix("okta_bearer:"), b"1", 60
+                )
+    finally:
+        await strict.aclose()
+        redis_cluster.restore()
 
 
 async def test_replica_acks_without_any_replica_fail_closed(redis_store: RedisStore) -> None:
