@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from okta_bearer._errors import ConfigurationError
 from okta_bearer._flow import (
     BodyTooLarge,
     Flow,
@@ -21,7 +22,7 @@ from okta_bearer._flow import (
     run,
     run_sync,
 )
-from okta_bearer._store.memory import MemoryStore, StoreUnavailable
+from okta_bearer._store.memory import MemoryStore, StoreUnavailable, sync_face
 
 Driver = Callable[..., Any]
 
@@ -168,3 +169,30 @@ def test_both_faces_of_a_memory_store_share_entries() -> None:
     assert store.sync.get("a") == b"1"
     assert store.sync.increment("n", 5.0) == 1
     assert asyncio.run(store.increment("n", 5.0)) == 2
+
+
+def test_an_async_store_is_never_taken_for_a_blocking_face() -> None:
+    """A store whose methods are coroutines (even with a close()) has no blocking face.
+
+    Its coroutines are truthy: taken as blocking, every replay mark and every
+    lease would look won.
+    """
+
+    class AsyncOnly:
+        async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+            return True
+
+        async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+        async def get(self, key: str) -> bytes | None: ...
+        async def delete(self, key: str) -> None: ...
+        async def delete_if_equal(self, key: str, value: bytes) -> bool:
+            return True
+
+        async def increment(self, key: str, ttl: float) -> int:
+            return 1
+
+        def close(self) -> None: ...
+
+    with pytest.raises(ConfigurationError, match="replay_store has no blocking face"):
+        sync_face(AsyncOnly(), "replay_store")
+    assert sync_face(MemoryStore()) is not None

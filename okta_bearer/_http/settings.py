@@ -16,7 +16,6 @@ WSGI gate a :class:`~okta_bearer.SyncVerifier` (``verify_sync()``) and, with
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Literal
@@ -201,17 +200,9 @@ class AuthSettings:
 
 
 def _check_sync_store(store: object) -> None:
-    # A WSGI worker marks proofs from its threads: the store's blocking face.
-    # sync_face takes a store without one as its own face; an async-only store
-    # (coroutine methods) would then "answer" every mark with a coroutine,
-    # which is truthy: every replay accepted.  Refused here, at start-up.
-    face = sync_face(store, "dpop.store")
-    if inspect.iscoroutinefunction(getattr(face, "set_if_absent", None)):
-        raise ConfigurationError(
-            "dpop.store has no blocking face for a sync (WSGI) driver: give it a 'sync' "
-            "attribute implementing okta_bearer.SyncStore, or use MemoryStore "
-            "or okta_bearer.redis_store.RedisStore"
-        )
+    # A WSGI worker marks proofs from its threads: the store's blocking face,
+    # refused here, at start-up, when it has none.
+    sync_face(store, "dpop.store")
 
 
 def _verifier(

@@ -21,6 +21,7 @@ answer raises :class:`StoreUnavailable` (never a backend-specific error).
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -129,6 +130,9 @@ class SyncStore(Protocol):
         ...
 
 
+_SYNC_METHODS = ("set_if_absent", "set", "get", "delete", "delete_if_equal", "increment", "close")
+
+
 def sync_face(store: object, option: str = "store") -> SyncStore:
     """The blocking face of ``store``: its ``sync`` attribute, or itself if it is one.
 
@@ -136,7 +140,11 @@ def sync_face(store: object, option: str = "store") -> SyncStore:
         ConfigurationError: the store offers no blocking face (naming ``option``).
     """
     face = getattr(store, "sync", store)
-    if not isinstance(face, SyncStore):
+    # The protocol check sees method names only: an async store answering
+    # with coroutines (truthy) would accept every replay and win every lease.
+    if not isinstance(face, SyncStore) or any(
+        inspect.iscoroutinefunction(getattr(face, name, None)) for name in _SYNC_METHODS
+    ):
         raise ConfigurationError(
             f"{option} has no blocking face for a sync (WSGI) driver: give it a "
             "'sync' attribute implementing okta_bearer.SyncStore, or use MemoryStore "
