@@ -6,7 +6,9 @@ peers), ``instructions`` (the same, counted by callgrind: noise-free),
 under wrk), ``keys`` (fetch counts on a cold start and a random-kid flood),
 ``dpop`` (the extra cost of a DPoP request, in-memory and Redis replay store),
 ``introspection`` (cached, shared and cold answers; single-flight) and
-``fleet`` (four verifiers starting cold, with and without a shared store).
+``fleet`` (four verifiers starting cold, with and without a shared store),
+``sync`` (``verify_sync`` against the floor, PyJWKClient and authlib's
+resource protector; gunicorn's side is ``python -m benchmarks.wsgi``).
 The last three start a redis-server on loopback when one is installed.
 ``--quick`` runs fewer rounds for a smoke check; ``--profile`` prints where a
 fresh-token verify spends its time instead.
@@ -24,7 +26,17 @@ from collections.abc import Iterator
 
 from ._common import CLOCK_NAMES, clock_name, machine_facts, use_clock
 
-SECTIONS = ("verify", "instructions", "asgi", "http", "keys", "dpop", "introspection", "fleet")
+SECTIONS = (
+    "verify",
+    "instructions",
+    "asgi",
+    "http",
+    "keys",
+    "dpop",
+    "introspection",
+    "fleet",
+    "sync",
+)
 #: Sections that want a real redis-server (started here, on loopback).
 REDIS_SECTIONS = ("dpop", "introspection", "fleet")
 
@@ -83,6 +95,13 @@ async def _main(args: argparse.Namespace) -> None:
         rounds = args.rounds or (6 if args.quick else 30)
         result = await verify(rounds=rounds, calls=64 if args.quick else 200)
         print(result.text)
+    if "sync" in args.sections:
+        from .sync_verify import run as sync_verify
+
+        print("## The sync side: verify_sync")
+        print()
+        rounds = args.rounds or (6 if args.quick else 30)
+        print(await sync_verify(rounds=rounds, calls=64 if args.quick else 200))
     if "instructions" in args.sections:
         from .instructions import run as instructions
 

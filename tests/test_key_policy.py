@@ -197,3 +197,14 @@ def test_warm_up_returns_why_keys_are_not_ready() -> None:
     assert why == "HTTP 500"
     ready, asked = drive(warm().warm_up(T0), failing(policy, T0))
     assert (ready, asked) == (None, [])
+
+
+def test_ready_answers_only_when_nothing_is_due() -> None:
+    """The hot path answers a fresh set's known kid, and defers everything else to lookup."""
+    policy = KeySetPolicy(KeyPolicy())
+    assert policy.ready("k1", "RS256", T0) is None  # cold: a fetch is due
+    policy.installed(KEYS, T0, TTL)
+    assert policy.ready("k1", "RS256", T0 + 10) == "k1"
+    assert policy.ready("k3", "RS256", T0 + 10) is None  # unknown kid: refetch rules apply
+    assert policy.ready("k1", "ES256", T0 + 10) is None  # mismatch: lookup says why
+    assert policy.ready("k1", "RS256", T0 + TTL - REFRESH_AHEAD) is None  # refresh due

@@ -119,9 +119,13 @@ class KeyStore:
                 the kid may be one we could not load.
         """
         now = self._clock()
+        state = self._state
+        check = state.ready(kid, alg, now)
         if self._events is not None:
-            self._events.cache("keys", self._state.is_hit(kid, now))
-        return await self._decide(self._state.lookup(kid, alg, now))
+            self._events.cache("keys", check is not None or state.is_hit(kid, now))
+        if check is not None:
+            return check
+        return await self._decide(state.lookup(kid, alg, now))
 
     async def warm_up(self) -> str | None:
         """Fetch discovery and keys now (at start-up), so the first request finds them.

@@ -172,6 +172,19 @@ class KeySetPolicy:
 
     # -- decisions (generators: yield Refresh, are sent the time) ---------------
 
+    def ready(self, kid: str, alg: str, now: float) -> SignatureCheck | None:
+        """The check for ``kid`` and ``alg`` when nothing is due, else ``None`` (then: lookup).
+
+        The hot path: a key set that is fresh (no refresh due) and lists the
+        kid with that algorithm.  It reads one immutable snapshot and changes
+        nothing, so a thread may call it without its driver's lock.
+        """
+        keyset = self.keyset
+        if keyset is None or now >= keyset.expires_at - REFRESH_AHEAD:
+            return None
+        entry = keyset.checks.get(kid)
+        return None if entry is None else entry.get(alg)
+
     def lookup(self, kid: str, alg: str, now: float) -> Lookup[SignatureCheck]:
         """The signature check of key ``kid`` for ``alg``.
 

@@ -140,6 +140,11 @@ class SyncKeyStore:
                 the kid may be one we could not load.
         """
         now = self._clock()
+        check = self._state.ready(kid, alg, now)  # a snapshot read: no lock needed
+        if check is not None:
+            if self._events is not None:
+                self._events.cache("keys", True)
+            return check
         with self._lock:
             hit = self._state.is_hit(kid, now)
             lookup = self._state.lookup(kid, alg, now)
