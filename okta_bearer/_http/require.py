@@ -22,7 +22,7 @@ from .._jwt.validation import check_scopes
 from .._options import checked_options
 from .stepup import StepUpPolicy
 
-__all__ = ["check_auth", "require_auth"]
+__all__ = ["check_auth", "check_claims", "require_auth"]
 
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
 
@@ -52,7 +52,19 @@ def _check(
     scope = connection.scope
     if "user" not in scope:
         raise RuntimeError("require_auth needs BearerAuthMiddleware installed on the app")
-    claims: Claims | None = getattr(scope["user"], "claims", None)
+    return check_claims(getattr(scope["user"], "claims", None), scopes, policy, now)
+
+
+def check_claims(
+    claims: object, scopes: tuple[str, ...], policy: StepUpPolicy, now: float | None
+) -> Claims:
+    """The route's requirement, for every driver: ``claims`` (or ``None``), scopes, step-up.
+
+    Raises:
+        MissingToken: no verified claims (a public path, an anonymous request).
+        InsufficientScope: a scope in ``scopes`` is missing (403).
+        InsufficientUserAuthentication: ``policy`` is not met (401).
+    """
     if not isinstance(claims, Claims):
         raise MissingToken()
     if scopes:
