@@ -14,6 +14,7 @@ urlpatterns = [
     path("async/items", views.async_items),
     path("public/scoped", views.public_scoped),
     path("public/drf", views.DrfOpen.as_view()),
+    path("drf/open", views.DrfOpen.as_view()),
     path("raises", views.raises),
     path("things", views.Things.as_view()),
     path("drf/items", views.DrfItems.as_view()),
