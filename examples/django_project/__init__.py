@@ -2,5 +2,5 @@
 
 Run it against the dev issuer (``okta-bearer dev-issuer`` in another terminal)::
 
-    python examples/django_project/manage.py runserver 9404
+    python examples/django_project/manage.py runserver 9406
 """

@@ -2,7 +2,7 @@
 
 From a clone of the repository, with the dev issuer running (``okta-bearer dev-issuer``)::
 
-    python examples/django_project/manage.py runserver 9404
+    python examples/django_project/manage.py runserver 9406
 """
 
 from __future__ import annotations
