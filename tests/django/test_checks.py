@@ -50,7 +50,9 @@ def test_misspelt_option_names_the_right_one() -> None:
         ({"realm": 'a"b'}, "realm must be printable ASCII"),
     ],
 )
-def test_wrong_option_is_e001_with_the_configuration_error(options: dict[str, Any], fragment: str) -> None:
+def test_wrong_option_is_e001_with_the_configuration_error(
+    options: dict[str, Any], fragment: str
+) -> None:
     """A wrong value is E001 carrying the library's ConfigurationError message."""
     found = ids(OKTA_BEARER={**base_options(), **options})
     assert list(found) == ["okta_bearer.E001"]
@@ -72,23 +74,28 @@ def test_missing_setting() -> None:
 
 def test_manage_py_check_fails() -> None:
     """manage.py check exits with the error (SystemCheckError) for a wrong option."""
-    with override_settings(OKTA_BEARER={**base_options(), "audiences": "x"}), pytest.raises(
-        SystemCheckError, match=r"okta_bearer\.E001.*did you mean 'audience'"
+    with (
+        override_settings(OKTA_BEARER={**base_options(), "audiences": "x"}),
+        pytest.raises(SystemCheckError, match=r"okta_bearer\.E001.*did you mean 'audience'"),
     ):
         call_command("check")
 
 
 def test_middleware_refuses_to_start_with_a_wrong_setting() -> None:
     """A server loading the middleware (gunicorn runs no checks) stops with the same error."""
-    with override_settings(OKTA_BEARER={**base_options(), "public_path": []}), pytest.raises(
-        ConfigurationError, match="did you mean 'public_paths'"
+    with (
+        override_settings(OKTA_BEARER={**base_options(), "public_path": []}),
+        pytest.raises(ConfigurationError, match="did you mean 'public_paths'"),
     ):
         BearerAuthMiddleware(lambda request: None)
 
 
 def test_cors_after_the_middleware_warns() -> None:
     """A CORS middleware listed after ours is W001 (preflights would be refused)."""
-    middleware = ["okta_bearer.django.BearerAuthMiddleware", "corsheaders.middleware.CorsMiddleware"]
+    middleware = [
+        "okta_bearer.django.BearerAuthMiddleware",
+        "corsheaders.middleware.CorsMiddleware",
+    ]
     assert "okta_bearer.W001" in ids(MIDDLEWARE=middleware)
     assert ids(MIDDLEWARE=middleware[::-1]) == {}
 

@@ -33,7 +33,11 @@ def test_valid_token_sets_auth_and_user(setup: str, okta_django: LocalIssuer) ->
     """request.auth is the claims and request.user a TokenUser named by the subject."""
     response = Client().get("/drf/items", headers=bearer(okta_django.mint()))
     assert response.status_code == 200
-    assert response.json() == {"view": "drf.get", "sub": "alice@example.com", "user": "alice@example.com"}
+    assert response.json() == {
+        "view": "drf.get",
+        "sub": "alice@example.com",
+        "user": "alice@example.com",
+    }
 
 
 def test_scopes_per_method(setup: str, okta_django: LocalIssuer) -> None:
@@ -141,7 +145,9 @@ def test_keys_outage_is_503_with_retry_after(setup: str, okta_django: LocalIssue
     assert REACHED == []
 
 
-def test_verified_once_behind_the_middleware(okta_django: LocalIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verified_once_behind_the_middleware(
+    okta_django: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Behind the middleware DRF reuses its verdict: the gate judges the request once."""
     from okta_bearer._http.gate import Gate
 
@@ -171,6 +177,6 @@ def test_allow_any_view_without_middleware(okta_django: LocalIssuer) -> None:
 
 
 def test_allow_any_view_behind_the_middleware_needs_a_token(okta_django: LocalIssuer) -> None:
-    """Behind the middleware, deny by default holds for DRF views: AllowAny off a public path is 401."""
+    """Behind the middleware deny by default holds for DRF: AllowAny off a public path is 401."""
     assert Client().get("/drf/open").status_code == 401
     assert REACHED == []
