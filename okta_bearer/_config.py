@@ -11,19 +11,25 @@ import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
+
+import httpx
 
 from ._errors import ConfigurationError
 from ._options import checked_options
 
 __all__ = [
     "KeyPolicy",
+    "async_transport",
     "check_bool",
     "check_int",
     "check_number",
     "check_strings",
+    "check_transport",
     "check_url",
     "is_loopback_url",
+    "sync_transport",
 ]
 
 
@@ -134,6 +140,61 @@ def check_strings(option: str, value: object, *, allow_empty: bool) -> tuple[str
     if not result and not allow_empty:
         raise ConfigurationError(f"{option} must not be empty")
     return result
+
+
+_TRANSPORT_KINDS = (httpx.AsyncBaseTransport, httpx.BaseTransport)
+
+
+def check_transport(option: str, transport: object) -> object:
+    """``None``, or an httpx transport for at least one driver, returned unchanged.
+
+    A verifier serves an async side (``verify``: an ``httpx.AsyncBaseTransport``)
+    and a sync side (``verify_sync``: an ``httpx.BaseTransport``); one object
+    may be both (``httpx.MockTransport`` is).  Which side it must serve is
+    known only when that side is first used: see :func:`async_transport`
+    and :func:`sync_transport`.
+    """
+    if transport is None or isinstance(transport, _TRANSPORT_KINDS):
+        return transport
+    raise ConfigurationError(
+        f"{option} must be an httpx.AsyncBaseTransport (for verify) or an "
+        "httpx.BaseTransport (for verify_sync), e.g. httpx.MockTransport (both)"
+    )
+
+
+def _wrong_side(option: str, side: Literal["async", "sync"]) -> ConfigurationError:
+    # The wording TokenVerifier uses for the same rule (_jwt/verifier.py).
+    if side == "sync":
+        return ConfigurationError(
+            f"{option}: verify_sync() needs an httpx.BaseTransport (this one is "
+            "async only; httpx.MockTransport and LocalIssuer.transport() are both)"
+        )
+    return ConfigurationError(
+        f"{option}: verify() needs an httpx.AsyncBaseTransport (this one is sync "
+        "only; use it with verify_sync(), or pass httpx.MockTransport)"
+    )
+
+
+def async_transport(option: str, transport: object) -> httpx.AsyncBaseTransport | None:
+    """``transport`` for the async side (``verify``), or ``None``.
+
+    Raises:
+        ConfigurationError: naming ``option``, when it serves the sync side only.
+    """
+    if transport is None or isinstance(transport, httpx.AsyncBaseTransport):
+        return transport
+    raise _wrong_side(option, "async")
+
+
+def sync_transport(option: str, transport: object) -> httpx.BaseTransport | None:
+    """``transport`` for the sync side (``verify_sync``), or ``None``.
+
+    Raises:
+        ConfigurationError: naming ``option``, when it serves the async side only.
+    """
+    if transport is None or isinstance(transport, httpx.BaseTransport):
+        return transport
+    raise _wrong_side(option, "sync")
 
 
 @checked_options

@@ -14,6 +14,11 @@ Two runners drive any flow:
 * :func:`run_sync` in the calling thread, with an ``httpx.Client`` and a
   :class:`~okta_bearer._store.memory.SyncStore` (Flask, Django).
 
+A per-process limit (at most N introspection calls in flight, one discovery
+at a time) is a :class:`Slots`, taken with the :class:`Acquire` effect: an
+``asyncio.Semaphore`` for the async driver, a ``threading.BoundedSemaphore``
+for the sync one, so the flow states the limit once and each side enforces it.
+
 Both bound the whole flow by one deadline: the async runner with
 ``asyncio.wait_for``, the sync one by giving each step only the time left
 (``TimeoutError`` when none is).  So a flow's timeouts, its error handling
@@ -28,8 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -38,12 +44,14 @@ import httpx
 from ._store.memory import Store, SyncStore
 
 __all__ = [
+    "Acquire",
     "BodyTooLarge",
     "Effect",
     "Flow",
     "HttpRequest",
     "HttpResponse",
     "Pause",
+    "Slots",
     "StoreCall",
     "run",
     "run_sync",
@@ -96,7 +104,42 @@ class Pause:
     seconds: float
 
 
-Effect = HttpRequest | StoreCall | Pause
+class Slots:
+    """At most ``size`` holders at once in this process, for either driver.
+
+    The async driver takes an ``asyncio.Semaphore`` (one per event loop: a
+    verifier may outlive a loop, as under test clients), the sync driver a
+    ``threading.BoundedSemaphore``.  Each side counts its own holders.
+    """
+
+    __slots__ = ("_loop_semaphore", "size", "sync")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        #: The sync side's semaphore, shared by every thread.
+        self.sync = threading.BoundedSemaphore(size)
+        self._loop_semaphore: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def for_loop(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        """The async side's semaphore in ``loop`` (made on first use there)."""
+        current = self._loop_semaphore
+        if current is None or current[0] is not loop:
+            current = self._loop_semaphore = (loop, asyncio.Semaphore(self.size))
+        return current[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Acquire:
+    """Take one of ``slots``, waiting no longer than the flow's deadline.
+
+    The result is a callable that gives the slot back (call it in a
+    ``finally``; it never blocks).  A wait past the deadline is a ``TimeoutError``.
+    """
+
+    slots: Slots
+
+
+Effect = HttpRequest | StoreCall | Pause | Acquire
 #: A flow returning ``T``: yields effects, is sent their results.
 Flow = Generator[Effect, Any, _T]
 
@@ -128,6 +171,10 @@ async def _perform(effect: Effect, client: httpx.AsyncClient, store: Store | Non
     if isinstance(effect, Pause):
         await asyncio.sleep(effect.seconds)
         return None
+    if isinstance(effect, Acquire):
+        semaphore = effect.slots.for_loop(asyncio.get_running_loop())
+        await semaphore.acquire()
+        return semaphore.release
     request = client.build_request(
         effect.method, effect.url, headers=dict(effect.headers), data=effect.data
     )
@@ -195,6 +242,12 @@ def _perform_sync(
     if isinstance(effect, Pause):
         time.sleep(effect.seconds if left is None else min(effect.seconds, left))
         return None
+    if isinstance(effect, Acquire):
+        semaphore = effect.slots.sync
+        if not semaphore.acquire(timeout=left):
+            raise TimeoutError("the time budget ran out")
+        release: Callable[[], None] = semaphore.release
+        return release
     request = client.build_request(
         effect.method,
         effect.url,

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import Any, Literal, get_args
-from urllib.parse import parse_qsl
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,36 +24,32 @@ from ._errors import (
     BearerError,
     ConfigurationError,
     InsufficientScope,
-    InvalidRequest,
     MissingToken,
-    UseDPoPNonce,
 )
-from ._events import Events, check_events, outcome_of
+from ._events import Events, outcome_of
 from ._http.metadata import ProtectedResource, declared_scopes
-from ._http.responses import ChallengeSettings, ErrorResponse, error_response
-from ._http.rfc6750 import ParsedHeaders, is_scope_token
+from ._http.responses import ErrorResponse
+from ._http.rfc6750 import ParsedHeaders
+from ._http.scope import check_query
+from ._http.scope import names_access_token as _names_access_token
+from ._http.scope import route_path as _route_path
+from ._http.settings import AuthSettings, OnError
+from ._http.settings import log_refusal as _log_refusal
 from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
-from ._jwt.verifier import TokenVerifier
-from ._log_fields import token_fields
-from ._opaque.issuers import issuers_of
-from ._options import called_api, checked_options
+from ._options import checked_options
 from ._protocols import Verifier, warm_up
 
 __all__ = ["BearerAuthMiddleware", "BearerUser", "OnError", "StartupCheck"]
 
 logger = logging.getLogger("okta_bearer")
 
-#: ``on_error(error)`` returns the JSON body to send instead of the default one.
-OnError = Callable[[BearerError], Mapping[str, Any]]
 #: What lifespan start-up does about the issuer: ``"warn"`` fetches its
 #: metadata and keys and logs a problem at ERROR, ``"exit"`` also stops the
 #: server (``lifespan.startup.failed``), ``"off"`` leaves it to the first request.
 StartupCheck = Literal["warn", "exit", "off"]
 _STARTUP_CHECKS = frozenset(get_args(StartupCheck))
-
-_CONTEXT_LIMIT = 200  # characters of one logged context value (claims are attacker-chosen)
 
 
 class BearerUser(BaseUser):
@@ -76,23 +71,6 @@ class BearerUser(BaseUser):
     @property
     def identity(self) -> str:
         return self.claims.sub or self.claims.client_id or ""
-
-
-def _route_path(scope: Scope) -> str:
-    # ASGI servers and Starlette's Mount put root_path in front of "path";
-    # routing strips it again, so public paths are matched the same way.
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
-        return path[len(root) :] or "/"
-    return path
-
-
-def _names_access_token(scope: Scope) -> bool:
-    # Most requests have no query string; "in" on bytes costs an internal
-    # TypeError (it tries the operand as an integer first), so skip it then.
-    query: bytes = scope.get("query_string", b"")
-    return bool(query) and b"access_token" in query
 
 
 def _in_event_loop() -> bool:
@@ -258,76 +236,37 @@ class BearerAuthMiddleware:
         dpop: DPoPSettings | None,
         events: Events | None,
     ) -> None:
-        self._events = check_events(events)
-        if isinstance(public_paths, str):
-            raise ConfigurationError("public_paths must be a list of paths, not one string")
-        paths = tuple(public_paths)
-        if not all(isinstance(p, str) and p.startswith("/") for p in paths):
-            raise ConfigurationError("public_paths entries must be paths starting with '/'")
-        if isinstance(required_scopes, str):
-            raise ConfigurationError("required_scopes must be a list of scopes, not one string")
-        scopes = tuple(required_scopes)
-        if not all(isinstance(s, str) and is_scope_token(s) for s in scopes):
-            raise ConfigurationError("required_scopes entries must be RFC 6749 scope tokens")
-        if on_error is not None and not callable(on_error):
-            raise ConfigurationError("on_error must be a callable taking the BearerError")
-        if dpop is not None and not isinstance(dpop, DPoPSettings):
-            raise ConfigurationError("dpop must be an okta_bearer.DPoPSettings or None")
-        if isinstance(resource, str):
-            resource = ProtectedResource(resource)
-        elif resource is not None and not isinstance(resource, ProtectedResource):
-            raise ConfigurationError("resource must be a URL string or a ProtectedResource")
-        self._challenge = ChallengeSettings(
+        # The options mean the same for every driver (Flask, Django): one check.
+        settings = AuthSettings(
+            verifier=verifier,
+            issuer=issuer,
+            audience=audience,
+            public_paths=public_paths,
+            optional=optional,
             realm=realm,
-            details=bool(error_details),
-            resource_metadata=resource.metadata_url if resource is not None else None,
-            # A 401 names the middleware's scopes only with a resource (RFC 9728 5.1).
-            scopes=scopes if resource is not None else (),
+            required_scopes=required_scopes,
+            error_details=error_details,
+            resource=resource,
+            on_error=on_error,
+            dpop=dpop,
+            events=events,
+            side="async",
+            declared_scopes=declared_scopes(self.app),
         )
-        if verifier is None and resource is not None and issuer is not None:
-            # RFC 8707: the resource identifier is an accepted audience by default.
-            audiences = [audience] if isinstance(audience, str) else list(audience or ())
-            audience = [*audiences, resource.resource]
-        if verifier is None:
-            if issuer is None or audience is None:
-                missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]
-                needs = " and ".join(f"{name}=" for name in missing)
-                api = called_api("BearerAuthMiddleware()")
-                raise ConfigurationError(f"{api} needs {needs} (or verifier= for another verifier)")
-            verifier = TokenVerifier(issuer, audience, events=self._events)
-            owns_verifier = True
-        elif issuer is not None or audience is not None:
-            raise ConfigurationError(
-                "pass either verifier= or issuer=/audience=, not both "
-                "(other verifier options go to TokenVerifier)"
-            )
-        elif not isinstance(verifier, Verifier):
-            raise ConfigurationError(
-                "verifier must implement okta_bearer.Verifier (async verify() and aclose())"
-            )
-        else:
-            owns_verifier = False
-        self.verifier: Verifier = verifier
+        self._settings = settings
+        self._events = settings.events
+        self._challenge = settings.challenge
+        self.verifier: Verifier = settings.verifier
         # A verifier we built is ours to close, when the app shuts down.
-        self._owns_verifier = owns_verifier
-        self._exact = frozenset(p for p in paths if not p.endswith("/"))
-        self._prefixes = tuple(p for p in paths if p.endswith("/"))
-        self._optional = bool(optional)
-        self._required_scopes = scopes
-        self._on_error = on_error
-        self._dpop = DPoPGuard(dpop) if dpop is not None else None
-        # RFC 9728 section 2: the document says what this deployment does: every
-        # issuer accepted, the scopes checked here and by the app (ToolScopes),
-        # and whether DPoP is accepted or required.
-        if resource is not None:
-            resource = resource.describing(
-                issuers=issuers_of(verifier),
-                scopes=(*scopes, *declared_scopes(self.app)),
-                dpop_algorithms=None if dpop is None or dpop.mode == "bearer" else dpop.algorithms,
-                dpop_required=dpop is not None and dpop.mode == "required",
-            )
-        self._resource = resource
-        self._metadata_paths = resource.paths if resource is not None else frozenset()
+        self._owns_verifier = settings.owns_verifier
+        self._exact = settings.exact
+        self._prefixes = settings.prefixes
+        self._optional = settings.optional
+        self._required_scopes = settings.required_scopes
+        self._on_error = settings.on_error
+        self._dpop = settings.dpop
+        self._resource = settings.resource
+        self._metadata_paths = settings.metadata_paths
         self._parsed = ParsedHeaders()
 
     @property
@@ -554,13 +493,7 @@ class BearerAuthMiddleware:
 
         return replay
 
-    @staticmethod
-    def _check_query(scope: Scope, token: str | None) -> None:
-        # RFC 6750 section 2.3 is not supported (tokens in URLs leak into logs
-        # and history), but sending two methods at once is a malformed request.
-        query = scope["query_string"].decode("latin-1")
-        if token is not None and any(k == "access_token" for k, _ in parse_qsl(query)):
-            raise InvalidRequest("multiple_methods", "Use only one method to send the token")
+    _check_query = staticmethod(check_query)
 
     async def _call_app(
         self,
@@ -666,71 +599,8 @@ class BearerAuthMiddleware:
         ``"DPoP"``, or ``None`` for none); with DPoP on, the error goes on that
         scheme's challenge.
         """
-        challenges = None if self._dpop is None else self._challenges(self._dpop, error, scheme)
-        if self._on_error is not None:
-            try:
-                body = self._on_error(error)
-                return error_response(error, self._challenge, body, challenges=challenges)
-            except Exception:
-                # A raising hook, or a body JSON cannot encode: never a 500.
-                logger.exception("okta_bearer: on_error failed; the default body was sent")
-        return error_response(error, self._challenge, challenges=challenges)
-
-    def _challenges(
-        self, guard: DPoPGuard, error: BearerError, scheme: Scheme | None
-    ) -> list[tuple[bytes, bytes]]:
-        # RFC 9449 section 7.1: one challenge per accepted scheme; the error's
-        # attributes go on the scheme the client tried (section 7.2), the
-        # other scheme's challenge stays bare.
-        # A malformed header (no scheme known) counts as an attempt at the
-        # one scheme accepted, or at Bearer when both are.
-        settings = self._challenge
-        mode = guard.settings.mode
-        on_dpop = scheme == "DPoP" or (scheme is None and mode == "required")
-        headers: list[tuple[bytes, bytes]] = []
-        if mode != "required":
-            tried = not on_dpop and error.error is not None
-            value = settings.challenge(error) if tried else settings.bare_challenge
-            headers.append((b"www-authenticate", value))
-        if mode != "bearer":
-            # The DPoP challenge takes RFC 6750's parameters (realm, scope,
-            # error, error_description) and adds algs (RFC 9449 section 7.1).
-            tried = on_dpop and error.error is not None
-            bearer = settings.challenge(error) if tried else settings.bare_challenge
-            params = bearer.removeprefix(b"Bearer").lstrip(b" ")
-            algs = b'DPoP algs="' + " ".join(guard.settings.algorithms).encode("ascii") + b'"'
-            headers.append((b"www-authenticate", algs + b", " + params if params else algs))
-        if isinstance(error, UseDPoPNonce):
-            headers.append((b"dpop-nonce", error.nonce.encode("ascii")))
-        return headers
+        return self._settings.error_response(error, scheme)
 
 
 async def _unconfigured(scope: Scope, receive: Receive, send: Send) -> None:
     raise RuntimeError("okta_bearer: BearerAuthMiddleware was given no app")
-
-
-def _log_refusal(scope: Scope, error: BearerError) -> None:
-    level = logging.WARNING if error.status >= 500 else logging.INFO
-    if not logger.isEnabledFor(level):
-        return
-    context = {k: str(v)[:_CONTEXT_LIMIT] for k, v in error.context.items()}
-    fields = token_fields(scope)
-    # %r on everything the client chose: no newline can forge a second log line.
-    logger.log(
-        level,
-        "okta_bearer: refused %s %r: %d %s (%s)%s",
-        scope.get("method", "WEBSOCKET"),
-        scope["path"],
-        error.status,
-        error.error or "no credentials",
-        error.reason,
-        "".join(f" {k}={v!r}" for k, v in context.items()),
-        extra={
-            "reason": error.reason,
-            "status": error.status,
-            "error": error.error,
-            "context": context,
-            "path": scope["path"],
-            **fields,
-        },
-    )

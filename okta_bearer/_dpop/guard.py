@@ -12,6 +12,13 @@ The middleware asks a :class:`DPoPGuard` three things:
    comes last, so only requests with a valid, bound token write to the store.
 3. on refusal, :meth:`~DPoPGuard.challenge_headers`: ``WWW-Authenticate``
    challenges placed as section 7.1 says, and ``DPoP-Nonce`` when one is due.
+
+A WSGI integration (Flask, Django) calls :meth:`~DPoPGuard.check_sync` instead
+of :meth:`~DPoPGuard.check`, with the same arguments (an ASGI-shaped scope
+built from the environ): the same checks, one function for both, and the
+replay mark written through the store's blocking face
+(``okta_bearer._store.memory.sync_face``), so ASGI and WSGI workers sharing
+one store share the marks.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from .._errors import BearerError, InvalidRequest
 from .._http.rfc6750 import challenge as bearer_challenge
 from .._jwt.binding import check_bearer
 from .._jwt.claims import Claims
-from .._store.memory import StoreUnavailable
+from .._store.memory import StoreUnavailable, SyncStore, sync_face
 from .clock import SteadyClock, mark_ttl
 from .proof import (
     DPoPProof,
@@ -77,6 +84,7 @@ class DPoPGuard:
         self._mark_ttl = mark_ttl(settings.replay_window)
         self._nonces = settings.nonces()
         self._algs = " ".join(settings.algorithms)
+        self._sync_store: SyncStore | None = None  # the store's blocking face, on first use
 
     # -- 1. which scheme ------------------------------------------------------
 
@@ -140,6 +148,47 @@ class DPoPGuard:
             ReplayCacheUnavailable: the store cannot answer and the policy
                 is ``fail_closed``.
         """
+        proof = self._checked(scope, scheme, token, claims)
+        if proof is not None:
+            try:
+                fresh = await self.settings.replay_store.set_if_absent(
+                    self._mark_key(proof), b"1", self._mark_ttl
+                )
+            except StoreUnavailable:
+                fresh = None
+            self._marked(fresh)
+        return proof
+
+    def check_sync(
+        self, scope: Mapping[str, Any], scheme: Scheme, token: str, claims: Claims
+    ) -> DPoPProof | None:
+        """:meth:`check` for a WSGI app: the same arguments, checks and errors, blocking.
+
+        ``scope`` is ASGI-shaped (``method``, ``path``, ``headers`` as
+        lower-case byte pairs...), built from the WSGI environ.  The replay
+        mark goes through the blocking face of ``DPoPSettings.store`` (its
+        ``sync`` attribute), shared with ASGI workers using the same store.
+
+        Raises:
+            ConfigurationError: on first use, when the store has no blocking face.
+            InvalidToken, InvalidDPoPProof, UseDPoPNonce, ReplayCacheUnavailable:
+                as :meth:`check`.
+        """
+        proof = self._checked(scope, scheme, token, claims)
+        if proof is not None:
+            if self._sync_store is None:
+                self._sync_store = sync_face(self.settings.replay_store, "store")
+            try:
+                fresh = self._sync_store.set_if_absent(self._mark_key(proof), b"1", self._mark_ttl)
+            except StoreUnavailable:
+                fresh = None
+            self._marked(fresh)
+        return proof
+
+    def _checked(
+        self, scope: Mapping[str, Any], scheme: Scheme, token: str, claims: Claims
+    ) -> DPoPProof | None:
+        """Everything :meth:`check` and :meth:`check_sync` decide before the replay mark."""
         if scheme == "Bearer":
             # Presenting a bound token as a bearer token would drop the very
             # proof of possession it was issued for.
@@ -175,23 +224,24 @@ class DPoPGuard:
             max_size=settings.max_proof_size,
         )
         check_binding(claims, result.jkt)
-        await self._mark_used(result)
         return result
 
-    async def _mark_used(self, proof: DPoPProof) -> None:
-        settings = self.settings
+    @staticmethod
+    def _mark_key(proof: DPoPProof) -> str:
         # RFC 9449 section 11.1: one atomic set-if-absent keyed by key and jti
         # (never check-then-set), kept until the guard's clock is a whole
         # window past it, even after a wall-clock step back (see _dpop/clock.py).
-        key = f"dpop:{proof.jkt}:{proof.jti}"
-        try:
-            fresh = await settings.replay_store.set_if_absent(key, b"1", self._mark_ttl)
-        except StoreUnavailable:
+        return f"dpop:{proof.jkt}:{proof.jti}"
+
+    def _marked(self, fresh: bool | None) -> None:
+        """What the replay mark's outcome means: ``fresh`` is ``None`` when the store failed."""
+        settings = self.settings
+        if fresh is None:
             if settings.store_failure == "fail_open":
                 logger.warning("okta_bearer: DPoP replay store unavailable; proof not checked")
                 return
             logger.warning("okta_bearer: DPoP replay store unavailable; request refused (503)")
-            raise ReplayCacheUnavailable(settings.retry_after) from None
+            raise ReplayCacheUnavailable(settings.retry_after)
         if not fresh:
             raise InvalidDPoPProof("replayed", "DPoP proof has already been used")
 
@@ -203,11 +253,8 @@ class DPoPGuard:
         (valid only until this step ends), the answer carries the current one,
         so the client switches before its nonce expires, without a refusal.
         """
-        nonces = self._nonces
-        if nonces is None:
-            return send
-        current = nonces.current(self._clock())
-        if proof.nonce == current:
+        current = self.nonce_to_offer(proof)
+        if current is None:
             return send
         header = (b"dpop-nonce", current.encode("ascii"))
 
@@ -217,6 +264,19 @@ class DPoPGuard:
             await send(message)
 
         return send_with_nonce
+
+    def nonce_to_offer(self, proof: DPoPProof) -> str | None:
+        """The ``DPoP-Nonce`` an accepted request's answer should carry, if any.
+
+        The current nonce when nonces are on and ``proof`` did not carry it
+        (see :meth:`offer_nonce`, which applies it to an ASGI answer; a WSGI
+        integration adds the header itself).
+        """
+        nonces = self._nonces
+        if nonces is None:
+            return None
+        current = nonces.current(self._clock())
+        return None if proof.nonce == current else current
 
     # -- 3. the answer --------------------------------------------------------
 

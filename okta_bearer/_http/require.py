@@ -58,12 +58,12 @@ def _check(
 def check_claims(
     claims: object, scopes: tuple[str, ...], policy: StepUpPolicy, now: float | None
 ) -> Claims:
-    """The route's requirement, for every driver: ``claims`` (or ``None``), scopes, step-up.
+    """``claims`` after checking ``scopes`` and the step-up ``policy`` (every driver's rule).
 
     Raises:
-        MissingToken: no verified claims (a public path, an anonymous request).
-        InsufficientScope: a scope in ``scopes`` is missing (403).
-        InsufficientUserAuthentication: ``policy`` is not met (401).
+        MissingToken: ``claims`` is not :class:`Claims` (an anonymous request).
+        InsufficientScope: a scope is missing (403).
+        InsufficientUserAuthentication: the sign-in is not strong or recent enough (401).
     """
     if not isinstance(claims, Claims):
         raise MissingToken()

@@ -1,13 +1,17 @@
 """TokenVerifier: the one place where a JWT access token is judged.
 
 ``verify()`` reads top to bottom: cache, parse, key, check, decode, validate.
-Configuration is checked by :mod:`okta_bearer._config`, keys and signature
-checks come from :mod:`okta_bearer._keys.keystore`, claims rules from
-:mod:`okta_bearer._jwt.validation`.
+``verify_sync()`` is the same sequence for threads (Flask, Django): the same
+cache, parsing, checks and validation, only the key lookup is blocking.
+Configuration is checked by :mod:`okta_bearer._config`; keys and signature
+checks come from :mod:`okta_bearer._keys` (the policy in ``policy.py``,
+driven by ``keystore.py`` in an event loop and by ``sync_keystore.py`` from
+threads); claims rules from :mod:`okta_bearer._jwt.validation`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -28,11 +32,12 @@ from .._errors import ConfigurationError, InvalidToken
 from .._events import Events, check_events
 from .._http.rfc6750 import is_scope_token
 from .._keys.keystore import KeyStore
+from .._keys.sync_keystore import SyncKeyStore
 from .._options import checked_options
-from .._store.memory import Store
+from .._store.memory import Store, SyncStore, sync_face
 from .claims import Claims
-from .jwk import SUPPORTED_ALGORITHMS
-from .jws import decode_payload, parse_token
+from .jwk import SUPPORTED_ALGORITHMS, SignatureCheck
+from .jws import ParsedToken, decode_payload, parse_token
 from .validation import TENANT_PLACEHOLDER, Policy, check_scopes, is_tenant_id, validate_claims
 
 __all__ = ["TokenVerifier"]
@@ -110,19 +115,32 @@ class TokenVerifier:
             before parsing (default 16 KiB).
         keys: how keys are fetched and cached (:class:`KeyPolicy`).
         transport: an httpx transport for discovery and keys (tests pass
-            ``LocalIssuer.transport()``); the verifier owns the client built on
-            it and :meth:`aclose` closes it.  Redirects are never followed.
+            ``LocalIssuer.transport()``, an ``httpx.MockTransport``, which
+            serves both sides).  :meth:`verify` needs an
+            ``httpx.AsyncBaseTransport``, :meth:`verify_sync` an
+            ``httpx.BaseTransport``; the wrong kind is a
+            :class:`ConfigurationError` at the first call of that side.  The
+            verifier owns the clients built on it (:meth:`aclose`,
+            :meth:`close`).  Redirects are never followed.
         token_cache_size: verified tokens kept in memory (0 turns the cache off).
         token_cache_ttl: seconds a verified token stays cached (never past ``exp``).
         store: a :class:`~okta_bearer._store.memory.Store` shared by the processes
             of a fleet (``okta_bearer.redis_store.RedisStore``): key sets are
             then fetched once for all of them and refetches coordinated by a
-            lease.  Without it each process fetches its own keys.
+            lease.  Without it each process fetches its own keys.  The sync
+            side uses its blocking face (``store.sync``, a
+            :class:`~okta_bearer._store.memory.SyncStore`).
         events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`
             or any :class:`~okta_bearer.metrics.Events`): verified-token
             cache hits and misses, key lookups, discovery and JWKS fetches.
             ``None`` (the default) calls nothing.
         clock: seconds since the epoch; injectable for tests.
+
+    Both sides are safe to share: one verifier serves every task of an event
+    loop (:meth:`verify`) or every thread of a WSGI worker
+    (:meth:`verify_sync`).  Each side fetches keys on its own (single-flight
+    within the side, no lock held during a network call); the verified-token
+    cache is one, behind a lock held only for a dictionary operation.
 
     Raises:
         ConfigurationError: at construction, naming the offending option.
@@ -143,7 +161,7 @@ class TokenVerifier:
         require_at_jwt: bool = False,
         max_token_size: int = 16 * 1024,
         keys: KeyPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | httpx.BaseTransport | None = None,
         token_cache_size: int = 4096,
         token_cache_ttl: float = 300.0,
         store: Store | None = None,
@@ -191,11 +209,14 @@ class TokenVerifier:
             keys = KeyPolicy()
         elif not isinstance(keys, KeyPolicy):
             raise ConfigurationError("keys must be a KeyPolicy")
-        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+        if transport is not None and not isinstance(
+            transport, (httpx.AsyncBaseTransport, httpx.BaseTransport)
+        ):
             raise ConfigurationError(
-                "transport must be an httpx.AsyncBaseTransport (e.g. LocalIssuer.transport())"
+                "transport must be an httpx.AsyncBaseTransport (for verify) or an "
+                "httpx.BaseTransport (for verify_sync), e.g. LocalIssuer.transport()"
             )
-        if store is not None and not isinstance(store, Store):
+        if store is not None and not isinstance(store, (Store, SyncStore)):
             raise ConfigurationError(
                 "store must implement okta_bearer.Store (set_if_absent, set, get, delete, aclose)"
             )
@@ -219,17 +240,27 @@ class TokenVerifier:
         self._require_at_jwt = check_bool("require_at_jwt", require_at_jwt)
         self._max_size = check_int("max_token_size", max_token_size, 512, 1024 * 1024)
         self._clock = clock
+        self._transport = transport
+        self._store = store
+        self._jwks_uri = jwks_uri
+        self._algs = algs
+        self._key_policy = keys
+        # The async side is built now (an event loop owns nothing yet); what
+        # it cannot use is refused at its first call, as the sync side's is.
+        self._async_problem = _wrong_kind(transport, store, sync=False)
         self._keys = KeyStore(
             issuer=issuer,
             jwks_uri=jwks_uri,
             algorithms=algs,
             policy=keys,
-            transport=transport,
+            transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
             clock=clock,
             on_withdrawn=self._forget_withdrawn,
-            store=store,
+            store=store if isinstance(store, Store) else None,
             events=self._events,
         )
+        self._sync_keys: SyncKeyStore | None = None
+        self._sync_lock = threading.Lock()
         # Verified tokens: token -> (claims, deadline, kid), least recently used
         # first.  cachetools' LRUCache bounds the size; expiry is one deadline
         # per entry checked on every hit (TTLCache's timer cost ~5 us per
@@ -240,6 +271,9 @@ class TokenVerifier:
         self._cache: LRUCache[str, tuple[Claims, float, str]] | None = (
             LRUCache(maxsize=size) if size else None
         )
+        # LRUCache is not thread-safe (a hit reorders it): every access holds
+        # this lock, for one dictionary operation (uncontended in an event loop).
+        self._cache_lock = threading.Lock()
 
     @property
     def keys(self) -> KeyStore:
@@ -271,43 +305,121 @@ class TokenVerifier:
             KeysUnavailable: the issuer's keys cannot be obtained (503).
         """
         now = self._clock()
-        cache = self._cache
-        if cache is not None:
-            hit = cache.get(token)  # an LRU hit also marks the entry recently used
-            if hit is not None:
-                if now < hit[1]:
-                    if self._events is not None:
-                        self._events.cache("token", True)
-                    claims = hit[0]
-                    if required_scopes or self.required_scopes:
-                        check_scopes(claims, (*self.required_scopes, *required_scopes))
-                    return claims
-                del cache[token]
-            if self._events is not None:
-                self._events.cache("token", False)
+        claims = self._cached(token, required_scopes, now)
+        if claims is not None:
+            return claims
+        parsed = self._parse(token)
+        if self._async_problem is not None:
+            raise ConfigurationError(self._async_problem)
+        check = await self._keys.get(parsed.kid, parsed.alg)
+        return self._accept(token, parsed, check, required_scopes, now)
 
-        parsed = parse_token(
+    def verify_sync(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
+        """:meth:`verify`, blocking the calling thread (Flask, Django, any WSGI app).
+
+        The same checks, the same verified-token cache and the same events;
+        keys come from the sync key store (:mod:`okta_bearer._keys.sync_keystore`),
+        which shares one fetch between threads and holds no lock during it.
+        Thread-safe: call it from every thread of a worker.
+
+        Raises:
+            InvalidToken: the token is not acceptable (401).
+            InsufficientScope: the token is valid but lacks a scope (403).
+            KeysUnavailable: the issuer's keys cannot be obtained (503).
+            ConfigurationError: ``transport`` is not an ``httpx.BaseTransport``
+                or ``store`` has no blocking face (at the first call).
+        """
+        now = self._clock()
+        claims = self._cached(token, required_scopes, now)
+        if claims is not None:
+            return claims
+        parsed = self._parse(token)
+        check = self._sync_side().get(parsed.kid, parsed.alg)
+        return self._accept(token, parsed, check, required_scopes, now)
+
+    def _cached(self, token: str, required_scopes: Iterable[str], now: float) -> Claims | None:
+        # A verified token seen before: its claims (scopes checked), else None.
+        cache = self._cache
+        if cache is None:
+            return None
+        with self._cache_lock:
+            hit = cache.get(token)  # an LRU hit also marks the entry recently used
+            if hit is not None and now >= hit[1]:
+                cache.pop(token, None)
+                hit = None
+        events = self._events
+        if hit is None:
+            if events is not None:
+                events.cache("token", False)
+            return None
+        if events is not None:
+            events.cache("token", True)
+        claims = hit[0]
+        if required_scopes or self.required_scopes:
+            check_scopes(claims, (*self.required_scopes, *required_scopes))
+        return claims
+
+    def _parse(self, token: str) -> ParsedToken:
+        return parse_token(
             token,
             algorithms=self.algorithms,
             max_size=self._max_size,
             require_at_jwt=self._require_at_jwt,
         )
-        check = await self._keys.get(parsed.kid, parsed.alg)
+
+    def _accept(
+        self,
+        token: str,
+        parsed: ParsedToken,
+        check: SignatureCheck,
+        required_scopes: Iterable[str],
+        now: float,
+    ) -> Claims:
+        # Signature, claims, cache, scopes: the same for both sides.
         if not check(parsed.signing_input, parsed.signature):
             raise InvalidToken("bad_signature", "Token signature is invalid", {"kid": parsed.kid})
         payload = decode_payload(parsed)
         policy = self._policy
         claims = validate_claims(payload, policy, now)
-
+        cache = self._cache
         if cache is not None:
             # Cached no longer than the token is acceptable, nor than the cache TTL.
             deadline = min(payload["exp"] + policy.leeway, now + self._cache_ttl)
             if policy.max_token_age is not None:
                 deadline = min(deadline, payload["iat"] + policy.max_token_age + policy.leeway)
-            cache[token] = (claims, deadline, parsed.kid)
+            with self._cache_lock:
+                cache[token] = (claims, deadline, parsed.kid)
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
+
+    def _sync_side(self) -> SyncKeyStore:
+        keys = self._sync_keys
+        if keys is not None:
+            return keys
+        problem = _wrong_kind(self._transport, self._store, sync=True)
+        if problem is not None:
+            raise ConfigurationError(problem)
+        with self._sync_lock:
+            if self._sync_keys is None:
+                transport = self._transport
+                self._sync_keys = SyncKeyStore(
+                    issuer=self.issuer,
+                    jwks_uri=self._jwks_uri,
+                    algorithms=self._algs,
+                    policy=self._key_policy,
+                    transport=transport if isinstance(transport, httpx.BaseTransport) else None,
+                    clock=self._clock,
+                    on_withdrawn=self._forget_withdrawn,
+                    store=None if self._store is None else sync_face(self._store),
+                    events=self._events,
+                )
+            return self._sync_keys
+
+    @property
+    def sync_keys(self) -> SyncKeyStore:
+        """The sync side's key store (``fetch_counts``, ``jwks_uri``), built on first use."""
+        return self._sync_side()
 
     async def warm_up(self) -> list[str]:
         """Fetch the issuer's metadata and keys now, so the first request pays nothing.
@@ -319,19 +431,45 @@ class TokenVerifier:
             The problems found (empty when the keys are ready), each naming
             the issuer, what failed and what to check.
         """
+        if self._async_problem is not None:
+            raise ConfigurationError(self._async_problem)
         problem = await self._keys.warm_up()
+        return [] if problem is None else [f"issuer {self.issuer}: {problem}"]
+
+    def warm_up_sync(self) -> list[str]:
+        """:meth:`warm_up` for the sync side (call it once at WSGI start-up), blocking."""
+        problem = self._sync_side().warm_up()
         return [] if problem is None else [f"issuer {self.issuer}: {problem}"]
 
     def _forget_withdrawn(self, kids: frozenset[str]) -> None:
         # Runs once per refresh that drops a key: tokens it signed go with it.
         cache = self._cache
         if cache is not None:
-            for token in [t for t, (_, _, kid) in cache.items() if kid in kids]:
-                del cache[token]
+            with self._cache_lock:
+                for token in [t for t, (_, _, kid) in cache.items() if kid in kids]:
+                    del cache[token]
 
     async def aclose(self) -> None:
-        """Release the HTTP client (if the verifier created it) and any refresh in flight."""
+        """Release the HTTP clients (the verifier's own) and any refresh in flight."""
         await self._keys.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """Release what the sync side owns (its ``httpx.Client``), after a refresh in flight."""
+        keys = self._sync_keys
+        if keys is not None:
+            keys.close()
+
+    def __enter__(self) -> TokenVerifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     async def __aenter__(self) -> TokenVerifier:
         return self
@@ -343,3 +481,27 @@ class TokenVerifier:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _wrong_kind(transport: object, store: object, *, sync: bool) -> str | None:
+    """Why ``transport`` or ``store`` cannot serve one side (``None``: they can)."""
+    if sync:
+        if transport is not None and not isinstance(transport, httpx.BaseTransport):
+            return (
+                "transport: verify_sync() needs an httpx.BaseTransport (this one is "
+                "async only; httpx.MockTransport and LocalIssuer.transport() are both)"
+            )
+        if store is not None:
+            try:
+                sync_face(store)
+            except ConfigurationError as exc:
+                return str(exc)
+        return None
+    if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+        return (
+            "transport: verify() needs an httpx.AsyncBaseTransport (this one is sync "
+            "only; use it with verify_sync(), or pass httpx.MockTransport)"
+        )
+    if store is not None and not isinstance(store, Store):
+        return "store: verify() needs an async okta_bearer.Store (this one is sync only)"
+    return None

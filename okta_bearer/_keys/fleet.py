@@ -1,5 +1,8 @@
 """Key sets shared by every process of a fleet through a :class:`~okta_bearer._store.memory.Store`.
 
+The coordination is a flow (:mod:`okta_bearer._flow`): the same steps run
+against an async store (ASGI) and a store's blocking face (WSGI threads).
+
 Without a shared store each process fetches its own keys; with one, N
 workers (or pods) make the same number of key fetches as one process:
 
@@ -25,19 +28,19 @@ workers (or pods) make the same number of key fetches as one process:
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .._events import Events
-from .._store.lease import release
-from .._store.memory import Store
+from .._flow import Flow, Pause, StoreCall
+from .._store.memory import StoreUnavailable
 
 __all__ = ["Fleet", "SharedKeys"]
 
@@ -122,15 +125,25 @@ def _finite(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-#: Fetches from the issuer: returns (jwks_uri, document, ttl).
-Fetch = Callable[[], Awaitable[tuple[str, Any, float]]]
+#: Fetches from the issuer, as a flow: returns (jwks_uri, document, ttl).
+Fetch = Callable[[], Flow[tuple[str, Any, float]]]
+
+
+def _release(lease_key: str, holder: bytes) -> Flow[None]:
+    # Compare-and-delete, as okta_bearer._store.lease.release, as a flow step:
+    # never another holder's lease; one left behind expires on its own.
+    with contextlib.suppress(StoreUnavailable):
+        yield StoreCall("delete_if_equal", (lease_key, holder))
 
 
 class Fleet:
-    """Coordinates one issuer's key fetches through a shared store.
+    """Coordinates one issuer's key fetches through a shared store (as flows).
+
+    The store itself is the driver's: :meth:`obtain` yields
+    :class:`~okta_bearer._flow.StoreCall` steps, run against the async store
+    by the async driver and against its blocking face by the sync one.
 
     Args:
-        store: the shared store (Redis for several processes).
         issuer: the issuer these keys belong to.
         jwks_uri: the configured JWKS URI, ``None`` when discovered.
         algorithms: the algorithms keys are prepared for.  With ``issuer`` and
@@ -147,7 +160,6 @@ class Fleet:
 
     def __init__(
         self,
-        store: Store,
         *,
         issuer: str,
         jwks_uri: str | None,
@@ -159,7 +171,6 @@ class Fleet:
         max_stale: float,
         events: Events | None = None,
     ) -> None:
-        self._store = store
         self._doc_key = f"keys:{shape_digest(issuer, jwks_uri, algorithms)}"
         self._lease_key = f"{self._doc_key}:lease"
         self._clock = clock
@@ -172,8 +183,8 @@ class Fleet:
         #: Fetches this process made from the issuer, and copies it adopted.
         self.counts = {"fetched": 0, "adopted": 0}
 
-    async def obtain(self, fetch: Fetch, *, kid: str | None, ours_fetched_at: float) -> SharedKeys:
-        """A key set that answers the need, adopted or fetched under the lease.
+    def obtain(self, fetch: Fetch, *, kid: str | None, ours_fetched_at: float) -> Flow[SharedKeys]:
+        """A key set that answers the need, adopted or fetched under the lease (a flow).
 
         ``kid`` is the unknown kid that caused this refresh, ``None`` for a
         scheduled or cold refresh.
@@ -183,15 +194,17 @@ class Fleet:
             Whatever ``fetch`` raises, when this process fetched.
         """
         try:
-            shared = await self._read()
+            shared = yield from self._read()
             if shared is not None and self._answers(shared, kid, ours_fetched_at):
                 return self._adopted(shared)
             holder = os.urandom(16)
-            leased = await self._store.set_if_absent(self._lease_key, holder, self._timeout + 1.0)
+            leased = yield StoreCall(
+                "set_if_absent", (self._lease_key, holder, self._timeout + 1.0)
+            )
             if not leased:
-                return await self._wait_for_holder(kid, ours_fetched_at)
-        except FleetError:
-            raise
+                return (yield from self._wait_for_holder(kid, ours_fetched_at))
+        except (FleetError, TimeoutError):
+            raise  # a timeout is the refresh budget running out, not a store failure
         except Exception as exc:  # the store failed: fetch alone, never fail because of it
             logger.warning(
                 "okta_bearer: shared key store unavailable (%s); fetching keys of %s without it",
@@ -199,11 +212,11 @@ class Fleet:
                 self._issuer,
                 extra={"reason": "store_unavailable", "issuer": self._issuer},
             )
-            return await self._fetch(fetch, publish=False, kid=kid)
+            return (yield from self._fetch(fetch, publish=False, kid=kid))
         try:
-            return await self._fetch(fetch, publish=True, kid=kid)
+            return (yield from self._fetch(fetch, publish=True, kid=kid))
         finally:
-            await release(self._store, self._lease_key, holder)
+            yield from _release(self._lease_key, holder)
 
     def _answers(self, shared: SharedKeys, kid: str | None, ours_fetched_at: float) -> bool:
         now = self._clock()
@@ -218,31 +231,36 @@ class Fleet:
             return shared.fetched_at >= ours_fetched_at
         return shared.for_unknown_kid and now - shared.fetched_at < self._interval
 
-    async def _fetch(self, fetch: Fetch, *, publish: bool, kid: str | None) -> SharedKeys:
-        jwks_uri, document, ttl = await fetch()
+    def _fetch(self, fetch: Fetch, *, publish: bool, kid: str | None) -> Flow[SharedKeys]:
+        jwks_uri, document, ttl = yield from fetch()
         self.counts["fetched"] += 1
         if self._events is not None:
             self._events.cache("keys_shared", False)
         shared = SharedKeys(jwks_uri, document, self._clock(), ttl, kid is not None)
         if publish:
-            await self._quietly(
-                self._store.set(self._doc_key, shared.encode(), ttl + self._max_stale)
-            )
+            try:
+                yield StoreCall("set", (self._doc_key, shared.encode(), ttl + self._max_stale))
+            except TimeoutError:
+                raise
+            except Exception as exc:
+                logger.warning(
+                    "okta_bearer: shared key store write failed (%s)", type(exc).__name__
+                )
         return shared
 
-    async def _wait_for_holder(self, kid: str | None, ours_fetched_at: float) -> SharedKeys:
-        # Bounded by the caller's refresh timeout (asyncio.wait_for around us).
+    def _wait_for_holder(self, kid: str | None, ours_fetched_at: float) -> Flow[SharedKeys]:
+        # Bounded by the driver's refresh budget (the runner's timeout).
         while True:
-            await asyncio.sleep(_POLL)
-            shared = await self._read()
+            yield Pause(_POLL)
+            shared = yield from self._read()
             if (
                 shared is not None
                 and shared.fetched_at > ours_fetched_at
                 and self._answers(shared, None, ours_fetched_at)
             ):
                 return self._adopted(shared)
-            if await self._store.get(self._lease_key) is None:
-                shared = await self._read()
+            if (yield StoreCall("get", (self._lease_key,))) is None:
+                shared = yield from self._read()
                 if shared is not None and self._answers(shared, kid, ours_fetched_at):
                     return self._adopted(shared)
                 raise FleetError("another process's key refresh did not publish keys")
@@ -253,13 +271,6 @@ class Fleet:
             self._events.cache("keys_shared", True)
         return shared
 
-    async def _read(self) -> SharedKeys | None:
-        data = await self._store.get(self._doc_key)
+    def _read(self) -> Flow[SharedKeys | None]:
+        data = yield StoreCall("get", (self._doc_key,))
         return None if data is None else SharedKeys.decode(data)
-
-    @staticmethod
-    async def _quietly(operation: Awaitable[object]) -> None:
-        try:
-            await operation
-        except Exception as exc:
-            logger.warning("okta_bearer: shared key store write failed (%s)", type(exc).__name__)

@@ -42,6 +42,13 @@ or a status means, how long an answer is kept, when to stop asking) is in
   ``max_rate`` a second, counted across the fleet when a store is given.  A
   new token beyond it gets 503 (``Retry-After: 1``) without a call, so a
   flood of random tokens reaches the issuer at ``max_rate`` a second.
+* Two sides, one policy: ``verify`` (ASGI, an event loop) and ``verify_sync``
+  (WSGI threads: Flask, Django) run the same flows (``okta_bearer._flow``:
+  the lookup, the lease, the discovery and the POST, written once) with the
+  same caches, backoff and budget.  On the sync side, threads presenting one
+  new token share one introspection, ``max_concurrent`` is a
+  ``threading.BoundedSemaphore`` never waited on past ``timeout``, and no
+  lock is held during a network call.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -59,14 +67,33 @@ from urllib.parse import urlsplit
 import httpx
 from cachetools import LRUCache
 
-from .._config import check_int, check_number, check_strings, check_url
+from .._config import (
+    async_transport,
+    check_int,
+    check_number,
+    check_strings,
+    check_transport,
+    check_url,
+    sync_transport,
+)
 from .._errors import ConfigurationError, IntrospectionUnavailable, InvalidToken
 from .._events import Events, check_events
+from .._flow import (
+    Acquire,
+    BodyTooLarge,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Slots,
+    StoreCall,
+    run,
+    run_sync,
+)
 from .._http.rfc6750 import is_scope_token
 from .._jwt.claims import Claims
 from .._jwt.validation import Policy, check_scopes, validate_claims
 from .._store.lease import Fetched, shared_fetch
-from .._store.memory import MemoryStore, Store, StoreUnavailable
+from .._store.memory import MemoryStore, Store, StoreUnavailable, SyncStore, sync_face
 from .cache_policy import (
     Backoff,
     CachePolicy,
@@ -89,6 +116,9 @@ _FORM = "application/x-www-form-urlencoded"
 _TOKEN_TYPES = frozenset({"bearer", "dpop"})
 _BUDGET_LOG_EVERY = 10.0
 
+#: A verdict found in the in-process cache: the claims, or ``None`` for inactive.
+_Hit = tuple[Claims | None]
+
 
 class _BadAnswer(Exception):
     """The endpoint answered, but not with a usable introspection response."""
@@ -102,8 +132,23 @@ class _EndpointFailed(Exception):
         self.backoff = backoff
 
 
+class _Pending:
+    """One sync lookup in flight: the threads asking for the same token wait on it."""
+
+    __slots__ = ("done", "entry", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.entry: Entry | None = None
+        self.error: BaseException | None = None
+
+
 class IntrospectionVerifier:
     """Verify access tokens by asking the issuer's introspection endpoint (RFC 7662).
+
+    One object serves both sides: ``verify`` in an event loop (ASGI) and
+    ``verify_sync`` in threads (WSGI), with the same configuration, caches
+    and budget (see the module docstring).
 
     Args:
         issuer: the authorization server's issuer URL; an answer's ``iss``, when
@@ -122,6 +167,7 @@ class IntrospectionVerifier:
         leeway: clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (seconds).
         max_token_size: longer tokens are refused without a request.
         store: where answers are cached and shared; a memory store by default.
+            ``verify_sync`` uses its blocking face (its ``sync`` attribute).
         cache_ttl: longest an active answer is trusted (seconds, default 60).
         inactive_ttl: how long ``active: false`` is remembered (default 5).
         timeout: the budget of one request: total seconds it may spend on
@@ -131,14 +177,18 @@ class IntrospectionVerifier:
         max_concurrent: introspection calls in flight at once in this process.
         max_rate: introspection calls a second: per process, and across the
             fleet when ``store`` is given (a counter in the store).
-        transport: an ``httpx.AsyncBaseTransport`` (tests, proxies).
+        transport: an ``httpx.AsyncBaseTransport`` for ``verify`` and/or an
+            ``httpx.BaseTransport`` for ``verify_sync`` (tests, proxies;
+            ``httpx.MockTransport`` is both).
         events: metric hooks (see :mod:`okta_bearer.metrics`): answers found
             in the in-process cache and the shared store, introspection and
             discovery requests.  ``None`` (the default) calls nothing.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
-        ConfigurationError: at construction, naming the offending option.
+        ConfigurationError: at construction, naming the offending option; a
+            ``transport`` or ``store`` that cannot serve the side first used,
+            at that first use.
     """
 
     def __init__(
@@ -165,7 +215,7 @@ class IntrospectionVerifier:
         retry_after: int = 5,
         max_concurrent: int = 8,
         max_rate: float = 50.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | httpx.BaseTransport | None = None,
         events: Events | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -195,8 +245,7 @@ class IntrospectionVerifier:
         )  # assertions carry wall-clock time: the server judges them by its own
         if store is not None and not isinstance(store, Store):
             raise ConfigurationError("store must implement okta_bearer Store")
-        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-            raise ConfigurationError("transport must be an httpx.AsyncBaseTransport")
+        self._transport = check_transport("transport", transport)
         self._policy = Policy(
             issuer=self.issuer,
             audiences=frozenset(audiences),
@@ -210,9 +259,8 @@ class IntrospectionVerifier:
         )
         self._timeout = check_number("timeout", timeout, 0.01, 120)
         self._retry_after = check_int("retry_after", retry_after, 1, 3600)
-        self._max_concurrent = check_int("max_concurrent", max_concurrent, 1, 10_000)
-        # Made in the loop that uses it: a verifier may outlive one event loop (test clients).
-        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._slots = Slots(check_int("max_concurrent", max_concurrent, 1, 10_000))
+        self._discovery_slot = Slots(1)  # one discovery at a time per side
         self._bucket = TokenBucket(check_number("max_rate", max_rate, 1, 1_000_000), clock())
         self._backoff = Backoff()
         self._budget_logged_at = -math.inf
@@ -220,13 +268,17 @@ class IntrospectionVerifier:
         check_int("local_cache_size", local_cache_size, 0, 10_000_000)
         # The default store runs on the verifier's clock, so a test clock expires it too.
         self._store: Store = store if store is not None else MemoryStore(clock=clock)
+        self._sync_store: SyncStore | None = None  # the store's blocking face, on first use
         self._owns_store = store is None
         self._shares_budget = store is not None
         self._events = check_events(events)
         self._clock = clock
-        self._client = httpx.AsyncClient(
-            transport=transport, timeout=self._timeout, follow_redirects=False
-        )
+        # Made on the first use of each side, so a transport of one kind serves its side.
+        self._client: httpx.AsyncClient | None = None
+        self._sync_client: httpx.Client | None = None
+        # Guards the in-memory state both sides share (caches, budget, backoff,
+        # the sync side's in-flight lookups); never held during I/O.
+        self._lock = threading.Lock()
         # Namespace of this verifier's answers in a shared store: another issuer
         # or client asking about the same token must not read our answers.
         ident = f"{self.issuer}\n{client_id}".encode()
@@ -236,7 +288,7 @@ class IntrospectionVerifier:
             LRUCache(maxsize=local_cache_size) if local_cache_size else None
         )
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
-        self._discovery: asyncio.Task[str] | None = None
+        self._sync_inflight: dict[str, _Pending] = {}
         #: HTTP requests made, by kind ("discovery", "introspection"); for tests and metrics.
         self.fetch_counts: dict[str, int] = {"discovery": 0, "introspection": 0}
 
@@ -244,6 +296,8 @@ class IntrospectionVerifier:
     def introspection_endpoint(self) -> str | None:
         """The endpoint, configured or discovered (``None`` until discovered)."""
         return self._endpoint
+
+    # -- the two sides ---------------------------------------------------------
 
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Return the claims of an active ``token``.
@@ -260,28 +314,56 @@ class IntrospectionVerifier:
             IntrospectionUnavailable: the issuer cannot answer, or the call
                 budget is spent (503).
         """
+        found = self._start(token)
+        if isinstance(found, str):
+            found = self._judged(token, await self._answer(found, token))
+        return self._granted(found[0], required_scopes)
+
+    def verify_sync(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
+        """:meth:`verify`, blocking the calling thread (Flask, Django); thread-safe.
+
+        The same checks, caches and budget.  Threads presenting one new token
+        share one introspection; each waits at most ``timeout`` in all.
+
+        Raises:
+            InvalidToken, InsufficientScope, IntrospectionUnavailable: as :meth:`verify`.
+            ConfigurationError: on first use, when ``transport`` is not an
+                ``httpx.BaseTransport`` or ``store`` has no blocking face.
+        """
+        found = self._start(token)
+        if isinstance(found, str):
+            found = self._judged(token, self._answer_sync(found, token))
+        return self._granted(found[0], required_scopes)
+
+    # -- what both sides share (no I/O) ----------------------------------------
+
+    def _start(self, token: object) -> _Hit | str:
+        """The cached verdict on ``token`` or, to look it up, the SHA-256 of it."""
         if not isinstance(token, str):
             raise InvalidToken("malformed", "Token is malformed")
         now = self._clock()
-        local = self._local
         # In-process memory only (as TokenVerifier's cache); the shared store sees a hash.
         # Each entry's deadline is at or before the token's exp (cache_policy.py).
-        hit = None if local is None else local.get(token)
-        if hit is not None and now < hit[1]:
-            if self._events is not None:
-                self._events.cache("introspection", True)
-            claims = hit[0]
-        else:
-            if not token or not token.isascii():
-                raise InvalidToken("malformed", "Token is malformed")
-            if len(token) > self._max_size:
-                raise InvalidToken("too_large", "Token is too large")
-            if self._events is not None:
-                self._events.cache("introspection", False)
-            digest = hashlib.sha256(token.encode("ascii")).hexdigest()
-            entry = await self._answer(digest, token)
-            now = self._clock()
-            claims = self._judge(token, entry.answer, now, self._cache.deadline(entry, now))
+        if self._local is not None:
+            with self._lock:
+                hit = self._local.get(token)
+            if hit is not None and now < hit[1]:
+                if self._events is not None:
+                    self._events.cache("introspection", True)
+                return (hit[0],)
+        if not token or not token.isascii():
+            raise InvalidToken("malformed", "Token is malformed")
+        if len(token) > self._max_size:
+            raise InvalidToken("too_large", "Token is too large")
+        if self._events is not None:
+            self._events.cache("introspection", False)
+        return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+    def _judged(self, token: str, entry: Entry) -> _Hit:
+        now = self._clock()
+        return (self._judge(token, entry.answer, now, self._cache.deadline(entry, now)),)
+
+    def _granted(self, claims: Claims | None, required_scopes: Iterable[str]) -> Claims:
         if claims is None:
             raise InvalidToken("inactive", "Token is not active")
         if required_scopes or self.required_scopes:
@@ -291,63 +373,131 @@ class IntrospectionVerifier:
     def _judge(
         self, token: str, answer: dict[str, Any], now: float, deadline: float
     ) -> Claims | None:
-        local = self._local
-        if answer["active"] is not True:
-            if local is not None and now < deadline:
-                local[token] = (None, deadline)
-            return None
-        payload = {k: v for k, v in answer.items() if k != "active"}
-        # RFC 7662 section 2.2: iss is optional; the endpoint speaks for our issuer.
-        payload.setdefault("iss", self.issuer)
-        token_type = payload.get("token_type")
-        if token_type is not None and (
-            not isinstance(token_type, str) or token_type.lower() not in _TOKEN_TYPES
-        ):
-            # A refresh token is "active" too at some servers: not an access token.
-            raise InvalidToken("bad_token_type", "Token is not an access token")
-        claims = validate_claims(payload, self._policy, now)
-        if local is not None and now < deadline:
-            local[token] = (claims, deadline)
+        claims: Claims | None = None
+        if answer["active"] is True:
+            payload = {k: v for k, v in answer.items() if k != "active"}
+            # RFC 7662 section 2.2: iss is optional; the endpoint speaks for our issuer.
+            payload.setdefault("iss", self.issuer)
+            token_type = payload.get("token_type")
+            if token_type is not None and (
+                not isinstance(token_type, str) or token_type.lower() not in _TOKEN_TYPES
+            ):
+                # A refresh token is "active" too at some servers: not an access token.
+                raise InvalidToken("bad_token_type", "Token is not an access token")
+            claims = validate_claims(payload, self._policy, now)
+        if self._local is not None and now < deadline:
+            with self._lock:
+                self._local[token] = (claims, deadline)
         return claims
+
+    def _out_of_time(self) -> IntrospectionUnavailable:
+        logger.warning(
+            "okta_bearer: no introspection answer within the %s s budget",
+            self._timeout,
+            extra={"reason": "introspection_unavailable", "issuer": self.issuer},
+        )
+        return IntrospectionUnavailable(self._retry_after)
+
+    def _counted(self, kind: str) -> None:
+        with self._lock:
+            self.fetch_counts[kind] += 1
+
+    # -- the async driver --------------------------------------------------------
+
+    def _async_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=async_transport("transport", self._transport),
+                timeout=self._timeout,
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def _run(self, flow: Flow[Any]) -> Any:
+        try:
+            return await run(flow, self._async_client(), self._store, timeout=self._timeout)
+        except TimeoutError:
+            raise self._out_of_time() from None
 
     async def _answer(self, digest: str, token: str) -> Entry:
         task = self._inflight.get(digest)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._lookup(digest, token))
+            lookup = self._run(self._lookup(digest, token))
+            task = asyncio.get_running_loop().create_task(lookup)
             self._inflight[digest] = task
             task.add_done_callback(lambda _: self._inflight.pop(digest, None))
         # shield: a cancelled request must not cancel the lookup others wait for.
-        return await asyncio.shield(task)
+        result: Entry = await asyncio.shield(task)
+        return result
 
-    async def _lookup(self, digest: str, token: str) -> Entry:
+    # -- the sync driver ---------------------------------------------------------
+
+    def _sync_side(self) -> tuple[httpx.Client, SyncStore]:
+        with self._lock:
+            if self._sync_client is None:
+                transport = sync_transport("transport", self._transport)
+                self._sync_store = sync_face(self._store, "store")
+                self._sync_client = httpx.Client(
+                    transport=transport, timeout=self._timeout, follow_redirects=False
+                )
+            assert self._sync_store is not None  # set with the client
+            return self._sync_client, self._sync_store
+
+    def _run_sync(self, flow: Flow[Any]) -> Any:
+        client, store = self._sync_side()
+        try:
+            return run_sync(flow, client, store, timeout=self._timeout)
+        except TimeoutError:
+            raise self._out_of_time() from None
+
+    def _answer_sync(self, digest: str, token: str) -> Entry:
+        self._sync_side()  # configuration errors before any waiting
+        with self._lock:
+            pending = self._sync_inflight.get(digest)
+            leads = pending is None
+            if pending is None:
+                pending = self._sync_inflight[digest] = _Pending()
+        if not leads:
+            # Another thread asks the issuer: wait for its answer, within our own budget.
+            if not pending.done.wait(self._timeout):
+                raise self._out_of_time()
+            if pending.error is not None:
+                raise pending.error
+            assert pending.entry is not None  # set before done, with no error
+            return pending.entry
+        try:
+            pending.entry = self._run_sync(self._lookup(digest, token))
+            return pending.entry
+        except BaseException as exc:
+            pending.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._sync_inflight.pop(digest, None)
+            pending.done.set()
+
+    # -- the flows (run by both drivers) ----------------------------------------
+
+    def _usable(self, document: bytes) -> bool:
+        entry = Entry.decode(document)
+        now = self._clock()
+        return entry is not None and now < self._cache.deadline(entry, now)
+
+    def _lookup(self, digest: str, token: str) -> Flow[Entry]:
+        """The answer for ``token``: from the shared store, or asked under its lease."""
         key = f"{self._namespace}:{digest}"
-        deadline = asyncio.get_running_loop().time() + self._timeout
-
-        def usable(document: bytes) -> bool:
-            entry = Entry.decode(document)
-            now = self._clock()
-            return entry is not None and now < self._cache.deadline(entry, now)
-
+        deadline = time.monotonic() + self._timeout
         ours: list[Entry] = []
 
-        async def fetch() -> Fetched:
-            entry = Entry(await self._introspect(token, deadline), self._clock())
+        def fetch() -> Flow[Fetched]:
+            entry = Entry((yield from self._introspect(token, deadline)), self._clock())
             ours.append(entry)
             return entry.encode(), self._cache.deadline(entry, entry.fetched_at) - entry.fetched_at
 
-        try:
-            # The one budget: waiting for a slot or another worker, and our call.
-            document, fetched = await asyncio.wait_for(
-                shared_fetch(self._store, key, fetch, lease_ttl=self._timeout, usable=usable),
-                self._timeout,
-            )
-        except asyncio.TimeoutError:
-            logger.warning(
-                "okta_bearer: no introspection answer within the %s s budget",
-                self._timeout,
-                extra={"reason": "introspection_unavailable", "issuer": self.issuer},
-            )
-            raise IntrospectionUnavailable(self._retry_after) from None
+        # The one budget (the driver's timeout): a slot, another worker, and our call.
+        document, fetched = yield from shared_fetch(
+            key, fetch, lease_ttl=self._timeout, usable=self._usable
+        )
         if not fetched and self._events is not None:
             self._events.cache("introspection_shared", True)
         entry = ours[0] if ours else Entry.decode(document)
@@ -355,51 +505,61 @@ class IntrospectionVerifier:
             raise IntrospectionUnavailable(self._retry_after)
         return entry
 
-    async def _spend(self, now: float) -> None:
+    def _spend(self, now: float) -> Flow[None]:
         """Take one call from the budget or raise 503: backoff, rate per process, then fleet."""
-        retry = self._backoff.remaining(now)
+        with self._lock:
+            retry = self._backoff.remaining(now)
+            taken = retry is None and self._bucket.take(now)
         if retry is not None:
             raise IntrospectionUnavailable(retry)
-        if not self._bucket.take(now):
+        if not taken:
             raise self._over_budget("this process")
         if self._shares_budget:
             try:
-                count = await self._store.increment(window_key(self._namespace, now), 2.0)
+                count = yield StoreCall("increment", (window_key(self._namespace, now), 2.0))
             except StoreUnavailable:
                 return  # the per-process budget still holds
             if count > self._bucket.rate:
                 raise self._over_budget("the fleet")
 
-    def _slots_of(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
-        if self._slots is None or self._slots[0] is not loop:
-            self._slots = (loop, asyncio.Semaphore(self._max_concurrent))
-        return self._slots[1]
-
     def _over_budget(self, whose: str) -> IntrospectionUnavailable:
         # Logged at most once per _BUDGET_LOG_EVERY seconds: a flood must not become a log flood.
         now = self._clock()
-        self._refused += 1
-        if now >= self._budget_logged_at + _BUDGET_LOG_EVERY or now < self._budget_logged_at:
+        with self._lock:
+            self._refused += 1
+            due = now >= self._budget_logged_at + _BUDGET_LOG_EVERY or now < self._budget_logged_at
+            refused = self._refused
+            if due:
+                self._budget_logged_at, self._refused = now, 0
+        if due:
             logger.warning(
                 "okta_bearer: introspection budget (%s calls a second) spent in %s; "
                 "%s new tokens got 503 without a call since the last report",
                 self._bucket.rate,
                 whose,
-                self._refused,
+                refused,
                 extra={"reason": "introspection_budget", "issuer": self.issuer},
             )
-            self._budget_logged_at, self._refused = now, 0
         return IntrospectionUnavailable(1)
 
-    async def _introspect(self, token: str, deadline: float) -> dict[str, Any]:
-        await self._spend(self._clock())
-        endpoint = await self._discovered()
-        async with self._slots_of(asyncio.get_running_loop()):
-            started = asyncio.get_running_loop().time()
+    def _introspect(self, token: str, deadline: float) -> Flow[dict[str, Any]]:
+        yield from self._spend(self._clock())
+        endpoint = yield from self._discovered(deadline)
+        release = yield Acquire(self._slots)  # max_concurrent, within the budget
+        try:
+            started = time.monotonic()
             start = time.perf_counter()
-            self.fetch_counts["introspection"] += 1
+            self._counted("introspection")
             try:
-                answer = await self._post(endpoint, token)
+                answer = yield from self._post(endpoint, token)
+            except (asyncio.CancelledError, TimeoutError):
+                # The budget ran out during our own call, which had at least half
+                # of it: the endpoint is too slow (not merely late after a wait).
+                # (A TimeoutError is an OSError: this clause comes first.)
+                if time.monotonic() >= deadline and deadline - started >= self._timeout / 2:
+                    with self._lock:
+                        self._backoff.failed(self._clock(), self._retry_after)
+                raise
             except (_EndpointFailed, _BadAnswer, httpx.HTTPError, OSError) as exc:
                 if self._events is not None:
                     elapsed = time.perf_counter() - start
@@ -408,13 +568,8 @@ class IntrospectionVerifier:
                 if isinstance(exc, _EndpointFailed) and exc.backoff is not None:
                     backoff = exc.backoff
                 raise self._failed(f"introspection at {endpoint} failed", exc, backoff) from exc
-            except asyncio.CancelledError:
-                # The budget ran out during our own call, which had at least half
-                # of it: the endpoint is too slow (not merely late after a wait).
-                now = asyncio.get_running_loop().time()
-                if now >= deadline and deadline - started >= self._timeout / 2:
-                    self._backoff.failed(self._clock(), self._retry_after)
-                raise
+        finally:
+            release()
         if self._events is not None:
             self._events.fetch("introspection", self.issuer, True, time.perf_counter() - start)
         return answer
@@ -423,22 +578,31 @@ class IntrospectionVerifier:
         self, what: str, exc: BaseException, backoff: int | None
     ) -> IntrospectionUnavailable:
         now = self._clock()
-        if backoff is not None:
-            self._backoff.failed(now, backoff)
+        with self._lock:
+            if backoff is not None:
+                self._backoff.failed(now, backoff)
+            retry = self._backoff.remaining(now) or self._retry_after
         logger.warning(
             "okta_bearer: %s (%s)",
             what,
             str(exc) or type(exc).__name__,
             extra={"reason": "introspection_unavailable", "issuer": self.issuer},
         )
-        return IntrospectionUnavailable(self._backoff.remaining(now) or self._retry_after)
+        return IntrospectionUnavailable(retry)
 
-    async def _post(self, endpoint: str, token: str) -> dict[str, Any]:
+    def _fetch(self, method: str, url: str, **options: Any) -> Flow[HttpResponse]:
+        try:
+            response: HttpResponse = yield HttpRequest(method, url, max_body=_MAX_BODY, **options)
+        except BodyTooLarge as exc:
+            raise _BadAnswer(f"body larger than {_MAX_BODY} bytes") from exc
+        return response
+
+    def _post(self, endpoint: str, token: str) -> Flow[dict[str, Any]]:
         form = {"token": token, "token_type_hint": "access_token"}
         headers = self._auth.apply(endpoint, form)
         headers.update({"Accept": "application/json", "Content-Type": _FORM})
-        request = self._client.build_request("POST", endpoint, data=form, headers=headers)
-        status, response_headers, body = await self._send(request)
+        response = yield from self._fetch("POST", endpoint, headers=headers, data=form)
+        status = response.status
         verdict = outcome(status)
         if verdict == "token_refused":
             # RFC 7662 section 2.2: a token the server cannot use is not active.
@@ -458,56 +622,50 @@ class IntrospectionVerifier:
                     status,
                     extra={"reason": "client_auth_refused", "issuer": self.issuer},
                 )
-            wait = retry_after_seconds(response_headers.get("retry-after"), self._clock())
+            wait = retry_after_seconds(response.headers.get("retry-after"), self._clock())
             raise _EndpointFailed(f"HTTP {status}", wait)
-        answer = parse_answer(body)
+        answer = parse_answer(response.body)
         if answer is None:
             raise _BadAnswer("the answer is not a JSON object with a boolean 'active'")
         return answer
 
-    async def _send(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
-        response = await self._client.send(request, stream=True, follow_redirects=False)
-        try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > _MAX_BODY:
-                raise _BadAnswer(f"body larger than {_MAX_BODY} bytes")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > _MAX_BODY:
-                    raise _BadAnswer(f"body larger than {_MAX_BODY} bytes")
-        finally:
-            await response.aclose()
-        return response.status_code, response.headers, bytes(body)
-
-    async def _discovered(self) -> str:
+    def _discovered(self, deadline: float) -> Flow[str]:
+        """The endpoint: configured, known, or discovered now (one discovery at a time)."""
         if self._endpoint is not None:
             return self._endpoint
-        task = self._discovery
-        if task is None:
-            task = self._discovery = asyncio.get_running_loop().create_task(self._discover())
+        release = yield Acquire(self._discovery_slot)
         try:
-            return await asyncio.shield(task)
+            if self._endpoint is not None:  # found while we waited
+                return self._endpoint
+            with self._lock:
+                retry = self._backoff.remaining(self._clock())
+            if retry is not None:  # the discovery we waited for failed: fail fast too
+                raise IntrospectionUnavailable(retry)
+            return (yield from self._discover(deadline))
         finally:
-            if task.done():
-                self._discovery = None
+            release()
 
-    async def _discover(self) -> str:
+    def _discover(self, deadline: float) -> Flow[str]:
         start = time.perf_counter()
         try:
-            endpoint = await asyncio.wait_for(self._find_endpoint(), self._timeout)
-        except (_BadAnswer, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
-            if self._events is not None:
-                self._events.fetch("discovery", self.issuer, False, time.perf_counter() - start)
-            raise self._failed(
-                f"discovery for {self.issuer} failed", exc, self._retry_after
-            ) from exc
+            endpoint = yield from self._find_endpoint()
+        except (asyncio.CancelledError, TimeoutError) as exc:
+            if time.monotonic() >= deadline:  # too slow, not a caller gone (aclose)
+                self._discovery_failed(start, exc)
+            raise
+        except (_BadAnswer, httpx.HTTPError, OSError) as exc:
+            raise self._discovery_failed(start, exc) from exc
         if self._events is not None:
             self._events.fetch("discovery", self.issuer, True, time.perf_counter() - start)
         self._endpoint = endpoint
         return endpoint
 
-    async def _find_endpoint(self) -> str:
+    def _discovery_failed(self, start: float, exc: BaseException) -> IntrospectionUnavailable:
+        if self._events is not None:
+            self._events.fetch("discovery", self.issuer, False, time.perf_counter() - start)
+        return self._failed(f"discovery for {self.issuer} failed", exc, self._retry_after)
+
+    def _find_endpoint(self) -> Flow[str]:
         base = self.issuer.rstrip("/")
         parts = urlsplit(base)
         urls = [
@@ -520,16 +678,16 @@ class IntrospectionVerifier:
             )
         last = "no metadata URL answered"
         for url in urls:
-            self.fetch_counts["discovery"] += 1
-            request = self._client.build_request("GET", url, headers={"Accept": "application/json"})
-            status, _, body = await self._send(request)
+            self._counted("discovery")
+            response = yield from self._fetch("GET", url, headers={"Accept": "application/json"})
+            status = response.status
             if 400 <= status < 500:
                 last = f"{url} answered HTTP {status}"
                 continue
             if status != 200:
                 raise _BadAnswer(f"{url} answered HTTP {status}")
             try:
-                meta = parse_json(body)
+                meta = parse_json(response.body)
             except ValueError as exc:
                 raise _BadAnswer(f"{url} did not answer JSON") from exc
             if not isinstance(meta, dict) or meta.get("issuer") != self.issuer:
@@ -541,6 +699,16 @@ class IntrospectionVerifier:
                 raise _BadAnswer(f"metadata at {url} has no usable introspection_endpoint") from exc
         raise _BadAnswer(last)
 
+    # -- start-up and shutdown -------------------------------------------------------
+
+    def _warm_up_problems(self, error: IntrospectionUnavailable) -> list[str]:
+        cause = error.__cause__
+        why = (str(cause) or type(cause).__name__) if cause is not None else "unavailable"
+        return [f"issuer {self.issuer}: introspection endpoint discovery failed ({why})"]
+
+    def _warm_up_flow(self) -> Flow[str]:
+        return self._discovered(time.monotonic() + self._timeout)
+
     async def warm_up(self) -> list[str]:
         """Discover the introspection endpoint now (at start-up), when it is not configured.
 
@@ -550,22 +718,40 @@ class IntrospectionVerifier:
             The problems found (empty when the endpoint is known).
         """
         try:
-            await self._discovered()
+            await self._run(self._warm_up_flow())
         except IntrospectionUnavailable as exc:
-            cause = exc.__cause__
-            why = (str(cause) or type(cause).__name__) if cause is not None else "unavailable"
-            return [f"issuer {self.issuer}: introspection endpoint discovery failed ({why})"]
+            return self._warm_up_problems(exc)
+        return []
+
+    def warm_up_sync(self) -> list[str]:
+        """:meth:`warm_up`, blocking the calling thread (a WSGI app's start-up)."""
+        try:
+            self._run_sync(self._warm_up_flow())
+        except IntrospectionUnavailable as exc:
+            return self._warm_up_problems(exc)
         return []
 
     async def aclose(self) -> None:
-        """Cancel lookups in flight and close the HTTP client (and the default store)."""
+        """Cancel lookups in flight and close both HTTP clients (and the default store)."""
         for task in list(self._inflight.values()):
             task.cancel()
-        if self._discovery is not None:
-            self._discovery.cancel()
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        self._close_sync_client()
         if self._owns_store:
             await self._store.aclose()
+
+    def close(self) -> None:
+        """Close the sync side's HTTP client (and the default store)."""
+        self._close_sync_client()
+        if self._owns_store:
+            sync_face(self._store).close()
+
+    def _close_sync_client(self) -> None:
+        with self._lock:
+            client, self._sync_client = self._sync_client, None
+        if client is not None:
+            client.close()
 
     async def __aenter__(self) -> IntrospectionVerifier:
         return self
@@ -577,3 +763,14 @@ class IntrospectionVerifier:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    def __enter__(self) -> IntrospectionVerifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

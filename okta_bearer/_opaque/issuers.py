@@ -29,7 +29,7 @@ from .._errors import ConfigurationError, InvalidToken
 from .._jwt.claims import Claims, scopes_of
 from .._jwt.validation import TENANT_PLACEHOLDER, check_scopes, is_tenant_id
 from .._options import checked_options
-from .._protocols import Verifier, warm_up
+from .._protocols import SyncVerifier, Verifier, warm_up
 
 __all__ = [
     "MultiIssuerVerifier",
@@ -190,6 +190,42 @@ def _template_of(issuer: str, templates: Iterable[str]) -> str:
     return ""
 
 
+def _sync_side(verifier: object, option: str) -> SyncVerifier:
+    """``verifier`` as a :class:`~okta_bearer.SyncVerifier`, for a router's ``verify_sync``.
+
+    Checked at the first sync use, not at construction: an ASGI app may
+    route to verifiers that have no sync side.
+
+    Raises:
+        ConfigurationError: naming ``option`` and the verifier, when it has no ``verify_sync``.
+    """
+    if not isinstance(verifier, SyncVerifier):
+        issuers = ", ".join(issuers_of(verifier)) or "no issuer"
+        raise ConfigurationError(
+            f"{option}: {type(verifier).__name__} ({issuers}) has no verify_sync/close, "
+            "so it cannot serve a sync (WSGI) driver"
+        )
+    return verifier
+
+
+def _close_all(*verifiers: object) -> None:
+    """Close the sync side of each verifier that has one (``close``)."""
+    for verifier in verifiers:
+        close = getattr(verifier, "close", None)
+        if callable(close):
+            close()
+
+
+def _warm_up_sync(*verifiers: object) -> list[str]:
+    """Warm every verifier that has a ``warm_up_sync()`` method, in turn; the problems found."""
+    problems: list[str] = []
+    for verifier in verifiers:
+        method = getattr(verifier, "warm_up_sync", None)
+        if callable(method):
+            problems.extend(str(problem) for problem in method())
+    return problems
+
+
 def _issuers_routed_to(verifier: object) -> tuple[str, ...]:
     # A verifier names its one ``issuer``, or, routing to others itself (a
     # TokenShapeVerifier, another MultiIssuerVerifier), its ``accepted_issuers``.
@@ -294,13 +330,36 @@ class MultiIssuerVerifier:
                 without one, or whatever the chosen verifier raises.
             InsufficientScope, KeysUnavailable: from the chosen verifier.
         """
+        _, verifier, profile, scopes = self._route(token, required_scopes)
+        if profile is None:
+            return await verifier.verify(token, scopes)
+        return self._profiled(profile, await verifier.verify(token), scopes)
+
+    def verify_sync(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
+        """:meth:`verify`, blocking the calling thread: the chosen verifier's ``verify_sync``.
+
+        Raises:
+            ConfigurationError: the chosen verifier has no ``verify_sync``
+                (naming it; checked on first use).
+            InvalidToken, InsufficientScope, KeysUnavailable: as :meth:`verify`.
+        """
+        option, verifier, profile, scopes = self._route(token, required_scopes)
+        side = _sync_side(verifier, option)
+        if profile is None:
+            return side.verify_sync(token, scopes)
+        return self._profiled(profile, side.verify_sync(token), scopes)
+
+    def _route(
+        self, token: object, required_scopes: Iterable[str]
+    ) -> tuple[str, Verifier, TokenProfile | None, tuple[str, ...]]:
+        """The verifier for ``token`` (and its option name), its profile, and the scopes asked."""
         scopes = (*self.required_scopes, *required_scopes)
         if not isinstance(token, str):
             raise InvalidToken("malformed", "Token is malformed")
         if not is_jwt_shaped(token):
             if self._opaque is None:
                 raise InvalidToken("malformed", "Token is malformed")
-            return await self._opaque.verify(token, scopes)
+            return "opaque", self._opaque, None, scopes
         issuer = unverified_issuer(token)
         verifier = self.verifier_for(issuer)
         if verifier is None:
@@ -312,9 +371,11 @@ class MultiIssuerVerifier:
         profile = self._profiles.get(issuer) or self._profiles.get(
             _template_of(issuer, self._templates)
         )
-        if profile is None:
-            return await verifier.verify(token, scopes)
-        claims = profile.apply(await verifier.verify(token))
+        return "verifiers", verifier, profile, scopes
+
+    @staticmethod
+    def _profiled(profile: TokenProfile, claims: Claims, scopes: tuple[str, ...]) -> Claims:
+        claims = profile.apply(claims)
         if scopes:
             check_scopes(claims, scopes)
         return claims
@@ -323,10 +384,32 @@ class MultiIssuerVerifier:
         """Warm every configured verifier (and ``opaque``) at once; the problems found."""
         return await warm_up(*self._routes.values(), *([self._opaque] if self._opaque else []))
 
+    def warm_up_sync(self) -> list[str]:
+        """:meth:`warm_up` for a sync (WSGI) app: each verifier's ``warm_up_sync``, in turn."""
+        return _warm_up_sync(*self._all())
+
+    def _all(self) -> tuple[Verifier, ...]:
+        return (*dict.fromkeys(self._routes.values()), *([self._opaque] if self._opaque else []))
+
     async def aclose(self) -> None:
         """Close every configured verifier."""
         for verifier in (*self._routes.values(), *([self._opaque] if self._opaque else [])):
             await verifier.aclose()
+
+    def close(self) -> None:
+        """Close the sync side of every configured verifier (its ``close``)."""
+        _close_all(*self._all())
+
+    def __enter__(self) -> MultiIssuerVerifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     async def __aenter__(self) -> MultiIssuerVerifier:
         return self
@@ -369,18 +452,50 @@ class TokenShapeVerifier:
 
     async def verify(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """Verify ``token`` with the verifier its shape calls for."""
+        return await self._route(token)[1].verify(token, required_scopes)
+
+    def verify_sync(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
+        """:meth:`verify`, blocking the calling thread: the chosen verifier's ``verify_sync``.
+
+        Raises:
+            ConfigurationError: the chosen verifier (``jwt`` or ``opaque``) has
+                no ``verify_sync`` (naming it; checked on first use).
+        """
+        option, verifier = self._route(token)
+        return _sync_side(verifier, option).verify_sync(token, required_scopes)
+
+    def _route(self, token: object) -> tuple[str, Verifier]:
         if not self._introspect_jwts and isinstance(token, str) and is_jwt_shaped(token):
-            return await self._jwt.verify(token, required_scopes)
-        return await self._opaque.verify(token, required_scopes)
+            return "jwt", self._jwt
+        return "opaque", self._opaque
 
     async def warm_up(self) -> list[str]:
         """Warm both verifiers at once; the problems found."""
         return await warm_up(self._jwt, self._opaque)
 
+    def warm_up_sync(self) -> list[str]:
+        """:meth:`warm_up` for a sync (WSGI) app: each verifier's ``warm_up_sync``, in turn."""
+        return _warm_up_sync(self._jwt, self._opaque)
+
     async def aclose(self) -> None:
         """Close both verifiers."""
         await self._jwt.aclose()
         await self._opaque.aclose()
+
+    def close(self) -> None:
+        """Close the sync side of both verifiers (their ``close``)."""
+        _close_all(self._jwt, self._opaque)
+
+    def __enter__(self) -> TokenShapeVerifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     async def __aenter__(self) -> TokenShapeVerifier:
         return self

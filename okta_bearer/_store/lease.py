@@ -11,8 +11,16 @@ compete for it again: one fetch at a time per key, never a stampede per request.
 The store is a cache, not a dependency: when it cannot be reached the caller
 fetches directly (and the answer is still correct).
 
-The wait has no deadline of its own: the caller bounds the whole call (its
-budget, with ``asyncio.timeout``), and the lease lives as long as that budget.
+Whoever wins the lease reads the store once more before fetching, every time:
+a previous holder may have published its document and released its lease
+between this worker's read and its lease (even on its very first attempt), and
+that document must not be fetched a second time.  So a document is fetched
+once per fleet, at the cost of one more read on the cold path only.
+
+:func:`shared_fetch` is a *flow* (see ``okta_bearer._flow``): written once, run
+by the async driver (ASGI) and the sync one (WSGI threads) alike.  The wait has
+no deadline of its own: the caller bounds the whole flow (its budget), and the
+lease lives as long as that budget.
 
 Used for introspection answers.  Key sets have their own policy in
 ``_keys/fleet.py`` (kid-aware adoption; when the lease holder fails, waiters fail
@@ -21,12 +29,12 @@ that refresh and keep their keys).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
+from .._flow import Flow, Pause, StoreCall
 from .memory import Store, StoreUnavailable
 
 __all__ = ["Fetched", "release", "shared_fetch"]
@@ -44,13 +52,18 @@ def _any(_document: bytes) -> bool:
     return True
 
 
-async def _get(store: Store, key: str, usable: Callable[[bytes], bool]) -> bytes | None:
+def _get(key: str, usable: Callable[[bytes], bool]) -> Flow[bytes | None]:
     try:
-        document = await store.get(key)
+        document = yield StoreCall("get", (key,))
     except StoreUnavailable:
         logger.warning("okta_bearer: shared store unavailable; fetching without it")
         return None
     return document if document is not None and usable(document) else None
+
+
+def _release(lease_key: str, holder: bytes) -> Flow[None]:
+    with contextlib.suppress(StoreUnavailable):  # else it expires on its own
+        yield StoreCall("delete_if_equal", (lease_key, holder))
 
 
 async def release(store: Store, lease_key: str, holder: bytes) -> None:
@@ -59,22 +72,23 @@ async def release(store: Store, lease_key: str, holder: bytes) -> None:
         await store.delete_if_equal(lease_key, holder)
 
 
-async def shared_fetch(
-    store: Store,
+def shared_fetch(
     key: str,
-    fetch: Callable[[], Awaitable[Fetched]],
+    fetch: Callable[[], Flow[Fetched]],
     *,
     lease_ttl: float,
     poll: float = _POLL,
     usable: Callable[[bytes], bool] = _any,
-) -> tuple[bytes, bool]:
-    """Return the document under ``key``, fetching it at most once at a time across the fleet.
+) -> Flow[tuple[bytes, bool]]:
+    """A flow returning the document under ``key``, fetched at most once at a time per fleet.
+
+    Run it with ``okta_bearer._flow.run`` (async store) or ``run_sync``
+    (the store's blocking face).
 
     Args:
-        store: the shared store.
         key: where the document lives; the lease is ``key + ":lease"``.
-        fetch: makes the real request; returns ``(document, ttl)``.  Its
-            exceptions propagate (nothing is stored, the lease is released).
+        fetch: a flow that makes the real request; returns ``(document, ttl)``.
+            Its exceptions propagate (nothing is stored, the lease is released).
         lease_ttl: the caller's whole budget; a lease outlives its holder by
             at most this.
         poll: seconds between store reads while another worker fetches.
@@ -84,56 +98,52 @@ async def shared_fetch(
     Returns:
         ``(document, fetched)``: ``fetched`` is true when this call made the request.
     """
-    cached = await _get(store, key, usable)
+    cached = yield from _get(key, usable)
     if cached is not None:
         return cached, False
     lease_key = f"{key}:lease"
     holder = os.urandom(16)
-    retry = False
     while True:
         try:
-            leased = await store.set_if_absent(lease_key, holder, lease_ttl)
+            leased = yield StoreCall("set_if_absent", (lease_key, holder, lease_ttl))
         except StoreUnavailable:
-            return await _fetch_and_share(store, key, None, holder, fetch), True
+            return (yield from _fetch_and_share(key, None, holder, fetch)), True
         if leased:
-            if retry:
-                # The last holder may have published its document and released the
-                # lease between our two reads: look once more before fetching again.
-                cached = await _get(store, key, usable)
-                if cached is not None:
-                    await release(store, lease_key, holder)
-                    return cached, False
-            return await _fetch_and_share(store, key, lease_key, holder, fetch), True
-        retry = True
+            # The last holder may have published its document and released the
+            # lease since our read (our first read included): look once more.
+            cached = yield from _get(key, usable)
+            if cached is not None:
+                yield from _release(lease_key, holder)
+                return cached, False
+            return (yield from _fetch_and_share(key, lease_key, holder, fetch)), True
         # Another worker fetches: wait for its document, or for its lease to go.
         while True:
-            await asyncio.sleep(poll)
-            cached = await _get(store, key, usable)
+            yield Pause(poll)
+            cached = yield from _get(key, usable)
             if cached is not None:
                 return cached, False
             try:
-                lease_gone = await store.get(lease_key) is None
+                lease_gone = (yield StoreCall("get", (lease_key,))) is None
             except StoreUnavailable:
                 lease_gone = True
             if lease_gone:
                 break  # the holder failed (or died): compete for the lease again
 
 
-async def _fetch_and_share(
-    store: Store,
+def _fetch_and_share(
     key: str,
     lease_key: str | None,
     holder: bytes,
-    fetch: Callable[[], Awaitable[Fetched]],
-) -> bytes:
+    fetch: Callable[[], Flow[Fetched]],
+) -> Flow[bytes]:
     try:
-        document, ttl = await fetch()
+        document, ttl = yield from fetch()
         if ttl > 0:
             try:
-                await store.set(key, document, ttl)
+                yield StoreCall("set", (key, document, ttl))
             except StoreUnavailable:
                 logger.warning("okta_bearer: shared store unavailable; answer not shared")
         return document
     finally:
         if lease_key is not None:
-            await release(store, lease_key, holder)
+            yield from _release(lease_key, holder)

@@ -245,8 +245,12 @@ class IntrospectionServer:
         if path.endswith("/v1/revoke"):
             self.registry.revoke(token)
             return httpx.Response(200)
-        if self.answer_override is not None:
-            return self.answer_override
+        override = self.answer_override
+        if override is not None:
+            # A copy per request: a client takes over the stream of the answer it is given.
+            return httpx.Response(
+                override.status_code, headers=override.headers, stream=override.stream
+            )
         return httpx.Response(200, json=self.registry.answer(token))
 
     def transport(self) -> httpx.MockTransport:

@@ -1,19 +1,29 @@
-"""DPoPGuard: schemes per mode, binding, replay through the store, nonces and challenges."""
+"""DPoPGuard: schemes per mode, binding, replay through the store, nonces and challenges.
+
+Tests of ``check`` run through both sides (the ``check`` fixture): ``check``
+in the event loop and ``check_sync`` in a worker thread, the WSGI path.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio.to_thread
 import pytest
 
-from okta_bearer import BearerError, Claims, InvalidRequest, InvalidToken
+from okta_bearer import BearerError, Claims, ConfigurationError, InvalidRequest, InvalidToken
 from okta_bearer._dpop.guard import DPoPGuard
 from okta_bearer._dpop.nonce import NonceSource
-from okta_bearer._dpop.proof import InvalidDPoPProof, ReplayCacheUnavailable, UseDPoPNonce
+from okta_bearer._dpop.proof import (
+    DPoPProof,
+    InvalidDPoPProof,
+    ReplayCacheUnavailable,
+    UseDPoPNonce,
+)
 from okta_bearer._dpop.settings import DPoPSettings
-from okta_bearer._store.memory import MemoryStore, StoreUnavailable
+from okta_bearer._store.memory import MemoryStore, StoreUnavailable, _SyncMemoryStore
 from okta_bearer._testing.dpop import DPoPKey
 from okta_bearer.testing import LocalIssuer
 
@@ -58,8 +68,33 @@ def _scope(headers: dict[str, str] | list[tuple[str, str]], method: str = "GET")
     }
 
 
+#: ``guard.check`` or ``guard.check_sync`` (in a worker thread), awaited alike.
+Check = Callable[[DPoPGuard, dict[str, Any], Any, str, Claims], Awaitable[DPoPProof | None]]
+
+
+@pytest.fixture(params=["async", "sync"])
+def check(request: pytest.FixtureRequest) -> Check:
+    """Each test using it runs through ``check`` and through ``check_sync``."""
+
+    async def through_check(
+        guard: DPoPGuard, scope: dict[str, Any], scheme: Any, token: str, claims: Claims
+    ) -> DPoPProof | None:
+        return await guard.check(scope, scheme, token, claims)
+
+    async def through_check_sync(
+        guard: DPoPGuard, scope: dict[str, Any], scheme: Any, token: str, claims: Claims
+    ) -> DPoPProof | None:
+        return await anyio.to_thread.run_sync(guard.check_sync, scope, scheme, token, claims)
+
+    return through_check if request.param == "async" else through_check_sync
+
+
 async def _run(
-    guard: DPoPGuard, issuer: LocalIssuer, headers: dict[str, str], method: str = "GET"
+    check: Check,
+    guard: DPoPGuard,
+    issuer: LocalIssuer,
+    headers: dict[str, str],
+    method: str = "GET",
 ) -> Any:
     """What the middleware will do: read credentials, verify the token, then check DPoP."""
     found = guard.credentials([headers["authorization"].encode()])
@@ -67,7 +102,7 @@ async def _run(
     scheme, token = found
     async with issuer.verifier(clock=issuer.clock) as verifier:
         claims = await verifier.verify(token)
-    return await guard.check(_scope(headers, method), scheme, token, claims)
+    return await check(guard, _scope(headers, method), scheme, token, claims)
 
 
 CREDENTIALS = [
@@ -97,92 +132,100 @@ def test_malformed_authorization_is_invalid_request(values: list[bytes]) -> None
 
 
 async def test_bound_token_with_valid_proof_accepted(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """A cnf.jkt-bound token with a fresh proof by that key is accepted."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
-    proof = await _run(guard, issuer, key.headers("GET", URL, token))
+    proof = await _run(check, guard, issuer, key.headers("GET", URL, token))
     assert proof.jkt == key.jkt
 
 
-async def test_replayed_proof_refused(issuer: LocalIssuer, key: DPoPKey, clock: Clock) -> None:
+async def test_replayed_proof_refused(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
+) -> None:
     """The same proof sent twice is refused the second time (RFC 9449 section 11.1)."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     headers = key.headers("GET", URL, token)
-    await _run(guard, issuer, headers)
+    await _run(check, guard, issuer, headers)
     with pytest.raises(InvalidDPoPProof) as caught:
-        await _run(guard, issuer, headers)
+        await _run(check, guard, issuer, headers)
     assert caught.value.reason == "replayed"
 
 
 async def test_concurrent_replays_exactly_one_wins(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """Of 20 concurrent requests with one proof, exactly one is accepted."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     headers = key.headers("GET", URL, token)
     results = await asyncio.gather(
-        *(_run(guard, issuer, headers) for _ in range(20)), return_exceptions=True
+        *(_run(check, guard, issuer, headers) for _ in range(20)), return_exceptions=True
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
     assert all(isinstance(r, InvalidDPoPProof) for r in results if isinstance(r, BaseException))
 
 
-async def test_same_jti_from_two_keys_both_accepted(issuer: LocalIssuer, clock: Clock) -> None:
+async def test_same_jti_from_two_keys_both_accepted(
+    issuer: LocalIssuer, clock: Clock, check: Check
+) -> None:
     """Replay marks are keyed by thumbprint and jti, so clients cannot collide."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     for key in (DPoPKey(clock=clock), DPoPKey(clock=clock)):
         token = issuer.mint(cnf={"jkt": key.jkt})
         proof = key.proof("GET", URL, token, jti="same")
-        await _run(guard, issuer, {"authorization": f"DPoP {token}", "dpop": proof})
+        await _run(check, guard, issuer, {"authorization": f"DPoP {token}", "dpop": proof})
 
 
 async def test_jti_kept_for_the_whole_window(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """The replay mark lives max_age + leeway seconds, as long as the proof is acceptable."""
     store = MemoryStore(clock=clock)
     guard = DPoPGuard(DPoPSettings(store=store), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     headers = key.headers("GET", URL, token)
-    await _run(guard, issuer, headers)
+    await _run(check, guard, issuer, headers)
     clock.advance(60)  # iat is now exactly max_age old: still acceptable, still marked
     with pytest.raises(InvalidDPoPProof, match="replayed"):
-        await _run(guard, issuer, headers)
+        await _run(check, guard, issuer, headers)
 
 
 @pytest.mark.parametrize("mode", ["bearer", "allowed"])
 async def test_bound_token_as_bearer_refused(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock, mode: Any
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, mode: Any, check: Check
 ) -> None:
     """A DPoP-bound token sent as Bearer is invalid_token (RFC 9449 section 7.2 downgrade)."""
     guard = DPoPGuard(DPoPSettings(mode=mode), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     with pytest.raises(InvalidToken) as caught:
-        await _run(guard, issuer, {"authorization": f"Bearer {token}"})
+        await _run(check, guard, issuer, {"authorization": f"Bearer {token}"})
     assert caught.value.reason == "dpop_downgrade"
 
 
-async def test_unbound_bearer_token_accepted(issuer: LocalIssuer, clock: Clock) -> None:
+async def test_unbound_bearer_token_accepted(
+    issuer: LocalIssuer, clock: Clock, check: Check
+) -> None:
     """A plain bearer token passes the guard untouched in allowed mode."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
-    assert await _run(guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
+    assert await _run(check, guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
 
 
 async def test_dpop_scheme_without_proof_is_a_failed_proof(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """The DPoP scheme without a DPoP header is invalid_dpop_proof (RFC 9449 section 7.1)."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     with pytest.raises(InvalidDPoPProof, match="missing_proof"):
-        await _run(guard, issuer, {"authorization": f"DPoP {token}"})
+        await _run(check, guard, issuer, {"authorization": f"DPoP {token}"})
 
 
-async def test_two_dpop_headers_refused(issuer: LocalIssuer, key: DPoPKey, clock: Clock) -> None:
+async def test_two_dpop_headers_refused(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
+) -> None:
     """Two DPoP header fields are refused (RFC 9449 section 4.3, check 1)."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
@@ -194,86 +237,98 @@ async def test_two_dpop_headers_refused(issuer: LocalIssuer, key: DPoPKey, clock
     scope = _scope(headers)
     claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
     with pytest.raises(InvalidDPoPProof, match="multiple_proofs"):
-        await guard.check(scope, "DPoP", token, claims)
+        await check(guard, scope, "DPoP", token, claims)
 
 
 async def test_unbound_token_with_dpop_scheme_refused(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """A token without cnf.jkt cannot be used with the DPoP scheme."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     with pytest.raises(InvalidToken, match="dpop_unbound"):
-        await _run(guard, issuer, key.headers("GET", URL, issuer.mint()))
+        await _run(check, guard, issuer, key.headers("GET", URL, issuer.mint()))
 
 
 async def test_proof_by_another_key_refused_and_not_recorded(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """A proof by a key the token is not bound to is refused and writes no replay mark."""
     store = MemoryStore(clock=clock)
     guard = DPoPGuard(DPoPSettings(store=store), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     with pytest.raises(InvalidToken, match="dpop_key_mismatch"):
-        await _run(guard, issuer, DPoPKey(clock=clock).headers("GET", URL, token))
+        await _run(check, guard, issuer, DPoPKey(clock=clock).headers("GET", URL, token))
     assert len(store) == 0
 
 
 async def test_proof_for_another_method_refused(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """A proof made for GET does not authorise a DELETE."""
     guard = DPoPGuard(DPoPSettings(), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     with pytest.raises(InvalidDPoPProof, match="bad_htm"):
-        await _run(guard, issuer, key.headers("GET", URL, token), method="DELETE")
+        await _run(check, guard, issuer, key.headers("GET", URL, token), method="DELETE")
 
 
 async def test_nonce_required_then_accepted(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """With nonces on, a proof without one gets use_dpop_nonce and a nonce that then works."""
     guard = DPoPGuard(DPoPSettings(nonce_secret=SECRET), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     with pytest.raises(UseDPoPNonce) as caught:
-        await _run(guard, issuer, key.headers("GET", URL, token))
+        await _run(check, guard, issuer, key.headers("GET", URL, token))
     nonce = caught.value.nonce
     assert nonce == guard.current_nonce()
     headers = guard.challenge_headers(caught.value, "DPoP", realm="api")
     assert (b"dpop-nonce", nonce.encode()) in headers
-    proof = await _run(guard, issuer, key.headers("GET", URL, token, nonce=nonce))
+    proof = await _run(check, guard, issuer, key.headers("GET", URL, token, nonce=nonce))
     assert proof.nonce == nonce
 
 
 class _DownStore(MemoryStore):
-    async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+    """A store whose set-if-absent fails on both faces (the async one calls the sync one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sync = _DownFace(self)
+
+
+class _DownFace(_SyncMemoryStore):
+    def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
         raise StoreUnavailable("down")
 
 
 async def test_store_outage_fails_closed_by_default(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """When the replay store cannot answer, a DPoP request is 503 with a retry hint."""
     guard = DPoPGuard(DPoPSettings(store=_DownStore(), retry_after=7), clock=clock)
     token = issuer.mint(cnf={"jkt": key.jkt})
     with pytest.raises(ReplayCacheUnavailable) as caught:
-        await _run(guard, issuer, key.headers("GET", URL, token))
+        await _run(check, guard, issuer, key.headers("GET", URL, token))
     assert (caught.value.status, caught.value.retry_after) == (503, 7)
 
 
 async def test_store_outage_fail_open_accepts(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """With store_failure='fail_open' the proof is accepted without a replay check."""
     settings = DPoPSettings(store=_DownStore(), store_failure="fail_open")
     token = issuer.mint(cnf={"jkt": key.jkt})
-    proof = await _run(DPoPGuard(settings, clock=clock), issuer, key.headers("GET", URL, token))
+    proof = await _run(
+        check, DPoPGuard(settings, clock=clock), issuer, key.headers("GET", URL, token)
+    )
     assert proof.jkt == key.jkt
 
 
-async def test_store_outage_does_not_touch_bearer(issuer: LocalIssuer, clock: Clock) -> None:
+async def test_store_outage_does_not_touch_bearer(
+    issuer: LocalIssuer, clock: Clock, check: Check
+) -> None:
     """A plain bearer request never reaches the store, so an outage cannot affect it."""
     guard = DPoPGuard(DPoPSettings(store=_DownStore()), clock=clock)
-    assert await _run(guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
+    assert await _run(check, guard, issuer, {"authorization": f"Bearer {issuer.mint()}"}) is None
 
 
 def _challenges(mode: Any, error: BearerError | None, scheme: Any) -> list[str]:
@@ -318,7 +373,7 @@ def test_challenges_follow_mode(mode: Any, expected: list[str]) -> None:
 
 @pytest.mark.parametrize("step", [6, 30, 59, 61, 100, 3600, 10**6])
 async def test_wall_clock_step_back_never_reopens_a_used_proof(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock, step: int
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, step: int, check: Check
 ) -> None:
     """After a wall-clock step back of any size, a used proof stays refused, second by second."""
     real = Clock(0.0)  # elapsed seconds: the store's clock and the guard's monotonic one
@@ -326,17 +381,17 @@ async def test_wall_clock_step_back_never_reopens_a_used_proof(
     claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
     token = issuer.mint(cnf={"jkt": key.jkt})
     headers = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
-    assert await guard.check(_scope(headers), "DPoP", token, claims) is not None
+    assert await check(guard, _scope(headers), "DPoP", token, claims) is not None
     start = clock.now
     for second in range(1, 4 * 65):
         real.now = float(second)
         clock.now = start - step + second
         with pytest.raises(InvalidDPoPProof):
-            await guard.check(_scope(headers), "DPoP", token, claims)
+            await check(guard, _scope(headers), "DPoP", token, claims)
 
 
 async def test_clock_catches_up_after_a_step_back(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """A step back of 100 s is absorbed within 200 s: proofs on the new clock work again."""
     real = Clock(0.0)
@@ -344,19 +399,19 @@ async def test_clock_catches_up_after_a_step_back(
     claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
     token = issuer.mint(cnf={"jkt": key.jkt})
     first = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
-    await guard.check(_scope(first), "DPoP", token, claims)
+    await check(guard, _scope(first), "DPoP", token, claims)
     start = clock.now
     real.now, clock.now = 1.0, start - 100 + 1
     fresh = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
     with pytest.raises(InvalidDPoPProof, match="stale_iat"):
-        await guard.check(_scope(fresh), "DPoP", token, claims)
+        await check(guard, _scope(fresh), "DPoP", token, claims)
     real.now, clock.now = 201.0, start - 100 + 201
     fresh = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
-    assert await guard.check(_scope(fresh), "DPoP", token, claims) is not None
+    assert await check(guard, _scope(fresh), "DPoP", token, claims) is not None
 
 
 async def test_nonce_offered_before_it_expires(
-    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock, check: Check
 ) -> None:
     """Only a proof with the previous step's nonce gets the current one on its answer."""
     guard = DPoPGuard(DPoPSettings(nonce_secret=SECRET, nonce_step=300), clock=clock)
@@ -375,9 +430,65 @@ async def test_nonce_offered_before_it_expires(
     ]:
         proof_text = key.proof("GET", URL, token, nonce=nonce)
         headers = {"authorization": f"DPoP {token}", "dpop": proof_text}
-        proof = await guard.check(_scope(headers), "DPoP", token, claims)
+        proof = await check(guard, _scope(headers), "DPoP", token, claims)
         assert proof is not None
         sent.clear()
         await guard.offer_nonce(proof, send)(start)
         found = dict(sent[0]["headers"]).get(b"dpop-nonce")
         assert found == (None if offered is None else offered.encode())
+
+
+async def test_a_proof_used_through_check_is_refused_by_check_sync(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """An ASGI worker and a WSGI worker sharing a store share the replay marks."""
+    settings = DPoPSettings(store=MemoryStore(clock=clock))
+    asgi, wsgi = DPoPGuard(settings, clock=clock), DPoPGuard(settings, clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    headers = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    assert await asgi.check(_scope(headers), "DPoP", token, claims) is not None
+    with pytest.raises(InvalidDPoPProof, match="replayed"):
+        wsgi.check_sync(_scope(headers), "DPoP", token, claims)
+
+
+class _AsyncOnlyStore(MemoryStore):
+    """A store with no blocking face."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sync = None  # type: ignore[assignment]
+
+
+def test_check_sync_names_a_store_without_a_blocking_face(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """check_sync with an async-only store is a ConfigurationError naming the store option."""
+    guard = DPoPGuard(DPoPSettings(store=_AsyncOnlyStore()), clock=clock)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    headers = {"authorization": f"DPoP {token}", "dpop": key.proof("GET", URL, token)}
+    with pytest.raises(ConfigurationError, match=r"^store has no blocking face"):
+        guard.check_sync(_scope(headers), "DPoP", token, claims)
+
+
+def test_nonce_to_offer_is_the_current_nonce_unless_the_proof_carried_it(
+    issuer: LocalIssuer, key: DPoPKey, clock: Clock
+) -> None:
+    """A WSGI answer gets DPoP-Nonce from nonce_to_offer exactly when offer_nonce would add it."""
+    guard = DPoPGuard(DPoPSettings(nonce_secret=SECRET, nonce_step=300), clock=clock)
+    source = NonceSource(SECRET, 300)
+    token = issuer.mint(cnf={"jkt": key.jkt})
+    claims = Claims.from_payload(issuer.claims(cnf={"jkt": key.jkt}))
+    for nonce, offered in [
+        (source.current(clock.now), None),
+        (source.current(clock.now - 300), source.current(clock.now)),
+    ]:
+        headers = {
+            "authorization": f"DPoP {token}",
+            "dpop": key.proof("GET", URL, token, nonce=nonce),
+        }
+        proof = guard.check_sync(_scope(headers), "DPoP", token, claims)
+        assert proof is not None
+        assert guard.nonce_to_offer(proof) == offered
+    assert DPoPGuard(DPoPSettings()).current_nonce() is None

@@ -1,4 +1,8 @@
-"""A budget of introspection calls (concurrency and rate, per process and fleet) and of waiting."""
+"""A budget of introspection calls (concurrency and rate, per process and fleet) and of waiting.
+
+Each test runs through both sides (the ``driver`` fixture): ``verify`` in the
+event loop and ``verify_sync`` in threads.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import logging
 import secrets
 import time
 
-import httpx
 import pytest
 
 from okta_bearer import IntrospectionUnavailable, InvalidToken
@@ -16,14 +19,15 @@ from okta_bearer._store.memory import MemoryStore
 from okta_bearer._testing.opaque import IntrospectionServer
 
 from ..helpers import Clock
+from .conftest import Delayed, Driver, introspections_take
 
 pytestmark = pytest.mark.anyio
 
 
-async def _outcomes(verifier: object, tokens: list[str]) -> list[str]:
+async def _outcomes(driver: Driver, verifier: object, tokens: list[str]) -> list[str]:
     async def one(token: str) -> str:
         try:
-            await verifier.verify(token)  # type: ignore[attr-defined]
+            await driver.verify(verifier, token)
         except InvalidToken:
             return "401"
         except IntrospectionUnavailable:
@@ -34,62 +38,56 @@ async def _outcomes(verifier: object, tokens: list[str]) -> list[str]:
 
 
 async def test_a_flood_of_random_tokens_reaches_the_issuer_at_the_budgeted_rate(
-    server: IntrospectionServer, clock: Clock
+    server: IntrospectionServer, clock: Clock, driver: Driver
 ) -> None:
     """200 random tokens in one second cost max_rate calls; a valid token afterwards is accepted."""
     async with server.verifier(max_rate=10) as verifier:
-        await verifier.verify(server.mint_opaque())  # discovery, one call of this second's budget
+        await driver.verify(verifier, server.mint_opaque())  # discovery, one call of the budget
         flood = [secrets.token_urlsafe(32) for _ in range(200)]
-        outcomes = await _outcomes(verifier, flood)
+        outcomes = await _outcomes(driver, verifier, flood)
         assert server.count("/v1/introspect") == 10
         assert outcomes.count("401") == 9
         assert outcomes.count("503") == 191
         clock.advance(1)
-        claims = await verifier.verify(server.mint_opaque())
+        claims = await driver.verify(verifier, server.mint_opaque())
     assert claims.client_id == server.local.client_id
 
 
 async def test_a_flood_over_four_workers_sharing_a_store_is_one_budget(
-    server: IntrospectionServer, clock: Clock
+    server: IntrospectionServer, clock: Clock, driver: Driver
 ) -> None:
     """Four workers sharing a store spend one max_rate budget a second between them."""
     store = MemoryStore(clock=clock)
     workers = [server.verifier(store=store, max_rate=10) for _ in range(4)]
     try:
         flood = [secrets.token_urlsafe(32) for _ in range(200)]
-        results = await asyncio.gather(*(_outcomes(w, flood[i::4]) for i, w in enumerate(workers)))
+        results = await asyncio.gather(
+            *(_outcomes(driver, w, flood[i::4]) for i, w in enumerate(workers))
+        )
         assert server.count("/v1/introspect") == 10
         assert sum(r.count("503") for r in results) == 190
         clock.advance(1)
-        await workers[3].verify(server.mint_opaque())
+        await driver.verify(workers[3], server.mint_opaque())
     finally:
         for worker in workers:
             await worker.aclose()
 
 
 async def test_no_more_than_max_concurrent_calls_are_in_flight(
-    server: IntrospectionServer,
+    server: IntrospectionServer, driver: Driver
 ) -> None:
     """With max_concurrent=2, 12 new tokens at once never have more than 2 calls in flight."""
-    in_flight = peak = 0
-
-    async def slow(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        if request.url.path.endswith("/v1/introspect"):
-            in_flight += 1
-            peak = max(peak, in_flight)
-            await asyncio.sleep(0.02)
-            in_flight -= 1
-        return server.handler(request)
-
-    transport = httpx.MockTransport(slow)
+    transport = Delayed(server.handler, introspections_take(0.02))
     async with server.verifier(transport=transport, max_concurrent=2) as verifier:
-        outcomes = await _outcomes(verifier, [server.mint_opaque() for _ in range(12)])
+        tokens = [server.mint_opaque() for _ in range(12)]
+        outcomes = await _outcomes(driver, verifier, tokens)
     assert outcomes == ["200"] * 12
-    assert peak == 2
+    assert transport.peak == 2
 
 
-async def test_a_waiter_never_waits_past_the_timeout_budget(server: IntrospectionServer) -> None:
+async def test_a_waiter_never_waits_past_the_timeout_budget(
+    server: IntrospectionServer, driver: Driver
+) -> None:
     """A lease held elsewhere and never answered: 503 within the timeout, not a second fetch."""
     store = MemoryStore()
     token = server.mint_opaque()
@@ -98,27 +96,21 @@ async def test_a_waiter_never_waits_past_the_timeout_budget(server: Introspectio
         await store.set_if_absent(f"{key}:lease", b"a stuck worker", 60)
         started = time.monotonic()
         with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(token)
+            await driver.verify(verifier, token)
         elapsed = time.monotonic() - started
     assert elapsed < 0.6
     assert server.count("/v1/introspect") == 0
 
 
 async def test_waiting_for_a_free_slot_is_within_the_same_budget(
-    server: IntrospectionServer,
+    server: IntrospectionServer, driver: Driver
 ) -> None:
     """With every slot taken by a slow call, a new token is 503 at the timeout, not later."""
-
-    async def slow(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/v1/introspect"):
-            await asyncio.sleep(0.25)
-        return server.handler(request)
-
-    transport = httpx.MockTransport(slow)
+    transport = Delayed(server.handler, introspections_take(0.25))
     async with server.verifier(transport=transport, max_concurrent=1, timeout=0.3) as verifier:
-        await verifier.verify(server.mint_opaque())  # discovery done
+        await driver.verify(verifier, server.mint_opaque())  # discovery done
         started = time.monotonic()
-        outcomes = await _outcomes(verifier, [server.mint_opaque() for _ in range(3)])
+        outcomes = await _outcomes(driver, verifier, [server.mint_opaque() for _ in range(3)])
         elapsed = time.monotonic() - started
     assert outcomes.count("200") == 1
     assert outcomes.count("503") == 2
@@ -126,16 +118,16 @@ async def test_waiting_for_a_free_slot_is_within_the_same_budget(
 
 
 async def test_budget_refusals_are_logged_at_most_every_ten_seconds(
-    server: IntrospectionServer, clock: Clock, caplog: pytest.LogCaptureFixture
+    server: IntrospectionServer, clock: Clock, caplog: pytest.LogCaptureFixture, driver: Driver
 ) -> None:
     """A flood over the budget is one warning per 10 s, counting the refusals, not one per token."""
     caplog.set_level(logging.WARNING, logger="okta_bearer")
     async with server.verifier(max_rate=5) as verifier:
-        await _outcomes(verifier, [secrets.token_urlsafe(32) for _ in range(100)])
+        await _outcomes(driver, verifier, [secrets.token_urlsafe(32) for _ in range(100)])
         clock.advance(5)
-        await _outcomes(verifier, [secrets.token_urlsafe(32) for _ in range(100)])
+        await _outcomes(driver, verifier, [secrets.token_urlsafe(32) for _ in range(100)])
         clock.advance(6)
-        await _outcomes(verifier, [secrets.token_urlsafe(32) for _ in range(100)])
+        await _outcomes(driver, verifier, [secrets.token_urlsafe(32) for _ in range(100)])
     budget = [r for r in caplog.records if getattr(r, "reason", None) == "introspection_budget"]
     assert len(budget) == 2
     assert "190 new tokens" in budget[1].getMessage()  # 95 + 95 since the first report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import httpx
@@ -14,6 +13,7 @@ from okta_bearer._store.memory import MemoryStore
 from okta_bearer._testing.opaque import IntrospectionServer
 
 from ..helpers import Clock
+from .conftest import Delayed, Driver
 
 pytestmark = pytest.mark.anyio
 
@@ -33,21 +33,21 @@ def _refusing(
 
 
 async def test_a_cached_answer_never_outlives_exp_not_even_by_the_leeway(
-    server: IntrospectionServer, clock: Clock
+    server: IntrospectionServer, clock: Clock, driver: Driver
 ) -> None:
     """With a 30 s leeway and a long cache_ttl, the issuer is asked again once exp has passed."""
     token = server.mint_opaque(exp=int(clock.now) + 10)
     async with server.verifier(cache_ttl=3600, leeway=30) as verifier:
-        await verifier.verify(token)
+        await driver.verify(verifier, token)
         clock.advance(11)
         with pytest.raises(InvalidToken) as caught:
-            await verifier.verify(token)
+            await driver.verify(verifier, token)
     assert caught.value.reason == "inactive"  # the issuer's word, not the cache's
     assert server.count("/v1/introspect") == 2
 
 
 async def test_a_shared_answer_never_outlives_exp_in_a_reading_worker(
-    server: IntrospectionServer, clock: Clock
+    server: IntrospectionServer, clock: Clock, driver: Driver
 ) -> None:
     """A worker reading a shared answer keeps it no later than the token's exp."""
     store = MemoryStore(clock=clock)
@@ -56,17 +56,17 @@ async def test_a_shared_answer_never_outlives_exp_in_a_reading_worker(
         server.verifier(store=store, cache_ttl=3600) as one,
         server.verifier(store=store, cache_ttl=3600) as two,
     ):
-        await one.verify(token)
+        await driver.verify(one, token)
         clock.advance(5)
-        await two.verify(token)
+        await driver.verify(two, token)
         clock.advance(6)
         with pytest.raises(InvalidToken):
-            await two.verify(token)
+            await driver.verify(two, token)
     assert server.count("/v1/introspect") == 2
 
 
 async def test_revocation_is_seen_within_cache_ttl_of_the_answer_in_every_worker(
-    server: IntrospectionServer, clock: Clock
+    server: IntrospectionServer, clock: Clock, driver: Driver
 ) -> None:
     """A worker that read a shared answer late keeps it only for what is left of cache_ttl."""
     store = MemoryStore(clock=clock)
@@ -75,13 +75,13 @@ async def test_revocation_is_seen_within_cache_ttl_of_the_answer_in_every_worker
         server.verifier(store=store, cache_ttl=60) as one,
         server.verifier(store=store, cache_ttl=60) as two,
     ):
-        await one.verify(token)  # the issuer's answer, at t0
+        await driver.verify(one, token)  # the issuer's answer, at t0
         clock.advance(50)
-        await two.verify(token)  # read from the store at t0 + 50
+        await driver.verify(two, token)  # read from the store at t0 + 50
         server.revoke(token)
         clock.advance(11)  # t0 + 61: past cache_ttl of the answer
         with pytest.raises(InvalidToken) as caught:
-            await two.verify(token)
+            await driver.verify(two, token)
     assert caught.value.reason == "inactive"
 
 
@@ -99,7 +99,7 @@ def test_an_answers_age_survives_the_store_and_a_future_time_does_not_extend_it(
 
 @pytest.mark.parametrize("status", [400, 413, 422])
 async def test_one_tokens_bad_answer_is_that_tokens_401(
-    server: IntrospectionServer, status: int, caplog: pytest.LogCaptureFixture
+    server: IntrospectionServer, status: int, caplog: pytest.LogCaptureFixture, driver: Driver
 ) -> None:
     """The issuer refusing one odd token is 401 for it; the next token is asked and accepted."""
     caplog.set_level(logging.DEBUG, logger="okta_bearer")
@@ -107,8 +107,8 @@ async def test_one_tokens_bad_answer_is_that_tokens_401(
     answer = httpx.Response(status, json={"error": "invalid_request"})
     async with server.verifier(transport=_refusing(server, odd, answer)) as verifier:
         with pytest.raises(InvalidToken) as caught:
-            await verifier.verify(odd)
-        claims = await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, odd)
+        claims = await driver.verify(verifier, server.mint_opaque())
     assert caught.value.status == 401
     assert claims.client_id == server.local.client_id
     assert server.count("/v1/introspect") == 2
@@ -130,70 +130,79 @@ def _failing(kind: str) -> httpx.Response | None:
 
 @pytest.mark.parametrize("kind", ["500", "503", "429", "401", "403", "404", "connect", "timeout"])
 async def test_endpoint_failures_back_off_for_new_tokens_only(
-    server: IntrospectionServer, clock: Clock, kind: str
+    server: IntrospectionServer, clock: Clock, kind: str, driver: Driver
 ) -> None:
     """After an endpoint failure new tokens fail fast; an answer cached in the store still works."""
     store = MemoryStore(clock=clock)
     cached = server.mint_opaque()
     failing = {"on": False}
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if failing["on"] and request.url.path.endswith("/v1/introspect"):
+    def failing_now(request: httpx.Request) -> bool:
+        return failing["on"] and request.url.path.endswith("/v1/introspect")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if failing_now(request):
             server.requests.append(request)
             if kind == "connect":
                 raise httpx.ConnectError("refused", request=request)
-            if kind == "timeout":
-                await asyncio.sleep(30)
             answer = _failing(kind)
             assert answer is not None
             return answer
         return server.handler(request)
 
-    transport = httpx.MockTransport(handler)
+    def delay(request: httpx.Request) -> float:
+        if kind == "timeout" and failing_now(request):
+            server.requests.append(request)  # counted as sent: it never gets an answer
+            return 30.0
+        return 0.0
+
+    transport = Delayed(handler, delay)
     async with (
         server.verifier(store=store) as one,
         server.verifier(store=store, transport=transport, local_cache_size=0, timeout=0.2) as two,
     ):
-        await one.verify(cached)
+        await driver.verify(one, cached)
         failing["on"] = True
         with pytest.raises(IntrospectionUnavailable) as first:
-            await two.verify(server.mint_opaque())
+            await driver.verify(two, server.mint_opaque())
         calls = server.count("/v1/introspect")
         with pytest.raises(IntrospectionUnavailable) as fast:
-            await two.verify(server.mint_opaque())
+            await driver.verify(two, server.mint_opaque())
         assert server.count("/v1/introspect") == calls  # failed fast, no call
-        assert (await two.verify(cached)).client_id == server.local.client_id
+        assert (await driver.verify(two, cached)).client_id == server.local.client_id
         expected = 30 if kind == "429" else 5
         assert first.value.retry_after == fast.value.retry_after == expected
         failing["on"] = False
         clock.advance(expected + 1)
-        await two.verify(server.mint_opaque())
+        await driver.verify(two, server.mint_opaque())
 
 
-async def test_a_malformed_answer_is_503_for_that_request_only(server: IntrospectionServer) -> None:
+async def test_a_malformed_answer_is_503_for_that_request_only(
+    server: IntrospectionServer, driver: Driver
+) -> None:
     """A 200 that is not an answer is 503, but opens no backoff for other tokens."""
     odd = server.mint_opaque()
     answer = httpx.Response(200, content=b"<html>not json</html>")
     async with server.verifier(transport=_refusing(server, odd, answer)) as verifier:
         with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(odd)
-        await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, odd)
+        await driver.verify(verifier, server.mint_opaque())
     assert server.count("/v1/introspect") == 2
 
 
 async def test_a_retry_after_beyond_the_cap_is_capped(
-    server: IntrospectionServer, clock: Clock
+    server: IntrospectionServer, clock: Clock, driver: Driver
 ) -> None:
     """A 429 asking for a 400-digit wait backs off for 300 s at most, never raises."""
     server.answer_override = httpx.Response(429, headers={"retry-after": "9" * 400})
     async with server.verifier() as verifier:
         with pytest.raises(IntrospectionUnavailable) as caught:
-            await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, server.mint_opaque())
     assert caught.value.retry_after == 300
 
 
 async def test_an_inactive_answer_with_otherwise_valid_claims_is_401(
-    server: IntrospectionServer,
+    server: IntrospectionServer, driver: Driver
 ) -> None:
     """active: false with every other claim valid (a revoked token) is 401 inactive."""
     token = server.mint_opaque()
@@ -202,13 +211,13 @@ async def test_an_inactive_answer_with_otherwise_valid_claims_is_401(
     )
     async with server.verifier() as verifier:
         with pytest.raises(InvalidToken) as caught:
-            await verifier.verify(token)
+            await driver.verify(verifier, token)
     assert caught.value.status == 401
     assert caught.value.reason == "inactive"
 
 
 async def test_a_second_client_sharing_the_store_never_reads_the_firsts_answers(
-    server: IntrospectionServer,
+    server: IntrospectionServer, driver: Driver
 ) -> None:
     """Another client id (same issuer, same store) asks for itself: here it is refused, so 503."""
     store = MemoryStore()
@@ -219,7 +228,7 @@ async def test_a_second_client_sharing_the_store_never_reads_the_firsts_answers(
             store=store, client_id="0oaanotherclient", client_secret="its-own-secret"
         ) as second,
     ):
-        await first.verify(token)
+        await driver.verify(first, token)
         with pytest.raises(IntrospectionUnavailable):
-            await second.verify(token)
+            await driver.verify(second, token)
     assert server.count("/v1/introspect") == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -16,6 +15,7 @@ from okta_bearer._store.memory import MemoryStore
 from okta_bearer._testing.opaque import IntrospectionServer
 
 from ..helpers import Clock
+from .conftest import Delayed, Driver, introspections_take
 
 pytestmark = pytest.mark.anyio
 
@@ -39,31 +39,28 @@ HUGE = b'{"active": true, "pad": "' + b"x" * (300 * 1024) + b'"}'
         ),
     ],
 )
-async def test_malformed_answer_is_503(server: IntrospectionServer, answer: httpx.Response) -> None:
+async def test_malformed_answer_is_503(
+    server: IntrospectionServer, answer: httpx.Response, driver: Driver
+) -> None:
     """An answer that is not a JSON object with a boolean active is 503, never active."""
     server.answer_override = answer
     async with server.verifier() as verifier:
         with pytest.raises(IntrospectionUnavailable) as caught:
-            await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, server.mint_opaque())
     assert caught.value.status == 503
     assert caught.value.retry_after >= 1
 
 
-async def test_slow_answer_times_out_as_503(server: IntrospectionServer) -> None:
+async def test_slow_answer_times_out_as_503(server: IntrospectionServer, driver: Driver) -> None:
     """An endpoint slower than the timeout is 503."""
 
-    async def slow(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/v1/introspect"):
-            await asyncio.sleep(30)
-        return server.handler(request)
-
-    transport = httpx.MockTransport(slow)
+    transport = Delayed(server.handler, introspections_take(30))
     async with server.verifier(transport=transport, timeout=0.05) as verifier:
         with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, server.mint_opaque())
 
 
-async def test_network_failure_is_503(server: IntrospectionServer) -> None:
+async def test_network_failure_is_503(server: IntrospectionServer, driver: Driver) -> None:
     """A connection error reaching the endpoint is 503."""
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -71,28 +68,30 @@ async def test_network_failure_is_503(server: IntrospectionServer) -> None:
 
     async with server.verifier(transport=httpx.MockTransport(refuse)) as verifier:
         with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, server.mint_opaque())
 
 
-async def test_failure_fails_fast_then_recovers(server: IntrospectionServer, clock: Clock) -> None:
+async def test_failure_fails_fast_then_recovers(
+    server: IntrospectionServer, clock: Clock, driver: Driver
+) -> None:
     """After a failure lookups fail fast for retry_after seconds, then the endpoint is asked."""
     server.answer_override = httpx.Response(503)
     token = server.mint_opaque()
     async with server.verifier(retry_after=5) as verifier:
         with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(token)
+            await driver.verify(verifier, token)
         with pytest.raises(IntrospectionUnavailable) as fast:
-            await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, server.mint_opaque())
         assert server.count("/v1/introspect") == 1
         assert fast.value.retry_after == 5
         server.answer_override = None
         clock.advance(6)
-        claims = await verifier.verify(token)  # the failure was not cached
+        claims = await driver.verify(verifier, token)  # the failure was not cached
     assert claims.client_id == server.local.client_id
 
 
 async def test_token_never_in_logs_or_errors(
-    server: IntrospectionServer, caplog: pytest.LogCaptureFixture
+    server: IntrospectionServer, caplog: pytest.LogCaptureFixture, driver: Driver
 ) -> None:
     """Failures log the endpoint and the cause, never the token."""
     caplog.set_level(logging.DEBUG, logger="okta_bearer")
@@ -100,11 +99,11 @@ async def test_token_never_in_logs_or_errors(
     server.answer_override = httpx.Response(401, json={"error": "invalid_client"})
     async with server.verifier() as verifier:
         with pytest.raises(IntrospectionUnavailable) as unavailable:
-            await verifier.verify(token)
+            await driver.verify(verifier, token)
     server.answer_override = None
     async with server.verifier() as verifier:
         with pytest.raises(InvalidToken) as inactive:
-            await verifier.verify(token + "x")
+            await driver.verify(verifier, token + "x")
     assert "refused our client credentials" in caplog.text
     for text in (caplog.text, str(unavailable.value), str(inactive.value)):
         assert token not in text
@@ -147,7 +146,7 @@ _MEMBERS += ("username", "token_type", "cnf", "jti", "uid", "active")
 
 @pytest.mark.parametrize("raw", list(_HOSTILE_VALUES.values()), ids=list(_HOSTILE_VALUES))
 async def test_hostile_answers_are_401_or_503_never_an_exception(
-    server: IntrospectionServer, clock: Clock, raw: str
+    server: IntrospectionServer, clock: Clock, raw: str, driver: Driver
 ) -> None:
     """Each member of an answer set to a hostile value: claims, 401 or 503, in every worker."""
     bodies: dict[str, bytes] = {}
@@ -170,21 +169,23 @@ async def test_hostile_answers_are_401_or_503_never_an_exception(
             bodies[token] = answer.replace('"__HOSTILE__"', raw).encode()
             for verifier in (one, two, one):  # the issuer's answer, then the shared copy
                 with contextlib.suppress(InvalidToken, IntrospectionUnavailable, InsufficientScope):
-                    await verifier.verify(token, ["items:read"])
+                    await driver.verify(verifier, token, ["items:read"])
 
 
-async def test_an_answer_nested_a_thousand_deep_is_503(server: IntrospectionServer) -> None:
+async def test_an_answer_nested_a_thousand_deep_is_503(
+    server: IntrospectionServer, driver: Driver
+) -> None:
     """An answer nested deeper than the parser allows is the issuer's problem: 503."""
     server.answer_override = httpx.Response(
         200, content=b'{"active": true, "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
     )
     async with server.verifier() as verifier:
         with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(server.mint_opaque())
+            await driver.verify(verifier, server.mint_opaque())
 
 
 async def test_metadata_naming_another_issuer_never_sends_it_the_token(
-    server: IntrospectionServer,
+    server: IntrospectionServer, driver: Driver
 ) -> None:
     """A foreign introspection endpoint that would answer active never gets the token or secret."""
     token = server.mint_opaque()
@@ -204,6 +205,6 @@ async def test_metadata_naming_another_issuer_never_sends_it_the_token(
 
     async with server.verifier(transport=httpx.MockTransport(lying)) as verifier:
         with pytest.raises(IntrospectionUnavailable):
-            await verifier.verify(token)
+            await driver.verify(verifier, token)
     assert sent_elsewhere == []
     assert server.count("/v1/introspect") == 0

@@ -33,6 +33,8 @@ from starlette.routing import Route
 from okta_bearer import BearerAuthMiddleware, TokenVerifier
 from okta_bearer.testing import LocalIssuer, SigningKey
 
+from ..web_drivers import DRIVERS, App
+
 #: The fixed "now" of every security test (2023-11-14T22:13:20Z).
 NOW = 1_700_000_000
 ISSUER = "https://okta.example.test/oauth2/default"
@@ -205,22 +207,44 @@ async def api_client(
     world: World,
     *,
     wrap: Callable[[Any], Any] | None = None,
+    driver: str | None = None,
     **verifier_options: Any,
-) -> AsyncIterator[tuple[httpx.AsyncClient, TokenVerifier]]:
-    """A client for the protected app, with a fresh verifier (and fresh caches)."""
+) -> AsyncIterator[tuple[Any, TokenVerifier]]:
+    """A client for the protected app, with a fresh verifier (and fresh caches).
+
+    ``driver`` names a framework of :data:`tests.web_drivers.DRIVERS` (the
+    app requires ``items:read`` on every one); ``None``: the Starlette app
+    behind the middleware, which ``wrap`` may wrap in more ASGI layers.
+    """
     verifier_options.setdefault("algorithms", ALGORITHMS)
     verifier_options.setdefault("clock", clock)
-    if True:
-        verifier = TokenVerifier(
-            ISSUER, world.issuer.audience, transport=world.issuer.transport(), **verifier_options
-        )
-        app: Any = protected_app(verifier)
-        if wrap is not None:
-            app = wrap(app)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
-            yield client, verifier
+    verifier = TokenVerifier(
+        ISSUER, world.issuer.audience, transport=world.issuer.transport(), **verifier_options
+    )
+    if driver is not None:
+        assert wrap is None, "wrap= is for the ASGI app only"
+        async with DRIVERS[driver](verifier, required_scopes=[REQUIRED_SCOPE]) as framework:
+            yield _Requests(framework), verifier
         await verifier.aclose()
+        return
+    app: Any = protected_app(verifier)
+    if wrap is not None:
+        app = wrap(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        yield client, verifier
+    await verifier.aclose()
+
+
+class _Requests:
+    """``get(path, headers=...)`` over a web driver's app, as on an httpx client."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def get(self, path: str, *, headers: list[tuple[bytes, bytes]]) -> httpx.Response:
+        """Send ``GET path`` with these raw header pairs."""
+        return await self.app.request("GET", path, headers)
 
 
 _ERROR = re.compile(r'\berror="([^"]*)"')

@@ -29,6 +29,7 @@ from jwt.algorithms import get_default_algorithms
 
 from okta_bearer.testing import OMIT
 
+from ..web_drivers import DRIVERS
 from ._world import (
     ATTACKER_URL,
     ISSUER,
@@ -999,14 +1000,17 @@ def test_the_table_is_large_and_unambiguous() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-async def test_hostile_request(case: Case, world: World, caplog: pytest.LogCaptureFixture) -> None:
-    """The request gets its documented answer, leaks nothing and fetches only trusted URLs."""
+async def test_hostile_request(
+    case: Case, driver: str, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every framework gives the documented answer, leaks nothing, fetches only trusted URLs."""
     capture_library_logs(caplog)
     world.issuer.requests.clear()
     request = case.build(world)
     path = f"/?{request.query}" if request.query else "/"
-    async with api_client(world, **case.options) as (client, _):
+    async with api_client(world, driver=driver, **case.options) as (client, _):
         response = await client.get(path, headers=request.headers)
 
     assert response.status_code == case.status

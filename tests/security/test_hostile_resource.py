@@ -24,14 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from okta_bearer import BearerAuthMiddleware, TokenVerifier, require_auth
+from okta_bearer import TokenVerifier
 
+from ..web_drivers import DRIVERS, App, StepUp
 from ._world import (
     ALGORITHMS,
     ISSUER,
@@ -295,23 +291,14 @@ CHALLENGE_CASES = [
 CASES = [*AUDIENCE_CASES, *SPOOF_CASES, *METADATA_METHOD_CASES, *STEP_UP_CASES, *CHALLENGE_CASES]
 
 
-async def items(request: Request) -> JSONResponse:
-    """Needs the middleware's ``items:read``; echoes the caller."""
-    return JSONResponse({"sub": request.user.identity})
-
-
-@require_auth(acr_values=[ACR], max_age=MAX_AGE, clock=clock)
-async def stepup(request: Request) -> JSONResponse:
-    """Also needs a recent sign-in of class ``ACR`` (RFC 9470)."""
-    return JSONResponse({"sub": request.user.identity})
-
-
 @asynccontextmanager
-async def resource_client(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    """A client for the protected resource, with a fresh verifier.
+async def resource_client(world: World, driver: str) -> AsyncIterator[App]:
+    """The protected resource on ``driver``'s framework, with a fresh verifier.
 
     The verifier accepts the configured audience and the resource identifier,
     as the middleware's own default does when it builds the verifier (RFC 8707).
+    ``/items`` needs the deployment's ``items:read``; ``/stepup`` also a recent
+    sign-in of class ``ACR`` (RFC 9470).
     """
     verifier = TokenVerifier(
         ISSUER,
@@ -320,22 +307,14 @@ async def resource_client(world: World) -> AsyncIterator[httpx.AsyncClient]:
         algorithms=ALGORITHMS,
         clock=clock,
     )
-    # Installed inside Starlette, as documented: require_auth's errors reach the
-    # middleware before Starlette's ServerErrorMiddleware could answer 500.
-    bearer_auth = Middleware(
-        BearerAuthMiddleware,
-        verifier=verifier,
+    async with DRIVERS[driver](
+        verifier,
+        base_url="https://api.example.test",
+        step_up=StepUp(acr_values=(ACR,), max_age=MAX_AGE, clock=clock),
         required_scopes=[REQUIRED_SCOPE],
         resource=RESOURCE,
-    )
-    app = Starlette(
-        routes=[Route("/items", items), Route("/stepup", stepup)], middleware=[bearer_auth]
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="https://api.example.test"
-    ) as client:
-        yield client
+    ) as app:
+        yield app
     await verifier.aclose()
 
 
@@ -385,16 +364,17 @@ def test_the_table_covers_every_family() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 async def test_hostile_resource_request(
-    case: Case, world: World, caplog: pytest.LogCaptureFixture
+    case: Case, driver: str, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The request gets its documented answer, leaks nothing and fetches only trusted URLs."""
+    """Every framework gives the documented answer, leaks nothing, fetches only trusted URLs."""
     capture_library_logs(caplog)
     world.issuer.requests.clear()
     call = case.build(world)
-    async with resource_client(world) as client:
-        response = await client.request(call.method, call.path, headers=call.headers)
+    async with resource_client(world, driver) as app:
+        response = await app.request(call.method, call.path, call.headers)
 
     assert response.status_code == case.status
     assert challenge_error(response) == case.error

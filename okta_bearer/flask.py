@@ -1,0 +1,352 @@
+"""Flask integration: every request of an app (or of chosen blueprints) needs a valid token.
+
+::
+
+    from okta_bearer.flask import BearerAuth, current_claims, public, require_scopes
+
+    app = Flask(__name__)
+    BearerAuth(app, issuer="https://dev-123456.okta.com/oauth2/default", audience="api://default")
+
+    @app.get("/items")
+    @require_scopes("items:read")
+    def items():
+        return {"owner": current_claims.sub}
+
+:class:`BearerAuth` takes the options of
+:class:`~okta_bearer.BearerAuthMiddleware` (checked by the same code, so an
+option means the same thing and a mistake raises the same
+:class:`~okta_bearer.ConfigurationError`), and judges each request with the
+same checks in the same order (:mod:`okta_bearer._http.gate`), through the
+verifier's blocking face (``verify_sync``).
+
+What is authenticated (deny by default):
+
+* every request of the app, or with ``blueprints=`` every request routed to
+  those blueprints (and the blueprints nested in them), except public paths
+  (``public_paths=``, matched on the path below ``SCRIPT_NAME``) and views
+  marked :func:`public`;
+* what Flask answers by itself included: the automatic ``OPTIONS`` (200 with
+  ``Allow``) and ``HEAD`` of a protected route get a 401 without a token, and
+  so does a method the route does not take, and a path that routes nowhere:
+  a 405 or a 404 comes only after authentication, so an anonymous caller
+  cannot map the app's routes or methods.  With ``blueprints=``, a path that
+  routes nowhere belongs to no blueprint and gets Flask's own 404; a method a
+  protected route does not take is still a 401 first.  A :func:`public`
+  view's other methods get their 405 without a token (the route is public);
+* the app's ``before_request`` hooks run after authentication (the check is
+  put first); ``url_value_preprocessors`` run before it, as Flask runs them
+  before every ``before_request`` hook.
+
+The claims are on ``flask.g.claims`` (``None`` for a public or anonymous
+request) and behind the :data:`current_claims` proxy, which raises
+:class:`~okta_bearer.MissingToken` (401) where there are none.  Refusals are
+RFC 6750 JSON answers with ``WWW-Authenticate``; a
+:class:`~okta_bearer.BearerError` raised by a view (:func:`require_scopes`,
+:func:`require_auth`) becomes the same answer.  With ``resource=`` the RFC 9728
+document is served at its well-known paths.  ``dpop=`` needs a replay store
+with a blocking face (``MemoryStore``, ``RedisStore``: shared by every
+gunicorn worker).  The WSGI server joins two ``Authorization`` headers into one
+comma-separated value: it is split back and refused as two headers, 400
+``invalid_request`` (see :func:`okta_bearer._http.scope.scope_from_environ`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+try:
+    from flask import Blueprint, Flask, Response, current_app, g, request
+    from werkzeug.exceptions import HTTPException, MethodNotAllowed
+    from werkzeug.local import LocalProxy
+    from werkzeug.routing import RoutingException
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("okta_bearer.flask needs Flask: pip install 'okta-bearer[flask]'") from exc
+
+from ._dpop.settings import DPoPSettings
+from ._errors import BearerError, ConfigurationError
+from ._events import Events
+from ._http.gate import Gate, Verdict
+from ._http.metadata import ProtectedResource
+from ._http.require import check_claims
+from ._http.responses import ErrorResponse
+from ._http.rfc6750 import is_scope_token
+from ._http.scope import Scope, scope_from_environ
+from ._http.settings import OnError
+from ._http.stepup import StepUpPolicy
+from ._jwt.claims import Claims
+from ._options import checked_options
+
+__all__ = ["BearerAuth", "current_claims", "public", "require_auth", "require_scopes"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_EXTENSION = "okta_bearer"
+_STATE = "_okta_bearer"
+_PUBLIC = "_okta_bearer_public"
+
+
+@dataclass
+class _State:
+    # What the request's hooks share (on flask.g).
+    scope: Scope
+    verdict: Verdict | None
+
+
+def _claims() -> Claims:
+    claims = g.get("claims")
+    return check_claims(claims, (), StepUpPolicy(), None)
+
+
+#: The verified claims of the current request.  Reading it where the request
+#: has none (a public view, an anonymous request) raises
+#: :class:`~okta_bearer.MissingToken`, answered 401 with a bare challenge.
+current_claims: Claims = cast(Claims, LocalProxy(_claims))
+
+
+def public(view: _F) -> _F:
+    """Mark a view as served without a token (every method its rule routes).
+
+    Put it under the route decorator (or anywhere: it marks the function).
+    ``flask.g.claims`` is ``None`` there; a token sent anyway is not read.
+    """
+    setattr(view, _PUBLIC, True)
+    return view
+
+
+@checked_options
+class BearerAuth:
+    """The Flask extension: authenticate every request of an app or of chosen blueprints.
+
+    Args:
+        app: the app to protect now; or call :meth:`init_app` later.
+        blueprints: protect only requests routed to these blueprints
+            (``Blueprint`` objects or registered names; nested blueprints
+            follow their parent).  ``None`` (the default): the whole app.
+        verifier, issuer, audience, public_paths, optional, realm,
+            required_scopes, error_details, resource, on_error, dpop, events:
+            as for :class:`~okta_bearer.BearerAuthMiddleware`; ``verifier``
+            must have a blocking face (every verifier of this library does).
+
+    Raises:
+        ConfigurationError: an option is wrong or unknown, naming it.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        verifier: object | None = None,
+        issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
+        public_paths: Iterable[str] = (),
+        optional: bool = False,
+        realm: str | None = "api",
+        required_scopes: Iterable[str] = (),
+        error_details: bool = True,
+        resource: str | ProtectedResource | None = None,
+        on_error: OnError | None = None,
+        dpop: DPoPSettings | None = None,
+        events: Events | None = None,
+        blueprints: Iterable[Blueprint | str] | None = None,
+    ) -> None:
+        self.gate = Gate(
+            verifier,
+            issuer=issuer,
+            audience=audience,
+            public_paths=public_paths,
+            optional=optional,
+            realm=realm,
+            required_scopes=required_scopes,
+            error_details=error_details,
+            resource=resource,
+            on_error=on_error,
+            dpop=dpop,
+            events=events,
+        )
+        self._names: frozenset[str] | None = None
+        self._objects: tuple[Blueprint, ...] = ()
+        if blueprints is not None:
+            if isinstance(blueprints, (str, Blueprint)):
+                raise ConfigurationError("blueprints must be a list of blueprints or names")
+            listed = tuple(blueprints)
+            if not listed or not all(isinstance(b, (str, Blueprint)) for b in listed):
+                raise ConfigurationError(
+                    "blueprints must name at least one Blueprint (or its name), or be None"
+                )
+            self._names = frozenset(b for b in listed if isinstance(b, str))
+            self._objects = tuple(b for b in listed if isinstance(b, Blueprint))
+        self._checked_blueprints = False
+        if app is not None:
+            self.init_app(app)
+
+    @property
+    def verifier(self) -> Any:
+        """The verifier tokens are judged with."""
+        return self.gate.verifier
+
+    def init_app(self, app: Flask) -> None:
+        """Install the checks on ``app``: first of its ``before_request`` hooks.
+
+        Raises:
+            ConfigurationError: ``app`` already has a ``BearerAuth``.
+        """
+        if _EXTENSION in app.extensions:
+            raise ConfigurationError("this Flask app already has a BearerAuth")
+        app.extensions[_EXTENSION] = self
+        # First: no hook of the app runs for a request refused here.
+        app.before_request_funcs.setdefault(None, []).insert(0, self._authenticate)
+        app.after_request(self._add_headers)
+        app.teardown_request(self._report)
+        app.register_error_handler(BearerError, self._answer_error)
+
+    # -- the hooks ------------------------------------------------------------
+
+    def _authenticate(self) -> Response | None:
+        scope = scope_from_environ(request.environ)
+        state = _State(scope, None)
+        setattr(g, _STATE, state)
+        g.claims = None
+        metadata = self.gate.metadata(scope)
+        if metadata is not None:
+            return _flask_response(metadata)
+        endpoint = _endpoint()
+        view = current_app.view_functions.get(endpoint) if endpoint is not None else None
+        if getattr(view, _PUBLIC, False) or not self._protects(endpoint):
+            return None
+        verdict = self.gate.judge(scope)
+        state.verdict = verdict
+        if verdict.response is not None:
+            return _flask_response(verdict.response)
+        g.claims = verdict.claims
+        return None
+
+    def _protects(self, endpoint: str | None) -> bool:
+        # Whole app: everything.  Blueprints: requests routed into one of them.
+        if self._names is None:
+            return True
+        self._check_blueprints()
+        if endpoint is None:
+            return False
+        blueprints = current_app.blueprints
+        name = endpoint.rpartition(".")[0]
+        while name:
+            if name in self._names or blueprints.get(name) in self._objects:
+                return True
+            name = name.rpartition(".")[0]
+        return False
+
+    def _check_blueprints(self) -> None:
+        # A misspelt or unregistered blueprint would leave its routes open:
+        # refuse to serve (a 500, logged by Flask) until it is fixed.  Checked
+        # on the first request, once every blueprint is registered.
+        if self._checked_blueprints:
+            return
+        registered = current_app.blueprints
+        missing = sorted(n for n in self._names or () if n not in registered)
+        missing += [b.name for b in self._objects if b not in registered.values()]
+        if missing:
+            raise ConfigurationError(
+                "BearerAuth(blueprints=...) names blueprints this app has not registered: "
+                + ", ".join(missing)
+            )
+        self._checked_blueprints = True
+
+    def _add_headers(self, response: Response) -> Response:
+        state: _State | None = g.get(_STATE)
+        if state is not None and state.verdict is not None:
+            for name, value in state.verdict.headers:
+                response.headers.add(name.decode("latin-1"), value.decode("latin-1"))
+        return response
+
+    def _report(self, _exc: BaseException | None) -> None:
+        state: _State | None = g.get(_STATE)
+        if state is not None and state.verdict is not None:
+            self.gate.admit(state.verdict)
+
+    def _answer_error(self, error: BearerError) -> Response:
+        # A BearerError from a view (require_scopes, current_claims) or a hook.
+        state: _State | None = g.get(_STATE)
+        scope = state.scope if state is not None else scope_from_environ(request.environ)
+        verdict = state.verdict if state is not None else None
+        return _flask_response(self.gate.refuse(scope, error, verdict=verdict))
+
+
+def _endpoint() -> str | None:
+    # The endpoint the request routes to, also when Flask has only a 405 for
+    # it (the rule matched the path, not the method): it is still that route.
+    rule = request.url_rule
+    if rule is not None:
+        return str(rule.endpoint)
+    error = request.routing_exception
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        adapter = current_app.create_url_adapter(request)
+        if adapter is not None:
+            method = next(iter(error.valid_methods))
+            try:
+                found, _ = adapter.match(method=method, return_rule=True)
+            except (HTTPException, RoutingException):
+                return None
+            return str(found.endpoint)
+    return None
+
+
+def _flask_response(answer: ErrorResponse) -> Response:
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers]
+    return Response(answer.body, status=answer.status, headers=headers)
+
+
+# -- decorators ----------------------------------------------------------------
+
+
+@checked_options
+def require_auth(
+    *scopes: str,
+    acr_values: Iterable[str] = (),
+    max_age: int | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Callable[[_F], _F]:
+    """Decorate a view so it runs only for a token with ``scopes`` and a strong enough sign-in.
+
+    A missing scope is 403 ``insufficient_scope`` naming every scope the view
+    needs; ``acr_values`` (the token's ``acr`` must be one of them) and
+    ``max_age`` (its ``auth_time`` at most that many seconds old) give 401
+    ``insufficient_user_authentication`` with the requirement in the
+    challenge (RFC 9470 section 3).  An anonymous request is 401.  Works on
+    ``async def`` views too.  ``clock`` is injectable for tests.
+
+    Raises:
+        ConfigurationError: at declaration, for a scope that is not an RFC
+            6749 scope token, or invalid ``acr_values``/``max_age``.
+    """
+    if not all(isinstance(s, str) and is_scope_token(s) for s in scopes):
+        raise ConfigurationError("require_scopes scopes must be RFC 6749 scope tokens")
+    policy = StepUpPolicy(acr_values, max_age)
+
+    def decorate(view: _F) -> _F:
+        if inspect.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def checked_async(*args: Any, **kwargs: Any) -> Any:
+                check_claims(g.get("claims"), scopes, policy, clock())
+                return await view(*args, **kwargs)
+
+            return cast(_F, checked_async)
+
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            check_claims(g.get("claims"), scopes, policy, clock())
+            return view(*args, **kwargs)
+
+        return cast(_F, checked)
+
+    return decorate
+
+
+@checked_options
+def require_scopes(*scopes: str) -> Callable[[_F], _F]:
+    """Decorate a view so it runs only for a token holding every one of ``scopes`` (else 403)."""
+    return require_auth(*scopes)
