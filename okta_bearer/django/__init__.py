@@ -28,6 +28,11 @@ live in :mod:`okta_bearer.django.drf`.
 
 from __future__ import annotations
 
+try:
+    import django  # noqa: F401 - only to say which extra is missing
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("okta_bearer.django needs Django: pip install 'okta-bearer[django]'") from exc
+
 from ._testing import use_local_issuer
 from .decorators import require_auth, require_scopes
 from .middleware import BearerAuthMiddleware

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from .._config import KeyPolicy
@@ -99,6 +100,10 @@ def reset_on_change(*, setting: str, **kwargs: Any) -> None:
     """``setting_changed`` receiver: a test that overrides ``OKTA_BEARER`` gets a new gate."""
     if setting == SETTING:
         reset()
+
+
+# Connected here, not in the AppConfig: DRF's classes work without the app installed.
+setting_changed.connect(reset_on_change, dispatch_uid="okta_bearer.django.reset")
 
 
 def build_gate(raw: object, closers: list[Callable[[], None]] | None = None) -> Gate:

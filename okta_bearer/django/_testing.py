@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.test.utils import override_settings
 
 from .._dpop.settings import DPoPSettings
 from .._store.memory import MemoryStore
-from ..testing import LocalIssuer
 from ._conf import SETTING
+
+if TYPE_CHECKING:  # the test helpers are imported only when a test uses them
+    from django.test.utils import override_settings
+
+    from ..testing import LocalIssuer
 
 __all__ = ["use_local_issuer"]
 
@@ -37,6 +40,8 @@ def use_local_issuer(issuer: LocalIssuer) -> override_settings:
         @use_local_issuer(ISSUER)
         class ItemsTests(SimpleTestCase): ...
     """
+    from django.test.utils import override_settings
+
     current: Mapping[str, Any] = getattr(settings, SETTING, None) or {}
     options = {k: v for k, v in current.items() if k not in _DROPPED}
     audience = current.get("audience")

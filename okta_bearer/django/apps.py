@@ -20,10 +20,5 @@ class OktaBearerConfig(AppConfig):
     verbose_name = "okta_bearer"
 
     def ready(self) -> None:
-        """Register the checks and forget the configured gate when a test overrides the setting."""
-        from django.core.signals import setting_changed
-
+        """Register the system checks."""
         from . import checks  # noqa: F401 - registers the checks
-        from ._conf import reset_on_change
-
-        setting_changed.connect(reset_on_change, dispatch_uid="okta_bearer.django.reset")

@@ -123,6 +123,7 @@ class BearerAuthentication(BaseAuthentication):
             raise BearerRefusal(verdict.error, verdict.response)
         if verdict.claims is None:
             return None  # a public path, or an anonymous request ("optional": True)
+        state.gate.admit(verdict)  # reported once, as the middleware reports it
         return self.get_user(verdict.claims), verdict.claims
 
     def get_user(self, claims: Claims) -> Any:

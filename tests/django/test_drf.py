@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client, override_settings
 
+from okta_bearer._events import Events
 from okta_bearer.testing import LocalIssuer
 
 from .views import REACHED
@@ -180,3 +181,25 @@ def test_allow_any_view_behind_the_middleware_needs_a_token(okta_django: LocalIs
     """Behind the middleware deny by default holds for DRF: AllowAny off a public path is 401."""
     assert Client().get("/drf/open").status_code == 401
     assert REACHED == []
+
+
+class Recorder(Events):
+    """Records every judged request's outcome and reason."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+
+    def request(self, outcome: str, reason: str, seconds: float) -> None:
+        self.requests.append((outcome, reason))
+
+
+def test_each_request_is_reported_once(setup: str, okta_django: LocalIssuer) -> None:
+    """With events, an admitted and a refused DRF request are each reported exactly once."""
+    from .project import base_options
+
+    events = Recorder()
+    with override_settings(OKTA_BEARER=base_options(okta_django, events=events)):
+        client = Client()
+        client.get("/drf/items", headers=bearer(okta_django.mint()))
+        client.get("/drf/items", headers=bearer(okta_django.mint(exp=1)))
+    assert [outcome for outcome, _ in events.requests] == ["ok", "invalid_token"]
