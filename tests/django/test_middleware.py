@@ -206,3 +206,39 @@ def test_metadata_document_when_resource_is_set(okta_django: LocalIssuer) -> Non
     assert document.json()["resource"] == "https://api.example.test/"
     assert document.json()["authorization_servers"] == [okta_django.issuer]
     assert "resource_metadata=" in refused["WWW-Authenticate"]
+
+
+def test_introspection_verifier_from_settings(okta_django: LocalIssuer) -> None:
+    """An IntrospectionVerifier in OKTA_BEARER["verifier"] judges opaque tokens through Django."""
+    from okta_bearer.testing import IntrospectionServer
+
+    server = IntrospectionServer(okta_django)
+    options = {"verifier": server.verifier(), "public_paths": ["/health"]}
+    token = server.mint_opaque(scp=["items:write"])
+    with override_settings(OKTA_BEARER=options):
+        client = Client()
+        ok = client.get("/write", headers=bearer(token))
+        server.revoke(token)
+        unknown = client.get("/items", headers=bearer(server.mint_opaque()[:-2] + "xx"))
+    assert ok.status_code == 200
+    assert ok.json()["sub"] == "alice@example.com"
+    assert unknown.status_code == 401
+    assert server.count("/v1/introspect") >= 2
+
+
+def test_verifier_as_a_dotted_path(okta_django: LocalIssuer) -> None:
+    """OKTA_BEARER["verifier"] may name a factory by its dotted path."""
+    global FACTORY_ISSUER
+    FACTORY_ISSUER = okta_django
+    with override_settings(OKTA_BEARER={"verifier": f"{__name__}.make_verifier"}):
+        response = Client().get("/items", headers=bearer(okta_django.mint()))
+    assert response.status_code == 200
+
+
+FACTORY_ISSUER: LocalIssuer | None = None
+
+
+def make_verifier() -> Any:
+    """A verifier factory named by a dotted path in the settings."""
+    assert FACTORY_ISSUER is not None
+    return FACTORY_ISSUER.verifier()
