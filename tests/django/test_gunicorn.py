@@ -189,3 +189,17 @@ def test_two_authorization_headers_joined_by_gunicorn_are_400(site: Site) -> Non
     assert response.status_code == 400
     assert 'error="invalid_request"' in response.headers["www-authenticate"]
     assert token not in response.text
+
+
+def test_wrong_setting_stops_the_workers(tmp_path: Path) -> None:
+    """gunicorn runs no system checks: a wrong OKTA_BEARER makes every worker fail to boot."""
+    import os
+
+    env = {**os.environ, "OKTA_ISSUER": "http://issuer.example/oauth2/default", "REDIS_URL": ""}
+    log = tmp_path / "gunicorn.log"
+    process = gunicorn("sync", free_port(), env, log)
+    try:
+        assert process.wait(timeout=60) != 0
+    finally:
+        stop_process(process, grace=5)
+    assert "ConfigurationError: issuer must use https://" in log.read_text()
