@@ -10,6 +10,13 @@ clients, for one server, a Redis Cluster or a Sentinel-managed primary::
     store = RedisStore("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster/0")
     store = RedisStore(client=my_redis_asyncio_client)   # anything else
 
+``store.sync`` is its blocking face (:class:`~okta_bearer._store.memory.SyncStore`)
+over the same keys, for Flask and Django under gunicorn: redis-py's blocking
+client of the same topology, built on first use (so a pre-fork master hands
+its workers no open connection).  A store built from ``client=`` needs
+``sync_client=`` (a ``redis.Redis`` or ``redis.cluster.RedisCluster`` for the
+same data) for that face.
+
 ``set_if_absent`` is one ``SET key value NX PX ttl`` command, atomic on the
 server, so of any number of replicas racing on a DPoP ``jti`` exactly one wins.
 ``delete_if_equal`` (a lease released only by its holder) and ``increment``
@@ -46,14 +53,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 try:
+    import redis
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import RedisCluster
-    from redis.exceptions import RedisClusterException, RedisError
+    from redis.cluster import RedisCluster as SyncRedisCluster
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "okta_bearer.redis_store needs redis-py: pip install 'okta-bearer[redis]'"
@@ -61,30 +67,23 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ._errors import ConfigurationError
 from ._options import checked_options
-from ._store.memory import StoreUnavailable
-from ._store.redis_topology import build_client, close_client, topology_of
+from ._store.memory import SyncStore
+from ._store.redis_links import AsyncLink
+from ._store.redis_ops import FAILURES, Commands, Op, unavailable, worth_a_fresh_map
+from ._store.redis_sync import SyncRedisStore
+from ._store.redis_topology import build_client, build_sync_client, close_client, topology_of
 
 __all__ = ["RedisStore"]
 
 _T = TypeVar("_T")
 _MAX_REPLICA_ACKS = 16
+# asyncio's deadline: the builtin TimeoutError (an OSError) from Python 3.11 on.
+_ASYNC_FAILURES: tuple[type[BaseException], ...] = (*FAILURES, asyncio.TimeoutError)
 
-# Compare-and-delete: a lease is released only by the holder that wrote its value.
-_DELETE_IF_EQUAL = """
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-    return redis.call("DEL", KEYS[1])
-end
-return 0
-"""
 
-# A counter whose expiry is set once, by the increment that created it.
-_INCREMENT = """
-local count = redis.call("INCR", KEYS[1])
-if count == 1 then
-    redis.call("PEXPIRE", KEYS[1], ARGV[1])
-end
-return count
-"""
+def _decodes(client: Any) -> bool:
+    """Whether a redis-py client turns replies into str (it would mangle stored bytes)."""
+    return bool(getattr(client.get_encoder(), "decode_responses", False))
 
 
 @checked_options
@@ -101,25 +100,37 @@ class RedisStore:
             logged or shown in errors, since it may hold a password.
         client: instead of ``url``, an already-built ``redis.asyncio.Redis``
             or ``redis.asyncio.RedisCluster`` (any other topology, any TLS or
-            authentication redis-py supports).  It is the caller's to close:
-            :meth:`aclose` leaves it open.
+            authentication redis-py supports), without ``decode_responses``.
+            It is the caller's to close: :meth:`aclose` leaves it open.
+        sync_client: with ``client``, the blocking client for :attr:`sync`
+            (a ``redis.Redis`` or ``redis.cluster.RedisCluster`` on the same
+            data, a cluster client beside a cluster client), also the
+            caller's to close; without it, :attr:`sync` raises
+            ConfigurationError.  A ``url`` builds its own.
         timeout: seconds any one call may take in total before it raises
-            :class:`StoreUnavailable`.
+            :class:`StoreUnavailable` (on :attr:`sync`, each network step of
+            a call; see ``okta_bearer._store.redis_sync``).
         prefix: put in front of every key, followed by ``:``, so several
             applications can share one database (a trailing ``:`` is ignored;
             ``""`` for none).
-        max_connections: size of the connection pool (per node on a Cluster).
+        max_connections: size of the connection pool (per node on a Cluster;
+            one pool per face).
         replica_acks: when more than 0, a ``set_if_absent`` that stores its
             key (a DPoP replay mark, a lease) is followed on the same
-            connection by ``WAIT replica_acks <timeout>``, and fails closed
+            connection by ``WAIT replica_acks <timeout/2>``, and fails closed
             (:class:`StoreUnavailable`) unless that many replicas acknowledged
-            it, so a failover cannot lose it.  One server or Sentinel only;
-            see SECURITY.md, "Redis failover".
+            it, so a failover cannot lose it.  On a Cluster both go pipelined
+            on one connection to the primary that owns the key's slot, with
+            no redirection followed in between (a ``MOVED`` fails the call
+            closed, after one retry on a fresh slot map).  See SECURITY.md,
+            "Redis failover".
 
     Raises:
         ConfigurationError: a URL of another scheme or form, both or neither
-            of ``url`` and ``client``, a client of another type, a
-            non-positive timeout or pool size, a bad ``replica_acks``.
+            of ``url`` and ``client``, a client of another type or one that
+            decodes responses, a ``sync_client`` without ``client`` or of
+            another type or topology, a non-positive timeout or pool size, a
+            bad ``replica_acks``.
     """
 
     def __init__(
@@ -127,6 +138,7 @@ class RedisStore:
         url: str | None = None,
         *,
         client: Any = None,
+        sync_client: Any = None,
         timeout: float = 0.5,
         prefix: str = "okta_bearer",
         max_connections: int = 50,
@@ -136,7 +148,11 @@ class RedisStore:
             raise ConfigurationError("url: give either url or client, not both or neither")
         if client is not None and not isinstance(client, (aioredis.Redis, RedisCluster)):
             raise ConfigurationError("client: must be a redis.asyncio.Redis or RedisCluster")
-        topology = topology_of(url) if url is not None else None
+        if client is not None and _decodes(client):
+            raise ConfigurationError("client: must not decode responses (decode_responses=False)")
+        _check_sync_client(sync_client, client)
+        if url is not None:
+            topology_of(url)  # a URL of another scheme is refused before any other option
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise ConfigurationError("timeout: must be a number of seconds")
         if not 0 < timeout <= 60:
@@ -151,93 +167,113 @@ class RedisStore:
             raise ConfigurationError("replica_acks: must be an integer from 0 to 16")
         if not 0 <= replica_acks <= _MAX_REPLICA_ACKS:
             raise ConfigurationError("replica_acks: must be an integer from 0 to 16")
-        if replica_acks and (topology == "cluster" or isinstance(client, RedisCluster)):
-            # WAIT counts the writes of its own connection; redis-py's cluster
-            # client routes a keyless WAIT to another connection, where it
-            # would count nothing and prove nothing.
-            raise ConfigurationError("replica_acks: is not supported on a Redis Cluster yet")
         self.timeout = float(timeout)
         self.replica_acks = replica_acks
         stripped = prefix.rstrip(":")
         self.prefix = f"{stripped}:" if stripped else ""
+        self._commands = Commands(self.prefix, replica_acks, self.timeout)
         self._owns_client = client is None
+        self._sync: SyncRedisStore | None = None
         if url is not None:
             client = build_client(url, timeout=self.timeout, max_connections=max_connections)
+            self._sync = SyncRedisStore(
+                self._commands,
+                lambda: build_sync_client(
+                    url, timeout=self.timeout, max_connections=max_connections
+                ),
+                owns_client=True,
+            )
+        elif sync_client is not None:
+            self._sync = SyncRedisStore(self._commands, lambda: sync_client, owns_client=False)
         self._client: Any = client
-        self._delete_if_equal: Any = client.register_script(_DELETE_IF_EQUAL)
-        self._increment: Any = client.register_script(_INCREMENT)
+        self._link = AsyncLink(client)
 
-    async def _call(self, command: Awaitable[_T]) -> _T:
+    @property
+    def sync(self) -> SyncStore:
+        """The blocking face over the same keys (:class:`~okta_bearer._store.memory.SyncStore`).
+
+        Raises:
+            ConfigurationError: the store was built from ``client`` without
+                ``sync_client``.
+        """
+        if self._sync is None:
+            raise ConfigurationError(
+                "sync_client: RedisStore(client=...) has a blocking face only with "
+                "sync_client= (a redis.Redis or redis.cluster.RedisCluster on the same data)"
+            )
+        return self._sync
+
+    async def _run(self, op: Op[_T]) -> _T:
         try:
             # The outer deadline covers waiting for a pooled connection, a
-            # cluster client's redirections and a Sentinel lookup too.
-            return await asyncio.wait_for(command, self.timeout)
-        # RedisClusterException (no reachable node, no slot map, too many
-        # redirections) is not a RedisError: it must be caught by name.
-        except (RedisError, RedisClusterException, OSError, asyncio.TimeoutError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {type(exc).__name__}") from None
+            # cluster client's redirections, a Sentinel lookup, and the one
+            # retry after a fresh slot map.
+            return await asyncio.wait_for(self._attempts(op), self.timeout)
+        except _ASYNC_FAILURES as exc:
+            raise unavailable(exc) from None
 
-    @staticmethod
-    def _milliseconds(ttl: float) -> int:
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-            raise ValueError("ttl must be a positive number of seconds")
-        return max(1, math.ceil(ttl * 1000))
-
-    async def _set_nx_acknowledged(self, key: str, value: bytes, px: int) -> bool:
-        # SET and WAIT in one pipeline share one connection, which is what
-        # WAIT counts.  Half the deadline for WAIT leaves the other half for
-        # the round trip, so an unacknowledged write is reported, not timed out.
-        wait_ms = max(1, int(self.timeout * 500))
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.set(key, value, nx=True, px=px)
-            pipe.execute_command("WAIT", self.replica_acks, wait_ms)
-            stored, acknowledged = await pipe.execute()
-        if stored and int(acknowledged) < self.replica_acks:
-            raise RedisError("too few replicas acknowledged the write")
-        return bool(stored)
+    async def _attempts(self, op: Op[_T]) -> _T:
+        link = self._link
+        try:
+            return op.read(await op.send(link))
+        except FAILURES as exc:
+            if not (link.cluster and worth_a_fresh_map(op, exc) and await link.refresh()):
+                raise
+        return op.read(await op.send(link))
 
     async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
         """``SET prefix+key value NX PX ttl``: ``True`` when this call stored it.
 
-        With ``replica_acks``, followed by ``WAIT``; too few acknowledgements
-        raise :class:`StoreUnavailable` (the key stays written: a retry of the
-        same DPoP proof is then refused, which is the safe side).
+        With ``replica_acks``, followed by ``WAIT`` on the same connection;
+        too few acknowledgements raise :class:`StoreUnavailable` (the key
+        stays written: a retry of the same DPoP proof is then refused, which
+        is the safe side).
         """
-        px = self._milliseconds(ttl)
-        if self.replica_acks:
-            return await self._call(self._set_nx_acknowledged(self.prefix + key, value, px))
-        stored = await self._call(self._client.set(self.prefix + key, value, nx=True, px=px))
-        return bool(stored)
+        return await self._run(self._commands.set_if_absent(key, value, ttl))
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """``SET prefix+key value PX ttl``."""
-        px = self._milliseconds(ttl)
-        await self._call(self._client.set(self.prefix + key, value, px=px))
+        await self._run(self._commands.set(key, value, ttl))
 
     async def get(self, key: str) -> bytes | None:
         """``GET prefix+key``."""
-        value = await self._call(self._client.get(self.prefix + key))
-        return None if value is None else bytes(value)
+        return await self._run(self._commands.get(key))
 
     async def delete(self, key: str) -> None:
         """``DEL prefix+key``."""
-        await self._call(self._client.delete(self.prefix + key))
+        await self._run(self._commands.delete(key))
 
     async def delete_if_equal(self, key: str, value: bytes) -> bool:
         """``DEL prefix+key`` only while it holds ``value`` (one Lua script, atomic)."""
-        deleted = await self._call(self._delete_if_equal(keys=[self.prefix + key], args=[value]))
-        return bool(deleted)
+        return await self._run(self._commands.delete_if_equal(key, value))
 
     async def increment(self, key: str, ttl: float) -> int:
         """``INCR prefix+key``, expiring ``ttl`` after the first (one Lua script, atomic)."""
-        px = self._milliseconds(ttl)
-        count = await self._call(self._increment(keys=[self.prefix + key], args=[px]))
-        return int(count)
+        return await self._run(self._commands.increment(key, ttl))
 
     async def aclose(self) -> None:
-        """Close the client and its connection pool (not a client handed in as ``client``)."""
+        """Close the clients and their pools, of both faces (not a client handed in)."""
+        if self._sync is not None:
+            self._sync.close()
         if not self._owns_client:
             return  # a client handed in is the caller's to close
         # Closing a dead connection is not worth an error.
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*FAILURES):
             await close_client(self._client)
+
+
+def _check_sync_client(sync_client: Any, client: Any) -> None:
+    """ConfigurationError naming ``sync_client`` unless it fits beside ``client``."""
+    if sync_client is None:
+        return
+    if client is None:
+        raise ConfigurationError("sync_client: give it with client= (a url builds its own)")
+    if not isinstance(sync_client, (redis.Redis, SyncRedisCluster)):
+        raise ConfigurationError("sync_client: must be a redis.Redis or redis.cluster.RedisCluster")
+    if isinstance(sync_client, SyncRedisCluster) != isinstance(client, RedisCluster):
+        raise ConfigurationError(
+            "sync_client: must be of the same topology as client (a cluster client "
+            "beside a cluster client)"
+        )
+    if _decodes(sync_client):
+        raise ConfigurationError("sync_client: must not decode responses (decode_responses=False)")

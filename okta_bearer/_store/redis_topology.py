@@ -1,10 +1,13 @@
 """redis-py clients for the Redis topologies that RedisStore accepts.
 
-One job: turn a URL into a redis-py asyncio client, with every problem raised
-as :class:`~okta_bearer._errors.ConfigurationError` naming ``url``.  Nothing
-here routes, retries or elects anything: that is redis-py's cluster client
-(``redis.asyncio.RedisCluster``) and its Sentinel client
-(``redis.asyncio.sentinel.Sentinel``), used as they are.
+One job: turn a URL into a redis-py client, asyncio (:func:`build_client`,
+the store's async face) or blocking (:func:`build_sync_client`, its ``sync``
+face), with every problem raised as
+:class:`~okta_bearer._errors.ConfigurationError` naming ``url``.  Both come
+from one set of builders over the two redis-py families, so the faces get
+the same topology, timeouts, pool size and retry.  Nothing here routes,
+retries or elects anything: that is redis-py's cluster client
+(``RedisCluster``) and its Sentinel client (``Sentinel``), used as they are.
 
 * ``redis://``, ``rediss://``, ``unix://``: one server (redis-py's own URL form).
 * ``redis+cluster://[user:password@]host:port[,host:port...][/]`` (``rediss+cluster``
@@ -26,22 +29,67 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import redis
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+import redis.asyncio.cluster as aiocluster
+import redis.asyncio.retry as aioretry
+import redis.asyncio.sentinel as aiosentinel
+import redis.cluster
+import redis.retry
+import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .._errors import ConfigurationError
 
-__all__ = ["build_client", "close_client", "topology_of"]
+__all__ = [
+    "ASYNC",
+    "SYNC",
+    "Family",
+    "build_client",
+    "build_sync_client",
+    "close_client",
+    "close_sync_client",
+    "topology_of",
+]
 
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 _DEFAULT_PORT = {"cluster": 6379, "sentinel": 26379}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One redis-py client family: its classes, which take the same arguments."""
+
+    redis: Any
+    cluster: Any
+    cluster_node: Any
+    sentinel: Any
+    blocking_pool: Any
+    retry: Any
+
+
+#: redis-py's asyncio clients (the store's async face).
+ASYNC = Family(
+    aioredis.Redis,
+    aiocluster.RedisCluster,
+    aiocluster.ClusterNode,
+    aiosentinel.Sentinel,
+    aioredis.BlockingConnectionPool,
+    aioretry.Retry,
+)
+#: redis-py's blocking clients (the store's ``sync`` face).
+SYNC = Family(
+    redis.Redis,
+    redis.cluster.RedisCluster,
+    redis.cluster.ClusterNode,
+    redis.sentinel.Sentinel,
+    redis.BlockingConnectionPool,
+    redis.retry.Retry,
+)
 
 
 @dataclass(frozen=True)
@@ -106,19 +154,19 @@ def _parse(url: str, kind: str) -> _Parsed:
     )
 
 
-def _one_retry() -> Retry:
+def _one_retry(family: Family) -> Any:
     # One retry, on a broken connection only, inside the caller's deadline:
     # after a restart or a failover every pooled connection is dead, and each
     # would otherwise fail one request.  A timeout is never retried.
-    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    return family.retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
-def _cluster(url: str, timeout: float, max_connections: int) -> Any:
+def _cluster(family: Family, url: str, timeout: float, max_connections: int) -> Any:
     parsed = _parse(url, "cluster")
     if parsed.path not in ([], ["0"]):
         raise ConfigurationError("url: a Redis Cluster has only database 0")
-    return RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],
+    return family.cluster(
+        startup_nodes=[family.cluster_node(host, port) for host, port in parsed.nodes],
         username=parsed.username,
         password=parsed.password,
         ssl=parsed.tls,
@@ -127,18 +175,18 @@ def _cluster(url: str, timeout: float, max_connections: int) -> Any:
         max_connections=max_connections,
         # The client refreshes its slot map after a MOVED or a dead node; the
         # store's own deadline bounds how long it may try.
-        retry=_one_retry(),
+        retry=_one_retry(family),
     )
 
 
-def _sentinel(url: str, timeout: float, max_connections: int) -> Any:
+def _sentinel(family: Family, url: str, timeout: float, max_connections: int) -> Any:
     parsed = _parse(url, "sentinel")
     if not parsed.path or len(parsed.path) > 2:
         raise ConfigurationError("url: must end in /<service name> or /<service name>/<db>")
     service, db = parsed.path[0], parsed.path[1] if len(parsed.path) == 2 else "0"
     if not db.isdigit():
         raise ConfigurationError("url: the database after the service name must be a number")
-    sentinel = Sentinel(
+    sentinel = family.sentinel(
         parsed.nodes,
         sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
         socket_timeout=timeout,
@@ -151,31 +199,43 @@ def _sentinel(url: str, timeout: float, max_connections: int) -> Any:
         password=parsed.password,
         ssl=parsed.tls,
         max_connections=max_connections,
-        retry=_one_retry(),
+        retry=_one_retry(family),
     )
 
 
-def _single(url: str, timeout: float, max_connections: int) -> Any:
+def _single(family: Family, url: str, timeout: float, max_connections: int) -> Any:
     try:
         # A blocking pool: a burst beyond max_connections waits (within the
         # timeout) for a free connection instead of failing at once.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        pool = family.blocking_pool.from_url(
             url,
             max_connections=max_connections,
             timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=_one_retry(),
+            retry=_one_retry(family),
         )
     except (ValueError, RedisError) as exc:
         raise ConfigurationError("url: is not a valid Redis URL") from exc
-    return aioredis.Redis(connection_pool=pool)
+    return family.redis(connection_pool=pool)
+
+
+_BUILDERS = {"single": _single, "cluster": _cluster, "sentinel": _sentinel}
 
 
 def build_client(url: str, *, timeout: float, max_connections: int) -> Any:
     """A redis-py asyncio client for ``url`` (see the module docstring for the forms)."""
-    builders = {"single": _single, "cluster": _cluster, "sentinel": _sentinel}
-    return builders[topology_of(url)](url, timeout, max_connections)
+    return _BUILDERS[topology_of(url)](ASYNC, url, timeout, max_connections)
+
+
+def build_sync_client(url: str, *, timeout: float, max_connections: int) -> Any:
+    """The blocking redis-py client for ``url``: the same topology and settings.
+
+    A blocking ``RedisCluster`` reads the slot map as it is built, so call
+    this where a connection may be opened (the first call of a forked
+    worker), not at import time in a pre-fork master.
+    """
+    return _BUILDERS[topology_of(url)](SYNC, url, timeout, max_connections)
 
 
 async def close_client(client: Any) -> None:
@@ -189,3 +249,15 @@ async def close_client(client: Any) -> None:
     manager = getattr(pool, "sentinel_manager", None)
     for sentinel in getattr(manager, "sentinels", ()):
         await sentinel.aclose()
+
+
+def close_sync_client(client: Any) -> None:
+    """Close a client from :func:`build_sync_client`, its pool and any Sentinel clients."""
+    client.close()
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:  # a RedisCluster closes its nodes itself
+        return
+    pool.disconnect()
+    manager = getattr(pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        sentinel.close()

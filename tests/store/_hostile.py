@@ -2,8 +2,9 @@
 
 It names itself the owner of every slot (``CLUSTER SLOTS``) and then answers
 every data command by ``behaviour``: ``"MOVED"`` or ``"ASK"`` (a redirection
-to itself, forever: a redirection storm) or ``"slow"`` (the right answer,
-after :data:`SLOW_SECONDS`).
+to itself, forever: a redirection storm), ``"slow"`` (the right answer,
+after :data:`SLOW_SECONDS`) or ``"garbage"`` (an array where Redis would give
+a status, a string or an integer).
 """
 
 from __future__ import annotations
@@ -14,6 +15,27 @@ from contextlib import asynccontextmanager
 
 SLOW_SECONDS = 5.0
 _HOST = b"127.0.0.1"
+
+
+def _command_entry(name: bytes, arity: int, flag: bytes, first: int, last: int) -> bytes:
+    return b"*6\r\n$%d\r\n%s\r\n:%d\r\n*1\r\n+%s\r\n:%d\r\n:%d\r\n:1\r\n" % (
+        len(name), name, arity, flag, first, last,
+    )  # fmt: skip
+
+
+# What ``COMMAND`` answers: the commands the store sends (name, arity, a flag,
+# first and last key), so a cluster client can route them and reach the data
+# command's reply, which is what the tests are about.
+_COMMANDS = [
+    (b"set", -3, b"write", 1, 1),
+    (b"get", 2, b"readonly", 1, 1),
+    (b"del", -2, b"write", 1, -1),
+    (b"evalsha", -3, b"noscript", 0, 0),
+    (b"eval", -3, b"noscript", 0, 0),
+    (b"script", -2, b"noscript", 0, 0),
+    (b"wait", 3, b"noscript", 0, 0),
+]
+_COMMAND_TABLE = b"*%d\r\n" % len(_COMMANDS) + b"".join(_command_entry(*c) for c in _COMMANDS)
 
 
 async def _read_command(reader: asyncio.StreamReader) -> list[bytes] | None:
@@ -38,8 +60,12 @@ def _reply(args: list[bytes], behaviour: str, port: int) -> bytes | None:
         return b"+OK\r\n"
     if name.startswith(b"PING"):
         return b"+PONG\r\n"
+    if name.startswith(b"COMMAND"):
+        return _COMMAND_TABLE
     if behaviour in ("MOVED", "ASK"):
         return b"-%s 1 127.0.0.1:%d\r\n" % (behaviour.encode(), port)
+    if behaviour == "garbage":
+        return b"*1\r\n:1\r\n"
     return None  # "slow": answered late by the caller
 
 

@@ -5,11 +5,13 @@ The session's Redis Cluster (``redis_cluster``) is in tests/conftest.py: tests/f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from okta_bearer._store.memory import MemoryStore, Store
+from okta_bearer._store.memory import MemoryStore, Store, SyncStore
 from okta_bearer.redis_store import RedisStore
 
 from ._server import RedisServer
@@ -57,21 +59,66 @@ async def redis_store(redis_server: RedisServer) -> AsyncIterator[RedisStore]:
         await store.aclose()
 
 
-@pytest.fixture(params=["memory", "redis", "cluster", "sentinel"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    """Each backend in turn, for the tests every Store must pass."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    if request.param == "redis":
+class InThreads:
+    """A :class:`SyncStore` driven as a :class:`Store`: each call runs the face in a thread.
+
+    So the async contract tests run, unchanged, on every blocking face, and
+    their ``asyncio.gather`` races become races between threads.
+    """
+
+    def __init__(self, face: SyncStore) -> None:
+        self.face = face
+
+    async def _thread(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(call, *args)
+
+    async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
+        return bool(await self._thread(self.face.set_if_absent, key, value, ttl))
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self._thread(self.face.set, key, value, ttl)
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._thread(self.face.get, key)
+        return value
+
+    async def delete(self, key: str) -> None:
+        await self._thread(self.face.delete, key)
+
+    async def delete_if_equal(self, key: str, value: bytes) -> bool:
+        return bool(await self._thread(self.face.delete_if_equal, key, value))
+
+    async def increment(self, key: str, ttl: float) -> int:
+        return int(await self._thread(self.face.increment, key, ttl))
+
+    async def aclose(self) -> None:
+        await self._thread(self.face.close)
+
+
+def redis_url(request: pytest.FixtureRequest, topology: str) -> str:
+    """The URL of the module's server (``redis``) or the session's cluster or Sentinel set."""
+    if topology == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
         if server.process is None:
             server.start()
-        url = server.url
+        return server.url
+    url: str = request.getfixturevalue(f"redis_{topology}").url
+    return url
+
+
+BACKENDS = ["memory", "redis", "cluster", "sentinel"]
+
+
+@pytest.fixture(params=[*BACKENDS, *(f"{name}.sync" for name in BACKENDS)])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """Each backend in turn, async face and blocking face, for the tests every Store must pass."""
+    name, _, face = request.param.partition(".")
+    backend: MemoryStore | RedisStore
+    if name == "memory":
+        backend = MemoryStore()
     else:
-        url = request.getfixturevalue(f"redis_{request.param}").url
-    backend = await emptied(RedisStore(url, timeout=2.0))
+        backend = await emptied(RedisStore(redis_url(request, name), timeout=2.0))
     try:
-        yield backend
+        yield InThreads(backend.sync) if face else backend
     finally:
         await backend.aclose()

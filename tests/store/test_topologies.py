@@ -62,7 +62,6 @@ FAILOVER_WINDOW = 8.0
         ("redis://127.0.0.1:6379/0", {"replica_acks": True}, "replica_acks"),
         ("redis://127.0.0.1:6379/0", {"replica_acks": 10**400}, "replica_acks"),
         ("redis://127.0.0.1:6379/0", {"replica_acks": 1.0}, "replica_acks"),
-        ("redis+cluster://127.0.0.1:7000/", {"replica_acks": 1}, "replica_acks: is not supported"),
         ("redis://127.0.0.1:6379/0", {"client": object()}, "url: give either"),
     ],
 )
