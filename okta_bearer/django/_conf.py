@@ -127,8 +127,9 @@ def build_gate(raw: object, closers: list[Callable[[], None]] | None = None) -> 
     options: dict[str, Any] = {k: _resolve(k, v) if k in _IMPORTABLE else v for k, v in raw.items()}
     owned = [] if closers is None else closers
     made = options.get("verifier")
-    if made is not raw.get("verifier") and callable(getattr(made, "close", None)):
-        owned.append(made.close)  # built here by a factory named in the setting: closed here
+    close = getattr(made, "close", None)
+    if made is not raw.get("verifier") and callable(close):
+        owned.append(close)  # built here by a factory named in the setting: closed here
     store: Any = options.pop("store", None)
     if isinstance(store, str):
         store = _redis_store(store)

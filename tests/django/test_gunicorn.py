@@ -8,6 +8,7 @@ names the worker in ``X-Worker-Pid``).  Each worker class gets a fresh set.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import time
@@ -86,43 +87,65 @@ def gunicorn(kind: str, port: int, env: dict[str, str], log: Path) -> subprocess
         )
 
 
-@pytest.fixture(scope="module", params=["sync", "gthread"])
-def site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Site]:
-    """gunicorn on the example project; the cold requests made while the key server was down."""
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]:
+    """gunicorn with sync and with gthread workers, started together, sharing Redis and keys.
+
+    The key server is down while every worker is cold: the answers are kept
+    in each site's ``outage``.  Then it comes up, and the fixture waits until
+    every worker a burst reaches has its keys (a failed fetch backs off for
+    up to 5 s); both sites wait at once.
+    """
     import os
 
-    tmp = tmp_path_factory.mktemp(f"gunicorn-{request.param}")
+    tmp = tmp_path_factory.mktemp("gunicorn")
     keys = KeyServer()
     switch = Switchable(keys)
     with serve(switch) as key_server:
         keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
         redis = RedisServer(tmp / "redis")
         redis.start()
-        port, log = free_port(), tmp / "gunicorn.log"
         env = {**os.environ, "OKTA_ISSUER": keys.issuer.issuer, "REDIS_URL": redis.url}
-        process = gunicorn(request.param, port, env, log)
-        base_url = f"http://127.0.0.1:{port}"
+        running: dict[str, tuple[subprocess.Popen[bytes], Site]] = {}
         try:
-            wait_until_healthy(
-                process, base_url, "gunicorn", log.read_text, lambda: stop_process(process, grace=5)
-            )
-            token = keys.issuer.mint()
-            headers = {"Authorization": f"Bearer {token}"}
-            outage = send_all(base_url, [("GET", "/whoami", headers)] * COLD_REQUESTS)
+            for kind in ("sync", "gthread"):
+                port, log = free_port(), tmp / f"{kind}.log"
+                site = Site(f"http://127.0.0.1:{port}", keys.issuer, log)
+                running[kind] = (gunicorn(kind, port, env, log), site)
+            for process, site in running.values():
+                wait_until_healthy(
+                    process,
+                    site.base_url,
+                    "gunicorn",
+                    site.log.read_text,
+                    functools.partial(stop_process, process, grace=5),
+                )
+            headers = bearer(keys.issuer.mint())
+            for _, site in running.values():
+                site.outage = send_all(site.base_url, [("GET", "/whoami", headers)] * COLD_REQUESTS)
             switch.down = False
-            # A failed fetch backs off for up to 5 s per worker: wait until every
-            # worker a burst of new connections reaches has its keys.
             deadline = time.monotonic() + 30
             burst = [("GET", "/whoami", headers)] * WORKERS * 2
-            while {r.status_code for r in send_all(base_url, burst)} != {200}:
-                assert time.monotonic() < deadline, log.read_text()
+            waiting = [site for _, site in running.values()]
+            while waiting:
+                assert time.monotonic() < deadline, [s.log.read_text() for s in waiting]
                 time.sleep(0.5)
-            yield Site(base_url, keys.issuer, log, outage)
+                waiting = [
+                    s
+                    for s in waiting
+                    if {r.status_code for r in send_all(s.base_url, burst)} != {200}
+                ]
+            yield {kind: site for kind, (_, site) in running.items()}
         finally:
-            stop_process(process, grace=10)
+            for process, _ in running.values():
+                stop_process(process, grace=10)
             redis.stop()
+
+
+@pytest.fixture(params=["sync", "gthread"])
+def site(request: pytest.FixtureRequest, sites: dict[str, Site]) -> Site:
+    """One of the two gunicorns: 4 sync workers, or 4 gthread workers of 4 threads."""
+    return sites[request.param]
 
 
 def bearer(token: str) -> dict[str, str]:
