@@ -116,11 +116,10 @@ class BearerAuthentication(BaseAuthentication):
         """``(user, claims)``, ``None`` without credentials, or raise :class:`BearerRefusal`."""
         state = judged(_django(request))
         verdict = state.verdict
-        if verdict.response is not None:
-            assert verdict.error is not None
-            if isinstance(verdict.error, MissingToken):
-                return None
-            raise BearerRefusal(verdict.error, verdict.response)
+        error = verdict.error
+        if error is not None and not isinstance(error, MissingToken):
+            assert verdict.response is not None
+            raise BearerRefusal(error, verdict.response)
         if verdict.claims is None:
             return None  # a public path, or an anonymous request ("optional": True)
         state.gate.admit(verdict)  # reported once, as the middleware reports it

@@ -203,3 +203,14 @@ def test_each_request_is_reported_once(setup: str, okta_django: LocalIssuer) -> 
         client.get("/drf/items", headers=bearer(okta_django.mint()))
         client.get("/drf/items", headers=bearer(okta_django.mint(exp=1)))
     assert [outcome for outcome, _ in events.requests] == ["ok", "invalid_token"]
+
+
+def test_drf_view_on_the_metadata_path_without_middleware(okta_django: LocalIssuer) -> None:
+    """DRF alone: a view routed where the RFC 9728 document lives runs anonymous, not a 500."""
+    from .project import base_options
+
+    options = base_options(okta_django, resource="https://api.example.test/drf")
+    with override_settings(OKTA_BEARER=options), NO_MIDDLEWARE:
+        response = Client().get("/.well-known/oauth-protected-resource/drf")
+    assert response.status_code == 200
+    assert response.json() == {"view": "drf_open.get", "sub": None}

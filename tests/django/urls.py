@@ -15,6 +15,8 @@ urlpatterns = [
     path("public/scoped", views.public_scoped),
     path("public/drf", views.DrfOpen.as_view()),
     path("drf/open", views.DrfOpen.as_view()),
+    # Where the RFC 9728 document of resource "https://api.example.test/drf" lives.
+    path(".well-known/oauth-protected-resource/drf", views.DrfOpen.as_view()),
     path("raises", views.raises),
     path("things", views.Things.as_view()),
     path("drf/items", views.DrfItems.as_view()),
