@@ -126,10 +126,29 @@ class BearerAuth:
         blueprints: protect only requests routed to these blueprints
             (``Blueprint`` objects or registered names; nested blueprints
             follow their parent).  ``None`` (the default): the whole app.
-        verifier, issuer, audience, public_paths, optional, realm,
-            required_scopes, error_details, resource, on_error, dpop, events:
-            as for :class:`~okta_bearer.BearerAuthMiddleware`; ``verifier``
-            must have a blocking face (every verifier of this library does).
+        verifier: a :class:`~okta_bearer.SyncVerifier` (every verifier of
+            this library is one); or leave it out and pass ``issuer=`` and
+            ``audience=``.
+        issuer: the issuer URL, when ``verifier`` is not given.
+        audience: the accepted audience(s), when ``verifier`` is not given.
+        public_paths: paths served without a token (``/docs/`` covers
+            everything below it), relative to ``SCRIPT_NAME``.
+        optional: let requests without a token reach the views, with
+            ``g.claims`` ``None``; a token that is sent must be valid.
+        realm: the ``realm`` of challenges (``None``: none).
+        required_scopes: scopes every protected request must hold.
+        error_details: name ``error``/``error_description`` in answers.
+        resource: this API's resource identifier or a
+            :class:`~okta_bearer.ProtectedResource`: the RFC 9728 document
+            is served and challenges name its URL.
+        on_error: ``on_error(error) -> dict``, the JSON body of a refusal.
+        dpop: a :class:`~okta_bearer.DPoPSettings` to accept DPoP (its
+            store needs a blocking face: ``MemoryStore``, ``RedisStore``).
+        events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`).
+
+    Every option means what it means for
+    :class:`~okta_bearer.BearerAuthMiddleware`: both are checked by the
+    same code.
 
     Raises:
         ConfigurationError: an option is wrong or unknown, naming it.

@@ -8,8 +8,16 @@ transport, so a :class:`~okta_bearer.TokenVerifier` works with no network::
     verifier = issuer.verifier()
     claims = await verifier.verify(issuer.mint(scp=["items:read"]))
 
-The pytest plugin (installed with the package) provides it as the
-``okta_issuer`` fixture.
+The verifier has both faces: ``await verify()`` for ASGI apps and
+``verify_sync()`` for Flask and Django, whose test clients then need no
+network either::
+
+    app = create_app(verifier=issuer.verifier())       # your Flask app factory
+    response = app.test_client().get("/items", headers=issuer.headers())
+
+The pytest plugin (installed with the package) provides the issuer as the
+``okta_issuer`` fixture, and its verifier, closed after the test, as
+``okta_verifier``.
 """
 
 from __future__ import annotations
@@ -152,6 +160,16 @@ class LocalIssuer:
         Example: ``mint(scp=["items:write"], exp=0)`` or ``mint(cid=OMIT)``.
         """
         return self.sign(self.claims(**claims), header=header, key=key)
+
+    def headers(self, *, scheme: str = "Bearer", **claims: Any) -> dict[str, str]:
+        """``{"Authorization": "Bearer <token>"}`` for a freshly minted token, for test clients.
+
+        ``claims`` (and ``header=``/``key=``) go to :meth:`mint`; works with
+        Flask's and Django's test clients as with httpx::
+
+            client.get("/items", headers=issuer.headers(scp=["items:read"]))
+        """
+        return {"Authorization": f"{scheme} {self.mint(**claims)}"}
 
     def mint_id_token(self, *, nonce: str | None = None, **claims: Any) -> str:
         """Mint an Okta-shaped ID token (``aud`` is the client id, no ``scp``)."""

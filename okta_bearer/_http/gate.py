@@ -216,15 +216,13 @@ class Gate:
             if claims.binding is not None:
                 check_bearer(claims)
             return []
-        proof = guard.check_sync(scope, scheme, token, claims)  # type: ignore[attr-defined]
+        proof = guard.check_sync(scope, scheme, token, claims)
         if proof is None:
             return []
         # RFC 9449 section 9: a success carries the current nonce when the
         # proof used the previous one, so the client switches in time.
-        current = guard.current_nonce()
-        if current is None or proof.nonce == current:
-            return []
-        return [(b"dpop-nonce", current.encode("ascii"))]
+        nonce = guard.nonce_to_offer(proof)
+        return [] if nonce is None else [(b"dpop-nonce", nonce.encode("ascii"))]
 
     def _since(self, start: float) -> float:
         return perf_counter() - start if self.settings.events is not None else 0.0

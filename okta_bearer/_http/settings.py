@@ -56,9 +56,18 @@ class AuthSettings:
             with ``issuer=`` and ``audience=``: a
             :class:`~okta_bearer.TokenVerifier` is built (and owned: the
             driver closes it).
-        issuer, audience, public_paths, optional, realm, required_scopes,
-        error_details, resource, on_error, dpop, events: as documented on
-        :class:`~okta_bearer.BearerAuthMiddleware`.
+        issuer: see :class:`~okta_bearer.BearerAuthMiddleware` (as every
+            option below up to ``events``).
+        audience: the accepted audience(s).
+        public_paths: paths served without a token.
+        optional: let requests without a token through.
+        realm: the challenges' ``realm``.
+        required_scopes: scopes every protected request must hold.
+        error_details: name the error in answers.
+        resource: the RFC 9728 resource.
+        on_error: builds a refusal's JSON body.
+        dpop: DPoP settings.
+        events: metric hooks.
         side: which face of the verifier the driver calls.
         declared_scopes: scopes the protected app says it checks (ToolScopes),
             added to the RFC 9728 document's ``scopes_supported``.

@@ -139,8 +139,9 @@ class TokenVerifier:
     Both sides are safe to share: one verifier serves every task of an event
     loop (:meth:`verify`) or every thread of a WSGI worker
     (:meth:`verify_sync`).  Each side fetches keys on its own (single-flight
-    within the side, no lock held during a network call); the verified-token
-    cache is one, behind a lock held only for a dictionary operation.
+    within the side, no lock held during a network call) and keeps its own
+    verified-token cache (the same rules; the threads' behind a lock never held
+    during a fetch or a signature check).
 
     Raises:
         ConfigurationError: at construction, naming the offending option.
@@ -268,12 +269,17 @@ class TokenVerifier:
         # its maximum age; the kid lets a withdrawn key take its tokens along.
         size = check_int("token_cache_size", token_cache_size, 0, 10_000_000)
         self._cache_ttl = check_number("token_cache_ttl", token_cache_ttl, 0.001, 86400)
+        # One cache per side, each with the keys it was verified with: the
+        # event loop's is touched by its one thread only (no lock on the ASGI
+        # hot path); the threads' is behind a lock (LRUCache is not
+        # thread-safe: a hit reorders it), held for cache operations only.
         self._cache: LRUCache[str, tuple[Claims, float, str]] | None = (
             LRUCache(maxsize=size) if size else None
         )
-        # LRUCache is not thread-safe (a hit reorders it): every access holds
-        # this lock, for one dictionary operation (uncontended in an event loop).
-        self._cache_lock = threading.Lock()
+        self._sync_cache: LRUCache[str, tuple[Claims, float, str]] | None = (
+            LRUCache(maxsize=size) if size else None
+        )
+        self._sync_cache_lock = threading.Lock()
 
     @property
     def keys(self) -> KeyStore:
@@ -287,6 +293,11 @@ class TokenVerifier:
         A token seen before is answered from the verified-token cache: its
         signature is not checked again, but expiry and scopes are, and a
         refresh that withdraws its key evicts it.
+
+        Keys come from the async key store (:mod:`okta_bearer._keys.keystore`):
+        concurrent calls on a cold cache await one refresh task, and a
+        refresh-ahead runs as a background task.  Call it in an event loop;
+        from threads (WSGI) call :meth:`verify_sync`.
 
         The claims are returned whatever binds the token: ``verify()`` does
         not know how the token was presented.  A caller that received it
@@ -305,19 +316,30 @@ class TokenVerifier:
             KeysUnavailable: the issuer's keys cannot be obtained (503).
         """
         now = self._clock()
-        claims = self._cached(token, required_scopes, now)
-        if claims is not None:
-            return claims
+        cache = self._cache
+        if cache is not None:
+            # The event loop's own cache: one thread, no lock on the hot path.
+            hit = cache.get(token)  # an LRU hit also marks the entry recently used
+            if hit is not None:
+                if now < hit[1]:
+                    return self._hit(hit[0], required_scopes)
+                del cache[token]
+            if self._events is not None:
+                self._events.cache("token", False)
         parsed = self._parse(token)
         if self._async_problem is not None:
             raise ConfigurationError(self._async_problem)
         check = await self._keys.get(parsed.kid, parsed.alg)
-        return self._accept(token, parsed, check, required_scopes, now)
+        claims, deadline = self._accept(parsed, check, now)
+        if cache is not None:
+            cache[token] = (claims, deadline, parsed.kid)
+        return self._scoped(claims, required_scopes)
 
     def verify_sync(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """:meth:`verify`, blocking the calling thread (Flask, Django, any WSGI app).
 
-        The same checks, the same verified-token cache and the same events;
+        The same checks, the same verified-token cache rules (a cache of the
+        sync side's own, behind a lock) and the same events;
         keys come from the sync key store (:mod:`okta_bearer._keys.sync_keystore`),
         which shares one fetch between threads and holds no lock during it.
         Thread-safe: call it from every thread of a worker.
@@ -330,31 +352,34 @@ class TokenVerifier:
                 or ``store`` has no blocking face (at the first call).
         """
         now = self._clock()
-        claims = self._cached(token, required_scopes, now)
-        if claims is not None:
-            return claims
+        cache, lock = self._sync_cache, self._sync_cache_lock
+        if cache is not None:
+            with lock:
+                hit = cache.get(token)  # an LRU hit also marks the entry recently used
+                if hit is not None and now >= hit[1]:
+                    del cache[token]
+                    hit = None
+            if hit is not None:
+                return self._hit(hit[0], required_scopes)
+            if self._events is not None:
+                self._events.cache("token", False)
         parsed = self._parse(token)
         check = self._sync_side().get(parsed.kid, parsed.alg)
-        return self._accept(token, parsed, check, required_scopes, now)
+        claims, deadline = self._accept(parsed, check, now)
+        if cache is not None:
+            with lock:
+                cache[token] = (claims, deadline, parsed.kid)
+        return self._scoped(claims, required_scopes)
 
-    def _cached(self, token: str, required_scopes: Iterable[str], now: float) -> Claims | None:
-        # A verified token seen before: its claims (scopes checked), else None.
-        cache = self._cache
-        if cache is None:
-            return None
-        with self._cache_lock:
-            hit = cache.get(token)  # an LRU hit also marks the entry recently used
-            if hit is not None and now >= hit[1]:
-                cache.pop(token, None)
-                hit = None
-        events = self._events
-        if hit is None:
-            if events is not None:
-                events.cache("token", False)
-            return None
-        if events is not None:
-            events.cache("token", True)
-        claims = hit[0]
+    def _hit(self, claims: Claims, required_scopes: Iterable[str]) -> Claims:
+        # A verified token seen before and still within its deadline.
+        if self._events is not None:
+            self._events.cache("token", True)
+        if required_scopes or self.required_scopes:
+            check_scopes(claims, (*self.required_scopes, *required_scopes))
+        return claims
+
+    def _scoped(self, claims: Claims, required_scopes: Iterable[str]) -> Claims:
         if required_scopes or self.required_scopes:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
@@ -368,30 +393,20 @@ class TokenVerifier:
         )
 
     def _accept(
-        self,
-        token: str,
-        parsed: ParsedToken,
-        check: SignatureCheck,
-        required_scopes: Iterable[str],
-        now: float,
-    ) -> Claims:
-        # Signature, claims, cache, scopes: the same for both sides.
+        self, parsed: ParsedToken, check: SignatureCheck, now: float
+    ) -> tuple[Claims, float]:
+        # Signature and claims, the same for both sides: the claims and how
+        # long they may be cached (no longer than the token is acceptable, nor
+        # than the cache TTL).
         if not check(parsed.signing_input, parsed.signature):
             raise InvalidToken("bad_signature", "Token signature is invalid", {"kid": parsed.kid})
         payload = decode_payload(parsed)
         policy = self._policy
         claims = validate_claims(payload, policy, now)
-        cache = self._cache
-        if cache is not None:
-            # Cached no longer than the token is acceptable, nor than the cache TTL.
-            deadline = min(payload["exp"] + policy.leeway, now + self._cache_ttl)
-            if policy.max_token_age is not None:
-                deadline = min(deadline, payload["iat"] + policy.max_token_age + policy.leeway)
-            with self._cache_lock:
-                cache[token] = (claims, deadline, parsed.kid)
-        if required_scopes or self.required_scopes:
-            check_scopes(claims, (*self.required_scopes, *required_scopes))
-        return claims
+        deadline = min(payload["exp"] + policy.leeway, now + self._cache_ttl)
+        if policy.max_token_age is not None:
+            deadline = min(deadline, payload["iat"] + policy.max_token_age + policy.leeway)
+        return claims, deadline
 
     def _sync_side(self) -> SyncKeyStore:
         keys = self._sync_keys
@@ -410,7 +425,7 @@ class TokenVerifier:
                     policy=self._key_policy,
                     transport=transport if isinstance(transport, httpx.BaseTransport) else None,
                     clock=self._clock,
-                    on_withdrawn=self._forget_withdrawn,
+                    on_withdrawn=self._forget_withdrawn_sync,
                     store=None if self._store is None else sync_face(self._store),
                     events=self._events,
                 )
@@ -443,11 +458,12 @@ class TokenVerifier:
 
     def _forget_withdrawn(self, kids: frozenset[str]) -> None:
         # Runs once per refresh that drops a key: tokens it signed go with it.
-        cache = self._cache
-        if cache is not None:
-            with self._cache_lock:
-                for token in [t for t, (_, _, kid) in cache.items() if kid in kids]:
-                    del cache[token]
+        _forget(self._cache, kids)
+
+    def _forget_withdrawn_sync(self, kids: frozenset[str]) -> None:
+        # The same for the threads' cache, from the sync key store's refresh.
+        with self._sync_cache_lock:
+            _forget(self._sync_cache, kids)
 
     async def aclose(self) -> None:
         """Release the HTTP clients (the verifier's own) and any refresh in flight."""
@@ -505,3 +521,10 @@ def _wrong_kind(transport: object, store: object, *, sync: bool) -> str | None:
     if store is not None and not isinstance(store, Store):
         return "store: verify() needs an async okta_bearer.Store (this one is sync only)"
     return None
+
+
+def _forget(cache: LRUCache[str, tuple[Claims, float, str]] | None, kids: frozenset[str]) -> None:
+    """Drop the cached tokens signed by any of ``kids``."""
+    if cache is not None:
+        for token in [t for t, (_, _, kid) in cache.items() if kid in kids]:
+            del cache[token]

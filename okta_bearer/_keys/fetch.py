@@ -83,7 +83,7 @@ def failure_hint(exc: BaseException, timeout: float) -> str:
             "nothing is published there: check issuer= (copy the 'issuer' of the "
             "authorization server's metadata, e.g. https://{org}.okta.com/oauth2/default)"
         )
-    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
+    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError)):
         return f"no answer within KeyPolicy.timeout ({timeout:g} s): is the issuer reachable?"
     if isinstance(exc, (httpx.TransportError, OSError)):
         return "the host cannot be reached from here: check the host name, DNS, proxy, firewall"
@@ -304,7 +304,8 @@ class KeySource:
     def failed(self, exc: BaseException, *, had_keys: bool) -> str:
         """Log a failed refresh; why it failed, with a hint (for ``warm_up``)."""
         kept = "keeping the last good keys" if had_keys else "no keys yet"
-        if isinstance(exc, asyncio.TimeoutError):  # an OSError too, since Python 3.11
+        # asyncio's (a distinct class before Python 3.11) or the sync budget's.
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):  # TimeoutError is an OSError
             reason = f"timed out after {self._policy.timeout:g} s"
         elif isinstance(exc, (FetchError, FleetError, httpx.HTTPError, OSError)):
             reason = str(exc) or type(exc).__name__

@@ -15,6 +15,7 @@ PACKAGE = ROOT / "okta_bearer"
 REFERENCE = {
     "okta_bearer": "okta_bearer.md",
     "okta_bearer.fastapi": "fastapi.md",
+    "okta_bearer.flask": "flask.md",
     "okta_bearer.middleware": "middleware.md",
     "okta_bearer.testing": "testing.md",
     "okta_bearer.mcp": "mcp.md",

@@ -227,14 +227,74 @@ def policy(**fields: Any) -> KeyPolicy:
     return KeyPolicy(**fields)
 
 
+class BothFaces(httpx.AsyncBaseTransport, httpx.BaseTransport):
+    """A :class:`FaultyKeyServer` for both sides of a verifier (a WSGI driver calls verify_sync).
+
+    The sync side awaits each answer in an event loop of its own (the WSGI
+    request runs in a worker thread) and gives up on a silent server at the
+    read timeout the request carries, as a real transport does.
+    """
+
+    def __init__(self, server: FaultyKeyServer) -> None:
+        self.server = server
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The async side: the key server itself."""
+        return await self.server.handle_async_request(request)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """The sync side: the same answer, awaited in this thread."""
+        timeout = request.extensions.get("timeout", {}).get("read") or 5.0
+        try:
+            status, headers, body = asyncio.run(asyncio.wait_for(self._answer(request), timeout))
+        except asyncio.TimeoutError as exc:
+            raise httpx.ReadTimeout("no answer", request=request) from exc
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+
+    async def _answer(self, request: httpx.Request) -> tuple[int, httpx.Headers, bytes]:
+        response = await self.server.handle_async_request(request)
+        return response.status_code, response.headers, await response.aread()
+
+
+class _DriverClient:
+    """``get(path, headers=...)`` over a web driver's app, as on an httpx client."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def get(self, path: str, *, headers: dict[str, str]) -> httpx.Response:
+        """Send ``GET path``."""
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        response: httpx.Response = await self.app.request("GET", path, raw)
+        return response
+
+
 @asynccontextmanager
-async def world(**verifier_options: Any) -> AsyncIterator[World]:
-    """A fresh issuer, faulty key server and protected API (small timeout by default)."""
+async def world(driver: str | None = None, **verifier_options: Any) -> AsyncIterator[World]:
+    """A fresh issuer, faulty key server and protected API (small timeout by default).
+
+    ``driver`` names a framework of ``tests.web_drivers.DRIVERS`` to serve the
+    API with (``None``: the middleware over Starlette, counted by ``entered``).
+    """
     clock = Clock()
     issuer = LocalIssuer(ISSUER, AUDIENCE, clock=clock)
     server = FaultyKeyServer(issuer, clock)
     w = World(clock, issuer, server)
     verifier_options.setdefault("keys", policy())
+    if driver is not None:
+        from ..web_drivers import DRIVERS
+
+        both = BothFaces(server)
+        w.verifier = TokenVerifier(
+            ISSUER, AUDIENCE, transport=both, clock=clock, **verifier_options
+        )
+        try:
+            async with DRIVERS[driver](w.verifier) as app:
+                w.client = _DriverClient(app)  # type: ignore[assignment]
+                yield w
+        finally:
+            await w.verifier.aclose()
+        return
     w.verifier = TokenVerifier(ISSUER, AUDIENCE, transport=server, clock=clock, **verifier_options)
     w.entered = Entered(
         BearerAuthMiddleware(Starlette(routes=[Route("/", whoami)]), verifier=w.verifier)

@@ -17,6 +17,7 @@ import anyio
 import httpx
 import pytest
 
+from ..web_drivers import DRIVERS
 from ._keyserver import (
     EVIL_HOST,
     ISSUER,
@@ -197,10 +198,11 @@ COLD_FAULTS = [
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("fault", COLD_FAULTS, ids=[f.id for f in COLD_FAULTS])
-async def test_cold_start_fault_is_503_with_retry_after(fault: ColdFault) -> None:
-    """A valid token meets 503 + Retry-After (never 401, never 500), promptly, nothing followed."""
-    async with world() as w:
+async def test_cold_start_fault_is_503_with_retry_after(fault: ColdFault, driver: str) -> None:
+    """Any framework: a valid token meets 503 + Retry-After (never 401/500), nothing followed."""
+    async with world(driver) as w:
         w.server.faults[fault.kind] = fault.make(w.server)
         with anyio.fail_after(20):  # generous bound; the configured timeout is 0.2 s
             response = await w.get(w.token())
@@ -213,10 +215,11 @@ async def test_cold_start_fault_is_503_with_retry_after(fault: ColdFault) -> Non
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("fault", COLD_FAULTS, ids=[f.id for f in COLD_FAULTS])
-async def test_cold_start_fault_honours_the_backoff(fault: ColdFault) -> None:
+async def test_cold_start_fault_honours_the_backoff(fault: ColdFault, driver: str) -> None:
     """After a failed cold fetch, requests within the backoff are 503 without another fetch."""
-    async with world() as w:
+    async with world(driver) as w:
         w.server.faults[fault.kind] = fault.make(w.server)
         with anyio.fail_after(20):
             assert (await w.get(w.token())).status_code == 503

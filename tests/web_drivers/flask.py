@@ -8,6 +8,7 @@ as sent in ``RAW_URI``, and repeated header fields joined with ``,``
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import anyio
 import httpx
 from flask import Flask
 from werkzeug.test import run_wsgi_app
@@ -73,7 +75,10 @@ class _Client:
         self, method: str, target: str, headers: list[tuple[bytes, bytes]]
     ) -> httpx.Response:
         env = environ(method, target, headers, self.base_url)
-        body, status, answer = run_wsgi_app(self.app.wsgi_app, env, buffered=True)
+        # In a worker thread, as a WSGI server runs a request: no event loop there.
+        body, status, answer = await anyio.to_thread.run_sync(
+            functools.partial(run_wsgi_app, self.app.wsgi_app, env, buffered=True)
+        )
         content = b"".join(body)
         return httpx.Response(int(status.split(" ", 1)[0]), headers=list(answer), content=content)
 
