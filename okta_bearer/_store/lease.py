@@ -22,9 +22,9 @@ by the async driver (ASGI) and the sync one (WSGI threads) alike.  The wait has
 no deadline of its own: the caller bounds the whole flow (its budget), and the
 lease lives as long as that budget.
 
-Used for introspection answers.  Key sets have their own policy in
-``_keys/fleet.py`` (kid-aware adoption; when the lease holder fails, waiters fail
-that refresh and keep their keys).
+Used for introspection answers; :func:`release` (a flow) releases any lease.
+Key sets have their own policy in ``_keys/fleet.py`` (kid-aware adoption; when
+the lease holder fails, waiters fail that refresh and keep their keys).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import os
 from collections.abc import Callable
 
 from .._flow import Flow, Pause, StoreCall
-from .memory import Store, StoreUnavailable
+from .memory import StoreUnavailable
 
 __all__ = ["Fetched", "release", "shared_fetch"]
 
@@ -61,15 +61,10 @@ def _get(key: str, usable: Callable[[bytes], bool]) -> Flow[bytes | None]:
     return document if document is not None and usable(document) else None
 
 
-def _release(lease_key: str, holder: bytes) -> Flow[None]:
-    with contextlib.suppress(StoreUnavailable):  # else it expires on its own
-        yield StoreCall("delete_if_equal", (lease_key, holder))
-
-
-async def release(store: Store, lease_key: str, holder: bytes) -> None:
-    """Release a lease this process holds (never another's); it expires on its own otherwise."""
+def release(lease_key: str, holder: bytes) -> Flow[None]:
+    """A flow releasing a lease this process holds (never another's); else it expires."""
     with contextlib.suppress(StoreUnavailable):
-        await store.delete_if_equal(lease_key, holder)
+        yield StoreCall("delete_if_equal", (lease_key, holder))
 
 
 def shared_fetch(
@@ -113,7 +108,7 @@ def shared_fetch(
             # lease since our read (our first read included): look once more.
             cached = yield from _get(key, usable)
             if cached is not None:
-                yield from _release(lease_key, holder)
+                yield from release(lease_key, holder)
                 return cached, False
             return (yield from _fetch_and_share(key, lease_key, holder, fetch)), True
         # Another worker fetches: wait for its document, or for its lease to go.
@@ -146,4 +141,4 @@ def _fetch_and_share(
         return document
     finally:
         if lease_key is not None:
-            yield from _release(lease_key, holder)
+            yield from release(lease_key, holder)
