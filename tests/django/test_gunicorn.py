@@ -54,6 +54,7 @@ class Site:
     issuer: LocalIssuer
     log: Path
     outage: list[httpx.Response] = field(default_factory=list)
+    fetched: dict[str, int] = field(default_factory=dict)
 
 
 def send_all(
@@ -135,6 +136,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]
                     for s in waiting
                     if {r.status_code for r in send_all(s.base_url, burst)} != {200}
                 ]
+            for _, site in running.values():
+                site.fetched = dict(keys.counts)
             yield {kind: site for kind, (_, site) in running.items()}
         finally:
             for process, _ in running.values():
@@ -159,6 +162,11 @@ def test_key_server_outage_is_503_with_retry_after(site: Site) -> None:
     assert all(int(r.headers["retry-after"]) > 0 for r in site.outage)
     assert all("www-authenticate" not in r.headers for r in site.outage)
     assert len({r.headers["x-worker-pid"] for r in site.outage}) >= 1
+
+
+def test_recovery_costs_the_fleet_one_fetch(site: Site) -> None:
+    """When the key server is back, the 8 workers of both gunicorns (one Redis) fetch once."""
+    assert site.fetched == {"discovery": 1, "jwks": 1}
 
 
 def test_dpop_proof_replayed_to_another_worker_is_refused(site: Site) -> None:
