@@ -102,3 +102,15 @@ def test_exception_handler_is_what_carries_the_nonce(okta_django: LocalIssuer) -
     assert 'error="use_dpop_nonce"' in bare["WWW-Authenticate"]
     assert "DPoP-Nonce" not in bare
     assert "Cache-Control" not in bare
+
+
+def test_proof_names_the_full_url_under_script_name(okta_django: LocalIssuer) -> None:
+    """Mounted under SCRIPT_NAME, a proof's htu is the URL the client called, prefix included."""
+    key = DPoPKey()
+    token = okta_django.mint(cnf={"jkt": key.jkt})
+    with override_settings(OKTA_BEARER=base_options(okta_django, dpop={"mode": "required"})):
+        client = Client()
+        full = key.headers("GET", "http://testserver/api/items", token)
+        short = key.headers("GET", "http://testserver/items", token)
+        assert client.get("/items", SCRIPT_NAME="/api", headers=full).status_code == 200
+        assert client.get("/items", SCRIPT_NAME="/api", headers=short).status_code == 401

@@ -242,3 +242,11 @@ def make_verifier() -> Any:
     """A verifier factory named by a dotted path in the settings."""
     assert FACTORY_ISSUER is not None
     return FACTORY_ISSUER.verifier()
+
+
+def test_public_paths_are_relative_to_script_name(client: Client, okta_django: LocalIssuer) -> None:
+    """Mounted under a prefix (SCRIPT_NAME), public paths are the project's own URLs."""
+    assert client.get("/health", SCRIPT_NAME="/api").status_code == 200
+    assert client.get("/items", SCRIPT_NAME="/api").status_code == 401
+    ok = client.get("/items", SCRIPT_NAME="/api", headers=bearer(okta_django.mint()))
+    assert ok.status_code == 200
