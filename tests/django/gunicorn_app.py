@@ -12,14 +12,13 @@ from typing import Any
 
 from examples.django_project.wsgi import application as project
 
-_PID = str(os.getpid())
-
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """The example project, with ``X-Worker-Pid`` added to the answer."""
 
     def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        return start_response(status, [*headers, ("X-Worker-Pid", _PID)], exc_info)
+        # Read per request: under --preload the module is imported before the fork.
+        return start_response(status, [*headers, ("X-Worker-Pid", str(os.getpid()))], exc_info)
 
     result: Iterable[bytes] = project(environ, start)
     return result

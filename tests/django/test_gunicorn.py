@@ -3,19 +3,18 @@
 One real key server (which starts out down), one redis-server shared by the
 workers (key sets and DPoP replay marks), and gunicorn serving
 ``examples/django_project`` (through ``tests.django.gunicorn_app``, which
-names the worker in ``X-Worker-Pid``).  Each worker class gets a fresh set.
+names the worker in ``X-Worker-Pid``) with ``--preload``, as many deployments run it:
+4 sync workers of one thread, and 4 gthread workers of 4 threads.
 """
 
 from __future__ import annotations
 
-import functools
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
@@ -24,10 +23,11 @@ from starlette.types import Receive, Scope, Send
 from okta_bearer.testing import DPoPKey, LocalIssuer
 
 from ..fleet.conftest import KeyServer
-from ..servers import ROOT, free_port, serve, stop_process, wait_until_healthy
+from ..servers import GunicornProcess, serve
 from ..store._server import RedisServer
 
 WORKERS = 4
+KINDS: tuple[Literal["sync", "gthread"], ...] = ("sync", "gthread")
 COLD_REQUESTS = 16
 
 
@@ -73,32 +73,15 @@ def send_all(
         return list(pool.map(call, requests))
 
 
-def gunicorn(kind: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``gunicorn`` with 4 workers of ``kind`` (``sync`` or ``gthread``) on 127.0.0.1:``port``."""
-    command = [
-        sys.executable, "-m", "gunicorn", "tests.django.gunicorn_app:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--worker-class", kind,
-        "--log-level", "warning", "--graceful-timeout", "5",
-    ]  # fmt: skip
-    if kind == "gthread":
-        command += ["--threads", "4"]
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - our own fixed command
-            command, cwd=ROOT, env={**env}, stdout=out, stderr=out
-        )
-
-
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]:
-    """gunicorn with sync and with gthread workers, started together, sharing Redis and keys.
+    """gunicorn with sync and with gthread workers, sharing one Redis and one key server.
 
     The key server is down while every worker is cold: the answers are kept
     in each site's ``outage``.  Then it comes up, and the fixture waits until
     every worker a burst reaches has its keys (a failed fetch backs off for
     up to 5 s); both sites wait at once.
     """
-    import os
-
     tmp = tmp_path_factory.mktemp("gunicorn")
     keys = KeyServer()
     switch = Switchable(keys)
@@ -106,21 +89,19 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]
         keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
         redis = RedisServer(tmp / "redis")
         redis.start()
-        env = {**os.environ, "OKTA_ISSUER": keys.issuer.issuer, "REDIS_URL": redis.url}
-        running: dict[str, tuple[subprocess.Popen[bytes], Site]] = {}
+        running: dict[str, tuple[GunicornProcess, Site]] = {}
         try:
-            for kind in ("sync", "gthread"):
-                port, log = free_port(), tmp / f"{kind}.log"
-                site = Site(f"http://127.0.0.1:{port}", keys.issuer, log)
-                running[kind] = (gunicorn(kind, port, env, log), site)
-            for process, site in running.values():
-                wait_until_healthy(
-                    process,
-                    site.base_url,
-                    "gunicorn",
-                    site.log.read_text,
-                    functools.partial(stop_process, process, grace=5),
+            for kind in KINDS:
+                # One thread per sync worker: gunicorn turns "sync" with threads > 1 into gthread.
+                server = GunicornProcess(
+                    "tests.django.gunicorn_app:application",
+                    workers=WORKERS,
+                    worker_class=kind,
+                    threads=1 if kind == "sync" else 4,
+                    env={"OKTA_ISSUER": keys.issuer.issuer, "REDIS_URL": redis.url},
+                    log=tmp / f"{kind}.log",
                 )
+                running[kind] = (server, Site(server.base_url, keys.issuer, server.log))
             headers = bearer(keys.issuer.mint())
             for _, site in running.values():
                 site.outage = send_all(site.base_url, [("GET", "/whoami", headers)] * COLD_REQUESTS)
@@ -140,12 +121,12 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]
                 site.fetched = dict(keys.counts)
             yield {kind: site for kind, (_, site) in running.items()}
         finally:
-            for process, _ in running.values():
-                stop_process(process, grace=10)
+            with ThreadPoolExecutor() as pool:  # each stop waits for its workers: in parallel
+                list(pool.map(GunicornProcess.stop, [server for server, _ in running.values()]))
             redis.stop()
 
 
-@pytest.fixture(params=["sync", "gthread"])
+@pytest.fixture(params=KINDS)
 def site(request: pytest.FixtureRequest, sites: dict[str, Site]) -> Site:
     """One of the two gunicorns: 4 sync workers, or 4 gthread workers of 4 threads."""
     return sites[request.param]
@@ -223,14 +204,15 @@ def test_two_authorization_headers_joined_by_gunicorn_are_400(site: Site) -> Non
 
 
 def test_wrong_setting_stops_the_workers(tmp_path: Path) -> None:
-    """gunicorn runs no system checks: a wrong OKTA_BEARER makes every worker fail to boot."""
-    import os
-
-    env = {**os.environ, "OKTA_ISSUER": "http://issuer.example/oauth2/default", "REDIS_URL": ""}
-    log = tmp_path / "gunicorn.log"
-    process = gunicorn("sync", free_port(), env, log)
-    try:
-        assert process.wait(timeout=60) != 0
-    finally:
-        stop_process(process, grace=5)
-    assert "ConfigurationError: issuer must use https://" in log.read_text()
+    """gunicorn runs no system checks: a wrong OKTA_BEARER stops it before it serves anything."""
+    env = {"OKTA_ISSUER": "http://issuer.example/oauth2/default", "REDIS_URL": ""}
+    with pytest.raises(pytest.fail.Exception, match="gunicorn exited") as failed:
+        GunicornProcess(
+            "tests.django.gunicorn_app:application",
+            workers=1,
+            worker_class="sync",
+            threads=1,
+            env=env,
+            log=tmp_path / "gunicorn.log",
+        )
+    assert "ConfigurationError: issuer must use https://" in str(failed.value)
