@@ -43,7 +43,8 @@ class Judged:
 
 
 def judged_by_middleware(request: HttpRequest) -> Judged | None:
-    """What the middleware decided about ``request``, or ``None`` if it did not see it."""
+    """The verdict already reached for ``request`` (by the middleware, or by DRF's
+    authentication behind none), or ``None`` when nothing has judged it yet."""
     found: Judged | None = getattr(request, _ATTRIBUTE, None)
     return found
 
