@@ -94,6 +94,8 @@ def _scratch(directory: Path) -> Iterator[None]:
     # A page may configure logging (a handler, a level); the next test must not inherit it.
     loggers = [logging.getLogger(), logging.getLogger("okta_bearer")]
     saved = [(logger, list(logger.handlers), logger.level) for logger in loggers]
+    # Nor its environment (a Django page sets DJANGO_SETTINGS_MODULE, as manage.py does).
+    environ = dict(os.environ)
     sys.path.insert(0, str(directory))
     os.chdir(directory)
     try:
@@ -103,6 +105,8 @@ def _scratch(directory: Path) -> Iterator[None]:
             logger.handlers[:] = handlers
             logger.setLevel(level)
         os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(environ)
         sys.path.remove(str(directory))
         for name in set(sys.modules) - before:
             module = sys.modules[name]

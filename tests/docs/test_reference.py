@@ -22,6 +22,8 @@ REFERENCE = {
     "okta_bearer.metrics": "metrics.md",
     "okta_bearer.redis_store": "redis_store.md",
     "okta_bearer.dev_issuer": "dev_issuer.md",
+    "okta_bearer.django": "django.md",
+    "okta_bearer.django.drf": "django_drf.md",
 }
 
 

@@ -460,12 +460,16 @@ async def dpop_client(world: World, settings: Mapping[str, Any], driver: str) ->
 
 
 _ERROR = re.compile(r'\berror="([^"]*)"')
+_NEXT_CHALLENGE = re.compile(r", (?=(?:Bearer|DPoP) )")
 
 
 def challenge_errors(response: httpx.Response) -> dict[str, str | None]:
     """Each challenge's scheme and its ``error`` (``None``: bare), in order."""
     found: dict[str, str | None] = {}
-    for value in response.headers.get_list("www-authenticate"):
+    # One field may carry several challenges (RFC 9110 section 11.6.1): Django, whose
+    # responses hold one value per header name, sends Bearer's and DPoP's that way.
+    fields = response.headers.get_list("www-authenticate")
+    for value in (v for f in fields for v in _NEXT_CHALLENGE.split(f)):
         scheme = value.split(" ", 1)[0]
         assert scheme not in found, "one challenge per scheme"
         match = _ERROR.search(value)

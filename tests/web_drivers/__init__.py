@@ -62,9 +62,9 @@ def identity(claims: Any) -> dict[str, str]:
 
 
 def _drivers() -> dict[str, Driver]:
-    from . import asgi, flask
+    from . import asgi, django, flask
 
-    return {"asgi": asgi.app, "flask": flask.app}
+    return {"asgi": asgi.app, "flask": flask.app, "django": django.app}
 
 
 #: Every framework's driver, by name (the parametrize ids of the tables).
