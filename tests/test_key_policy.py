@@ -204,7 +204,7 @@ def test_ready_answers_only_when_nothing_is_due() -> None:
     policy = KeySetPolicy(KeyPolicy())
     assert policy.ready("k1", "RS256", T0) is None  # cold: a fetch is due
     policy.installed(KEYS, T0, TTL)
-    assert policy.ready("k1", "RS256", T0 + 10) == "k1"
+    assert str(policy.ready("k1", "RS256", T0 + 10)) == "k1"
     assert policy.ready("k3", "RS256", T0 + 10) is None  # unknown kid: refetch rules apply
     assert policy.ready("k1", "ES256", T0 + 10) is None  # mismatch: lookup says why
     assert policy.ready("k1", "RS256", T0 + TTL - REFRESH_AHEAD) is None  # refresh due
