@@ -41,6 +41,9 @@ MODES = {
     "asgi-noop-dependency": "ASGI request: no-op async dependency",
     "asgi-okta_bearer": "ASGI request: okta_bearer middleware, repeated token",
     "asgi-okta_bearer+scopes": "ASGI request: okta_bearer + require_scopes, repeated token",
+    "asgi-okta_bearer+scopes-plain": (
+        "ASGI request: okta_bearer + require_scopes on a plain APIRoute, repeated token"
+    ),
     "introspection-hit": "IntrospectionVerifier, repeated opaque token (cached answer)",
     "dpop-floor": "DPoP floor: one ES256 proof check (b64, json, key from jwk, verify)",
     "dpop-store": "DPoP floor: one MemoryStore.set_if_absent",
