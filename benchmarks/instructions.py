@@ -332,6 +332,11 @@ def run(calls: int = 200) -> str:
                 ["app", "instructions/request", "throughput-equivalent vs unprotected"], asgi_body
             ),
             "",
+            f"- the example route (require_scopes) against a do-nothing FastAPI dependency: "
+            f"{counts['asgi-okta_bearer+scopes']:,.0f} vs {counts['asgi-noop-dependency']:,.0f} "
+            f"-> {verdict(counts['asgi-okta_bearer+scopes'] <= counts['asgi-noop-dependency'])} "
+            "(costs no more)",
+            "",
             *extra,
             "",
         ]

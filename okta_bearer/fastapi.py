@@ -246,7 +246,7 @@ def _fast_dependant(dependant: Any) -> tuple[Any, tuple[tuple[str, ...], ...]] |
     fast.dependencies = [sub for sub in dependant.dependencies if not _is_claims_check(sub)]
     fast.request_param_name = request_name
     fast.call = with_claims
-    return fast, tuple(c for c in checks if c is not None)
+    return fast, tuple(c for c in checks if c)
 
 
 class OktaBearerRoute(APIRoute):
@@ -293,8 +293,7 @@ class OktaBearerRoute(APIRoute):
                 return await slow(request)
             claims = _claims_of(request.scope)
             for scopes in checks:
-                if scopes:
-                    check_scopes(claims, scopes)
+                check_scopes(claims, scopes)
             return await fast(request)
 
         return handler
