@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
@@ -187,6 +188,7 @@ _REQUEST_PARAM = "_okta_bearer_request"
 # context object it names in this variable while calling get_route_handler;
 # before, from the route itself.  Private: absent, the route is the source.
 _INCLUSION = getattr(fastapi.routing, "_effective_route_context_var", None)
+_LENDING = threading.Lock()
 
 
 def _is_claims_check(sub: Any) -> bool:
@@ -274,16 +276,20 @@ class OktaBearerRoute(APIRoute):
         source: Any = _INCLUSION.get() if _INCLUSION is not None else None
         if source is None or getattr(source, "original_route", None) is not self:
             source = self
-        original = source.dependant
-        slow = super().get_route_handler()
-        planned = _fast_dependant(original)
-        if planned is None:
-            return slow
-        source.dependant, checks = planned
-        try:
-            fast = super().get_route_handler()
-        finally:
-            source.dependant = original
+        # FastAPI builds the handler from source.dependant, so the fast one is
+        # lent for that call; under a lock, so that no other build reads the
+        # lent one as the route's own (its handler would lack the checks).
+        with _LENDING:
+            original = source.dependant
+            slow = super().get_route_handler()
+            planned = _fast_dependant(original)
+            if planned is None:
+                return slow
+            source.dependant, checks = planned
+            try:
+                fast = super().get_route_handler()
+            finally:
+                source.dependant = original
         provider = source.dependency_overrides_provider
         calls = frozenset(sub.call for sub in original.dependencies if _is_claims_check(sub))
 
