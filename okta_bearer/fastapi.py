@@ -184,9 +184,11 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 #: when the endpoint takes no ``Request`` of its own.
 _REQUEST_PARAM = "_okta_bearer_request"
 
-# FastAPI >= 0.128 builds an included router's handlers per inclusion, from a
-# context object it names in this variable while calling get_route_handler;
-# before, from the route itself.  Private: absent, the route is the source.
+# Recent FastAPI (0.165) builds an included router's handlers per inclusion,
+# from a context object it names in this variable while calling
+# get_route_handler; older ones from the route itself.  Private: absent, the
+# route is the source (a wrong guess only costs speed: FastAPI then resolves
+# the claims dependency itself, after the route's own check).
 _INCLUSION = getattr(fastapi.routing, "_effective_route_context_var", None)
 _LENDING = threading.Lock()
 
@@ -203,8 +205,8 @@ def _is_claims_check(sub: Any) -> bool:
 
 def _declared_scopes(sub: Any) -> tuple[str, ...] | None:
     # What FastAPI would pass as SecurityScopes: the parents' scopes, then the
-    # dependency's own (FastAPI >= 0.121: parent_/own_oauth_scopes; before: one
-    # list).  None when neither layout is there: the route keeps FastAPI's path.
+    # dependency's own (recent FastAPI: parent_/own_oauth_scopes; older: one
+    # security_scopes list).  None when neither is there: FastAPI's path.
     if hasattr(sub, "own_oauth_scopes"):
         found: list[str] = []
         for scope in (*(sub.parent_oauth_scopes or ()), *(sub.own_oauth_scopes or ())):
