@@ -189,19 +189,26 @@ def issuer(okta_issuer: LocalIssuer) -> LocalIssuer:
     return okta_issuer
 
 
-@pytest.mark.parametrize("optional", [False, True])
+@pytest.mark.parametrize(
+    "options", [{}, {"optional": True}, {"resource": "https://api.example/v1"}], ids=str
+)
 async def test_every_operation_answers_as_fastapi_resolving_the_dependency(
-    issuer: LocalIssuer, optional: bool
+    issuer: LocalIssuer, options: dict[str, Any]
 ) -> None:
     """Each operation answers every kind of caller exactly as with FastAPI's resolution."""
-    fast = sample(issuer, OktaBearerRoute, optional=optional)
-    reference = sample(issuer, APIRoute, optional=optional)
+    fast = sample(issuer, OktaBearerRoute, **options)
+    reference = sample(issuer, APIRoute, **options)
     found = list(operations(fast.routes))
     assert found == list(operations(reference.routes))
     assert len(found) == 14
     # Twice each: the first request and the ones after it take the same path.
     calls = [(m, p, h) for (m, p, _), h in product(found, tokens(issuer).values())] * 2
-    assert await answers(fast, calls) == await answers(reference, calls)
+    answered = await answers(fast, calls)
+    assert answered == await answers(reference, calls)
+    if "resource" in options:  # RFC 9728 section 5.1: the 403 names the metadata too
+        refused = [challenge for status, challenge, _ in answered if status == 403]
+        assert refused
+        assert all("resource_metadata=" in str(challenge) for challenge in refused)
 
 
 async def test_no_scoped_operation_is_reachable_without_its_scopes(issuer: LocalIssuer) -> None:
