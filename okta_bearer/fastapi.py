@@ -253,6 +253,7 @@ def _fast_dependant(dependant: Any) -> tuple[Any, tuple[tuple[str, ...], ...]] |
     return fast, tuple(c for c in checks if c)
 
 
+@checked_options
 class OktaBearerRoute(APIRoute):
     """An ``APIRoute`` that checks its ``require_scopes`` before FastAPI resolves anything.
 
