@@ -9,8 +9,11 @@ here so the benchmark does not move when the example does.  Variants:
   threadpool): the cost of the dependency machinery itself;
 * ``okta_bearer``: :class:`~okta_bearer.BearerAuthMiddleware` in front, the
   route unchanged (``request.user`` holds the claims);
-* ``okta_bearer+scopes``: as the example: the middleware, and the route takes
+* ``okta_bearer+scopes``: as the example: :func:`~okta_bearer.fastapi.protect`
+  before the route (so it is an ``OktaBearerRoute``), and the route takes
   ``claims: Claims = require_scopes("items:read")``;
+* ``okta_bearer+scopes-plain``: the same route on FastAPI's plain ``APIRoute``
+  (declared before ``protect``, say): FastAPI resolves the dependency;
 * ``okta_bearer`` with ``dpop=`` settings: the middleware accepting DPoP
   (RFC 9449) requests as well;
 * ``pyjwt-dependency``: what users write without a library: an ``async def``
@@ -25,7 +28,7 @@ import jwt
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from okta_bearer import BearerAuthMiddleware, Claims, TokenVerifier
-from okta_bearer.fastapi import require_scopes
+from okta_bearer.fastapi import protect, require_scopes
 
 KINDS = (
     "unprotected",
@@ -33,6 +36,7 @@ KINDS = (
     "noop-sync-dependency",
     "okta_bearer",
     "okta_bearer+scopes",
+    "okta_bearer+scopes-plain",
     "pyjwt-dependency",
 )
 PATH = "/api/items"
@@ -75,7 +79,10 @@ def build_app(
         async def items_noop_sync(_: None = Depends(nothing_sync)) -> dict[str, Any]:
             return {"items": ITEMS}
 
-    elif kind == "okta_bearer+scopes":
+    elif kind in ("okta_bearer+scopes", "okta_bearer+scopes-plain"):
+        if kind == "okta_bearer+scopes":
+            assert verifier is not None
+            protect(app, verifier, **({} if dpop is None else {"dpop": dpop}))
 
         @app.get(PATH)
         async def items_scoped(claims: Claims = require_scopes("items:read")) -> dict[str, Any]:
@@ -107,7 +114,7 @@ def build_app(
     else:
         raise ValueError(f"unknown app kind {kind!r}; one of {', '.join(KINDS)}")
 
-    if kind.startswith("okta_bearer"):
+    if kind.startswith("okta_bearer") and kind != "okta_bearer+scopes":
         assert verifier is not None
         options: dict[str, Any] = {} if dpop is None else {"dpop": dpop}
         app.add_middleware(BearerAuthMiddleware, verifier=verifier, **options)

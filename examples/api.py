@@ -110,6 +110,21 @@ def create_app(
         docs_url=None if assets else "/docs",
         redoc_url=None,
     )
+    configure_openapi(app, issuer=issuer, scopes=SCOPES, client_id=client_id)
+    # protect() keeps the app's own openapi_url (and docs_url, when FastAPI
+    # serves the docs) public and documents the 401/403 answers in OpenAPI;
+    # the self-hosted Swagger UI's routes and assets are listed here.  Every
+    # other request needs a token, OPTIONS included.  Called before the routes
+    # are declared, so they are OktaBearerRoute routes: require_scopes is
+    # checked by the route, not resolved by FastAPI on every request.
+    protect(
+        app,
+        token_verifier,
+        public_paths=["/api/public", "/docs", "/docs/oauth2-redirect", f"{DOCS_ASSETS}/"],
+        # One process, so the default in-memory replay store is enough here;
+        # replicas would share DPoPSettings(store="redis://...").
+        dpop=DPoPSettings(mode="allowed"),
+    )
     items: list[dict[str, str]] = [{"name": "first item", "owner": "system"}]
 
     @app.get("/api/public")
@@ -155,19 +170,6 @@ def create_app(
         async def swagger_ui_redirect() -> HTMLResponse:
             return get_swagger_ui_oauth2_redirect_html()
 
-    configure_openapi(app, issuer=issuer, scopes=SCOPES, client_id=client_id)
-    # protect() keeps the app's own openapi_url (and docs_url, when FastAPI
-    # serves the docs) public and documents the 401/403 answers in OpenAPI;
-    # the self-hosted Swagger UI's routes and assets are listed here.  Every
-    # other request needs a token, OPTIONS included.
-    protect(
-        app,
-        token_verifier,
-        public_paths=["/api/public", "/docs", "/docs/oauth2-redirect", f"{DOCS_ASSETS}/"],
-        # One process, so the default in-memory replay store is enough here;
-        # replicas would share DPoPSettings(store="redis://...").
-        dpop=DPoPSettings(mode="allowed"),
-    )
     # Added after protect(), so it wraps the bearer middleware: it answers CORS
     # preflights itself (they carry no token), 401/403 answers carry CORS
     # headers too, and the SPA can read WWW-Authenticate.

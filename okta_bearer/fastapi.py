@@ -11,19 +11,33 @@ app's own documentation paths public, and documents the refusals in OpenAPI::
 ``Security(get_claims, scopes=["items:read"])`` is the same thing spelled the
 FastAPI way.  A missing scope raises :class:`~okta_bearer.InsufficientScope`,
 which the middleware turns into the same RFC 6750 403 it sends itself.
+
+Routes declared after :func:`protect` are :class:`OktaBearerRoute` routes: they
+check the scopes their ``require_scopes`` parameters declare before FastAPI
+resolves anything, and FastAPI does not resolve those dependencies per request
+(the middleware has verified the token already), so a scope-checked route costs
+less than one do-nothing dependency.  Routes declared before, or on an
+``APIRouter`` without ``route_class=OktaBearerRoute``, are checked the same way
+by FastAPI's dependency machinery: the same answers, only slower.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 try:
+    import fastapi.routing
     from fastapi import Depends, FastAPI, params
     from fastapi.openapi.models import OAuthFlowImplicit, OAuthFlows
-    from fastapi.requests import HTTPConnection
+    from fastapi.requests import HTTPConnection, Request
+    from fastapi.responses import Response
+    from fastapi.routing import APIRoute
     from fastapi.security import OAuth2, SecurityScopes
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
@@ -43,6 +57,7 @@ from ._protocols import Verifier
 from .middleware import BearerAuthMiddleware, BearerUser, OnError, StartupCheck
 
 __all__ = [
+    "OktaBearerRoute",
     "OktaBearerScheme",
     "configure_openapi",
     "get_claims",
@@ -75,17 +90,22 @@ class OktaBearerScheme(OAuth2):
                 is missing.
             RuntimeError: ``BearerAuthMiddleware`` is not installed on the app.
         """
-        scope = connection.scope
-        if "user" not in scope:
-            raise RuntimeError(
-                "okta_bearer.fastapi needs BearerAuthMiddleware installed on the app"
-            )
-        user = scope["user"]
-        if not isinstance(user, BearerUser):
-            raise MissingToken()
+        claims = _claims_of(connection.scope)
         if security_scopes.scopes:
-            check_scopes(user.claims, security_scopes.scopes)
-        return user.claims
+            check_scopes(claims, security_scopes.scopes)
+        return claims
+
+
+def _claims_of(scope: Mapping[str, Any]) -> Claims:
+    # The one rule the scheme and OktaBearerRoute share: the middleware's
+    # verdict (scope["user"]), never a token of our own reading.
+    if "user" not in scope:
+        raise RuntimeError("okta_bearer.fastapi needs BearerAuthMiddleware installed on the app")
+    user = scope["user"]
+    if not isinstance(user, BearerUser):
+        raise MissingToken()
+    claims: Claims = user.claims
+    return claims
 
 
 #: The claims dependency: ``Depends(get_claims)`` or ``Security(get_claims,
@@ -155,6 +175,140 @@ def require_auth(
 
 
 # --- end RFC 9470 ---
+
+
+# --- Scope checks without a dependency per request (OktaBearerRoute) ---
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+#: The parameter name the fast path asks FastAPI to fill with the request,
+#: when the endpoint takes no ``Request`` of its own.
+_REQUEST_PARAM = "_okta_bearer_request"
+
+# Recent FastAPI (0.165) builds an included router's handlers per inclusion,
+# from a context object it names in this variable while calling
+# get_route_handler; older ones from the route itself.  Private: absent, the
+# route is the source (a wrong guess only costs speed: FastAPI then resolves
+# the claims dependency itself, after the route's own check).
+_INCLUSION = getattr(fastapi.routing, "_effective_route_context_var", None)
+_LENDING = threading.Lock()
+
+
+def _is_claims_check(sub: Any) -> bool:
+    # Ours exactly: a subclass with its own __call__ keeps FastAPI's path.
+    call = sub.call
+    return (
+        isinstance(call, OktaBearerScheme)
+        and type(call).__call__ is OktaBearerScheme.__call__
+        and not sub.dependencies
+    )
+
+
+def _declared_scopes(sub: Any) -> tuple[str, ...] | None:
+    # What FastAPI would pass as SecurityScopes: the parents' scopes, then the
+    # dependency's own (recent FastAPI: parent_/own_oauth_scopes; older: one
+    # security_scopes list).  None when neither is there: FastAPI's path.
+    if hasattr(sub, "own_oauth_scopes"):
+        found: list[str] = []
+        for scope in (*(sub.parent_oauth_scopes or ()), *(sub.own_oauth_scopes or ())):
+            if scope not in found:
+                found.append(scope)
+        return tuple(found)
+    scopes = getattr(sub, "security_scopes", None)
+    return None if scopes is None else tuple(scopes)
+
+
+def _fast_dependant(dependant: Any) -> tuple[Any, tuple[tuple[str, ...], ...]] | None:
+    """The route's dependant without its top-level claims checks, and their scopes.
+
+    ``None`` when there is nothing to take out or the endpoint is not a plain
+    coroutine function (sync endpoints and streams keep FastAPI's path).
+    """
+    endpoint = dependant.call
+    ours = [sub for sub in dependant.dependencies if _is_claims_check(sub)]
+    if not ours or not inspect.iscoroutinefunction(endpoint):
+        return None
+    checks = tuple(_declared_scopes(sub) for sub in ours)
+    request_name = dependant.request_param_name or _REQUEST_PARAM
+    if any(c is None for c in checks) or (
+        dependant.request_param_name is None
+        and _REQUEST_PARAM in inspect.signature(endpoint).parameters
+    ):
+        return None
+    names = tuple(sub.name for sub in ours if sub.name is not None)
+    own_request = dependant.request_param_name is None
+
+    @functools.wraps(endpoint)
+    async def with_claims(**values: Any) -> Any:
+        request = values.pop(request_name) if own_request else values[request_name]
+        # The route's handler has checked the claims before FastAPI ran.
+        claims = request.scope["user"].claims
+        for name in names:
+            values[name] = claims
+        return await endpoint(**values)
+
+    fast = copy.copy(dependant)
+    fast.dependencies = [sub for sub in dependant.dependencies if not _is_claims_check(sub)]
+    fast.request_param_name = request_name
+    fast.call = with_claims
+    return fast, tuple(c for c in checks if c)
+
+
+@checked_options
+class OktaBearerRoute(APIRoute):
+    """An ``APIRoute`` that checks its ``require_scopes`` before FastAPI resolves anything.
+
+    The route's top-level claims dependencies (``require_scopes``,
+    ``Depends(get_claims)``, ``Security(get_claims, scopes=...)``, as
+    parameters or in ``dependencies=``, the router's included) are not
+    resolved by FastAPI per request: the route checks each one's scopes, in
+    order, against the claims the middleware verified, then hands the claims
+    to the parameters that asked for them.  The refusals are the ones the
+    dependency raises (403 ``insufficient_scope`` naming the scopes, 401 for an
+    anonymous caller in ``optional`` mode), raised before any other dependency
+    of the route runs, and the OpenAPI document is unchanged.
+
+    :func:`protect` makes it the app's ``route_class``; give it to an
+    ``APIRouter`` as ``APIRouter(route_class=OktaBearerRoute)``.  A dependency
+    override of ``get_claims`` (tests) makes the route resolve it the FastAPI
+    way again; sync and streaming endpoints and nested claims dependencies are
+    always resolved the FastAPI way.
+    """
+
+    def get_route_handler(self) -> Handler:
+        """FastAPI's handler, behind the route's claims checks (see the class)."""
+        source: Any = _INCLUSION.get() if _INCLUSION is not None else None
+        if source is None or getattr(source, "original_route", None) is not self:
+            source = self
+        # FastAPI builds the handler from source.dependant, so the fast one is
+        # lent for that call; under a lock, so that no other build reads the
+        # lent one as the route's own (its handler would lack the checks).
+        with _LENDING:
+            original = source.dependant
+            slow = super().get_route_handler()
+            planned = _fast_dependant(original)
+            if planned is None:
+                return slow
+            source.dependant, checks = planned
+            try:
+                fast = super().get_route_handler()
+            finally:
+                source.dependant = original
+        provider = source.dependency_overrides_provider
+        calls = frozenset(sub.call for sub in original.dependencies if _is_claims_check(sub))
+
+        async def handler(request: Request) -> Response:
+            overrides = getattr(provider, "dependency_overrides", None)
+            if overrides and not calls.isdisjoint(overrides):
+                return await slow(request)
+            claims = _claims_of(request.scope)
+            for scopes in checks:
+                check_scopes(claims, scopes)
+            return await fast(request)
+
+        return handler
+
+
+# --- end OktaBearerRoute ---
 
 
 @checked_options
@@ -230,7 +384,10 @@ def protect(
     it also declares the ``DPoP`` HTTP authentication scheme (RFC 9449) as
     an alternative requirement.
 
-    Call it once, before the app serves; add CORS middleware after it (so
+    Call it once, before the app serves, and best before declaring routes:
+    the app's routes declared after it are :class:`OktaBearerRoute` routes
+    (unless the app has a ``route_class`` of its own), whose ``require_scopes``
+    cost no FastAPI dependency per request.  Add CORS middleware after it (so
     CORS wraps it and answers preflights).
 
     Returns:
@@ -264,6 +421,8 @@ def protect(
         return middleware
 
     app.add_middleware(install)
+    if app.router.route_class is APIRoute:
+        app.router.route_class = OktaBearerRoute
     build = app.openapi
     scheme = get_claims.model.model_dump(mode="json", by_alias=True, exclude_none=True)
 

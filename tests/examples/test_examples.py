@@ -120,6 +120,22 @@ async def test_write_needs_items_write(api: httpx.AsyncClient, okta_issuer: Loca
     assert created.json() == {"name": "x", "owner": "alice@example.com"}
 
 
+async def test_the_example_routes_check_scopes_on_the_route(okta_issuer: LocalIssuer) -> None:
+    """Every scope-checked route of the example API is an OktaBearerRoute (the fast path)."""
+    from fastapi.routing import APIRoute
+
+    from okta_bearer.fastapi import OktaBearerRoute
+
+    module = load_example("api")
+    async with okta_issuer.verifier() as verifier:
+        app = module.create_app(
+            issuer=okta_issuer.issuer, audience=okta_issuer.audience, verifier=verifier
+        )
+    api_routes = {r.path: type(r) for r in app.routes if isinstance(r, APIRoute)}
+    assert api_routes["/api/items"] is OktaBearerRoute
+    assert api_routes["/api/whoami"] is OktaBearerRoute
+
+
 async def test_docs_are_self_hosted(api: httpx.AsyncClient) -> None:
     """/docs loads Swagger UI from the API itself (no CDN), and its assets are served."""
     docs = await api.get("/docs")
