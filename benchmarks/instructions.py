@@ -37,6 +37,9 @@ MODES = {
     "on": "okta_bearer, fresh token (cache on, miss+insert)",
     "hit": "okta_bearer, repeated token (cache hit)",
     "pyjwt": "PyJWT jwt.decode, preloaded key",
+    "sync-off": "okta_bearer verify_sync, fresh token (cache off)",
+    "sync-on": "okta_bearer verify_sync, fresh token (cache on, miss+insert)",
+    "sync-hit": "okta_bearer verify_sync, repeated token (cache hit)",
     "asgi-unprotected": "ASGI request: unprotected route",
     "asgi-noop-dependency": "ASGI request: no-op async dependency",
     "asgi-okta_bearer": "ASGI request: okta_bearer middleware, repeated token",
@@ -56,7 +59,7 @@ DPOP_ASGI = {
     ),
 }
 #: The per-verification table, then the DPoP/introspection table, then the ASGI table.
-_VERIFY = ("floor", "tuned", "off", "on", "hit", "pyjwt")
+_VERIFY = ("floor", "tuned", "off", "on", "hit", "pyjwt", "sync-off", "sync-on", "sync-hit")
 _EXTRA = ("introspection-hit", "dpop-floor", "dpop-store", "dpop-check")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,8 +195,14 @@ def child(mode: str, fixture: str, calls: int) -> None:
 
     async def prepare() -> tuple[Callable[[str], object], httpx.AsyncClient]:
         client = httpx.AsyncClient(transport=issuer.transport())  # closed by the caller
-        verifier = issuer.verifier(token_cache_size=0 if mode == "off" else 64)
+        verifier = issuer.verifier(token_cache_size=0 if mode.endswith("off") else 64)
         await verifier.verify(tokens[-1])  # keys fetched, outside the count
+        if mode.startswith("sync-"):
+            verifier.verify_sync(tokens[-1])  # the sync side's keys too
+            if mode == "sync-hit":
+                verifier.verify_sync(tokens[0])
+                return (lambda _: verifier.verify_sync(tokens[0])), client
+            return verifier.verify_sync, client
         if mode in _EXTRA or mode in DPOP_ASGI:
             prepared.append(verifier)
             return (lambda _: None), client
@@ -325,6 +334,9 @@ def run(calls: int = 200) -> str:
             f"- fresh-token verify: {counts['off'] / floor:.2f}x (cache off), "
             f"{counts['on'] / floor:.2f}x (cache on) the floor's instructions",
             f"- repeated token: {pyjwt / counts['hit']:.0f}x fewer instructions than PyJWT",
+            f"- fresh-token verify_sync: {counts['sync-off'] / floor:.2f}x (cache off), "
+            f"{counts['sync-on'] / floor:.2f}x (cache on) the floor's instructions "
+            "(target 1.3x)",
             "",
             "In-process ASGI requests (FastAPI, GET /api/items, raw ASGI call), per request:",
             "",
