@@ -200,8 +200,12 @@ class GunicornProcess:
         worker_class: Literal["sync", "gthread"],
         env: Mapping[str, str],
         log: Path,
-        threads: int = 8,
+        threads: int | None = None,
     ) -> None:
+        # gunicorn turns a "sync" worker given more than one thread into a
+        # gthread worker: sync means one thread, unless a test says otherwise.
+        if threads is None:
+            threads = 1 if worker_class == "sync" else 8
         self.port = free_port()
         self.log = log
         command = [

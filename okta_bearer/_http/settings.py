@@ -34,7 +34,7 @@ from .metadata import ProtectedResource
 from .responses import ChallengeSettings, ErrorResponse, error_response
 from .rfc6750 import is_scope_token
 
-__all__ = ["AuthSettings", "OnError", "Side", "log_refusal"]
+__all__ = ["AuthSettings", "OnError", "Side", "log_refusal", "with_resource"]
 
 logger = logging.getLogger("okta_bearer")
 
@@ -205,6 +205,17 @@ def _check_sync_store(store: object) -> None:
     sync_face(store, "dpop.store")
 
 
+def with_resource(audience: str | Iterable[str] | None, resource: str) -> list[str]:
+    """The accepted audiences plus this API's resource identifier (RFC 8707).
+
+    A token requested with ``resource=`` names that identifier in ``aud``, so
+    a verifier built for a resource accepts it by default, whichever driver
+    builds it (the middleware, the WSGI gate, Django's settings).
+    """
+    audiences = [audience] if isinstance(audience, str) else list(audience or ())
+    return [*audiences, resource]
+
+
 def _verifier(
     verifier: object | None,
     issuer: str | None,
@@ -216,9 +227,7 @@ def _verifier(
 ) -> tuple[Any, bool]:
     # The verifier to call and whether the driver owns (closes) it.
     if verifier is None and resource is not None and issuer is not None:
-        # RFC 8707: the resource identifier is an accepted audience by default.
-        audiences = [audience] if isinstance(audience, str) else list(audience or ())
-        audience = [*audiences, resource.resource]
+        audience = with_resource(audience, resource.resource)
     if verifier is None:
         if issuer is None or audience is None:
             missing = [n for n, v in (("issuer", issuer), ("audience", audience)) if v is None]

@@ -38,6 +38,7 @@ from .._config import KeyPolicy
 from .._dpop.settings import DPoPSettings, _redis_store
 from .._errors import ConfigurationError
 from .._http.gate import Gate
+from .._http.settings import with_resource
 from .._jwt.verifier import TokenVerifier
 from .._options import unknown_option
 from .._store.memory import sync_face
@@ -167,12 +168,9 @@ def _token_verifier(options: dict[str, Any], verifier_options: dict[str, Any]) -
         raise ConfigurationError(f"{_WHERE} needs 'issuer' and 'audience' (or 'verifier')")
     resource = options.get("resource")
     if resource is not None:
-        # RFC 8707: the resource identifier is an accepted audience, as the
-        # middleware does when it builds the verifier.
         identifier = resource if isinstance(resource, str) else getattr(resource, "resource", None)
         if isinstance(identifier, str):
-            audiences = [audience] if isinstance(audience, str) else list(audience)
-            audience = [*audiences, identifier]
+            audience = with_resource(audience, identifier)
     events = options.get("events")
     return TokenVerifier(issuer, audience, events=events, **verifier_options)
 
