@@ -79,8 +79,10 @@ def _start(server: Gunicorn, spec: str, worker_class: str) -> None:
     command = [
         sys.executable, "-m", "gunicorn", "benchmarks.wsgi_app:app",
         "--bind", f"127.0.0.1:{server.port}", "--workers", str(WORKERS),
-        "--worker-class", worker_class, "--threads", str(THREADS), "--log-level", "warning",
+        "--worker-class", worker_class, "--log-level", "warning",
         "--backlog", "2048", "--no-control-socket",
+        # A "sync" worker given threads silently becomes a gthread worker.
+        "--threads", str(THREADS if worker_class == "gthread" else 1),
     ]  # fmt: skip
     env = {**os.environ, "BENCH_KIND": server.kind, "BENCH_SPEC": spec}
     server.process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603

@@ -325,7 +325,12 @@ class TokenVerifier:
             hit = cache.get(token)  # an LRU hit also marks the entry recently used
             if hit is not None:
                 if now < hit[1]:
-                    return self._hit(hit[0], required_scopes)
+                    # Inlined (the ASGI hot path): what _hit does for the sync side.
+                    if self._events is not None:
+                        self._events.cache("token", True)
+                    if required_scopes or self.required_scopes:
+                        check_scopes(hit[0], (*self.required_scopes, *required_scopes))
+                    return hit[0]
                 del cache[token]
             if self._events is not None:
                 self._events.cache("token", False)

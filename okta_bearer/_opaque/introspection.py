@@ -117,7 +117,6 @@ _TOKEN_TYPES = frozenset({"bearer", "dpop"})
 _BUDGET_LOG_EVERY = 10.0
 
 #: A verdict found in the in-process cache: the claims, or ``None`` for inactive.
-_Hit = tuple[Claims | None]
 
 
 class _BadAnswer(Exception):
@@ -283,8 +282,12 @@ class IntrospectionVerifier:
         # or client asking about the same token must not read our answers.
         ident = f"{self.issuer}\n{client_id}".encode()
         self._namespace = "introspection:" + hashlib.sha256(ident).hexdigest()[:16]
-        # Claims (or None for inactive) by token, with their deadline.
+        # Claims (or None for inactive) by token, with their deadline: one
+        # cache per side, the event loop's lock-free, the threads' under the lock.
         self._local: LRUCache[str, tuple[Claims | None, float]] | None = (
+            LRUCache(maxsize=local_cache_size) if local_cache_size else None
+        )
+        self._local_sync: LRUCache[str, tuple[Claims | None, float]] | None = (
             LRUCache(maxsize=local_cache_size) if local_cache_size else None
         )
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
@@ -314,10 +317,22 @@ class IntrospectionVerifier:
             IntrospectionUnavailable: the issuer cannot answer, or the call
                 budget is spent (503).
         """
-        found = self._start(token)
-        if isinstance(found, str):
-            found = self._judged(token, await self._answer(found, token))
-        return self._granted(found[0], required_scopes)
+        local = self._local
+        if local is not None and type(token) is str:
+            # The event loop's own cache: one thread, no lock on the hot path.
+            hit = local.get(token)
+            if hit is not None and self._clock() < hit[1]:
+                if self._events is not None:
+                    self._events.cache("introspection", True)
+                claims = hit[0]
+                if claims is not None and not required_scopes and not self.required_scopes:
+                    return claims  # the hot path, without a call
+                return self._granted(claims, required_scopes)
+        digest = self._digest(token)
+        claims, deadline = self._judged(token, await self._answer(digest, token))
+        if local is not None and self._clock() < deadline:
+            local[token] = (claims, deadline)
+        return self._granted(claims, required_scopes)
 
     def verify_sync(self, token: str, required_scopes: Iterable[str] = ()) -> Claims:
         """:meth:`verify`, blocking the calling thread (Flask, Django); thread-safe.
@@ -330,28 +345,27 @@ class IntrospectionVerifier:
             ConfigurationError: on first use, when ``transport`` is not an
                 ``httpx.BaseTransport`` or ``store`` has no blocking face.
         """
-        found = self._start(token)
-        if isinstance(found, str):
-            found = self._judged(token, self._answer_sync(found, token))
-        return self._granted(found[0], required_scopes)
+        local = self._local_sync
+        if local is not None and type(token) is str:
+            # The threads' cache, behind the lock (an LRU hit reorders it).
+            with self._lock:
+                hit = local.get(token)
+            if hit is not None and self._clock() < hit[1]:
+                if self._events is not None:
+                    self._events.cache("introspection", True)
+                return self._granted(hit[0], required_scopes)
+        digest = self._digest(token)
+        claims, deadline = self._judged(token, self._answer_sync(digest, token))
+        if local is not None and self._clock() < deadline:
+            with self._lock:
+                local[token] = (claims, deadline)
+        return self._granted(claims, required_scopes)
 
     # -- what both sides share (no I/O) ----------------------------------------
 
-    def _start(self, token: object) -> _Hit | str:
-        """The cached verdict on ``token`` or, to look it up, the SHA-256 of it."""
-        if not isinstance(token, str):
-            raise InvalidToken("malformed", "Token is malformed")
-        now = self._clock()
-        # In-process memory only (as TokenVerifier's cache); the shared store sees a hash.
-        # Each entry's deadline is at or before the token's exp (cache_policy.py).
-        if self._local is not None:
-            with self._lock:
-                hit = self._local.get(token)
-            if hit is not None and now < hit[1]:
-                if self._events is not None:
-                    self._events.cache("introspection", True)
-                return (hit[0],)
-        if not token or not token.isascii():
+    def _digest(self, token: object) -> str:
+        """The SHA-256 of a token to look up (a miss in the side's own cache)."""
+        if not isinstance(token, str) or not token or not token.isascii():
             raise InvalidToken("malformed", "Token is malformed")
         if len(token) > self._max_size:
             raise InvalidToken("too_large", "Token is too large")
@@ -359,9 +373,10 @@ class IntrospectionVerifier:
             self._events.cache("introspection", False)
         return hashlib.sha256(token.encode("ascii")).hexdigest()
 
-    def _judged(self, token: str, entry: Entry) -> _Hit:
+    def _judged(self, token: str, entry: Entry) -> tuple[Claims | None, float]:
+        # The claims of an answer (None: inactive) and how long they may be kept.
         now = self._clock()
-        return (self._judge(token, entry.answer, now, self._cache.deadline(entry, now)),)
+        return self._judge(token, entry.answer, now), self._cache.deadline(entry, now)
 
     def _granted(self, claims: Claims | None, required_scopes: Iterable[str]) -> Claims:
         if claims is None:
@@ -370,9 +385,7 @@ class IntrospectionVerifier:
             check_scopes(claims, (*self.required_scopes, *required_scopes))
         return claims
 
-    def _judge(
-        self, token: str, answer: dict[str, Any], now: float, deadline: float
-    ) -> Claims | None:
+    def _judge(self, token: str, answer: dict[str, Any], now: float) -> Claims | None:
         claims: Claims | None = None
         if answer["active"] is True:
             payload = {k: v for k, v in answer.items() if k != "active"}
@@ -385,9 +398,6 @@ class IntrospectionVerifier:
                 # A refresh token is "active" too at some servers: not an access token.
                 raise InvalidToken("bad_token_type", "Token is not an access token")
             claims = validate_claims(payload, self._policy, now)
-        if self._local is not None and now < deadline:
-            with self._lock:
-                self._local[token] = (claims, deadline)
         return claims
 
     def _out_of_time(self) -> IntrospectionUnavailable:
