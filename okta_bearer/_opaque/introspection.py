@@ -318,9 +318,12 @@ class IntrospectionVerifier:
                 budget is spent (503).
         """
         local = self._local
-        if local is not None and type(token) is str:
+        if local is not None:
             # The event loop's own cache: one thread, no lock on the hot path.
-            hit = local.get(token)
+            try:
+                hit = local.get(token)
+            except TypeError:  # an unhashable "token" from a direct caller: malformed
+                hit = None
             if hit is not None and self._clock() < hit[1]:
                 if self._events is not None:
                     self._events.cache("introspection", True)
