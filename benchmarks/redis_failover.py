@@ -155,8 +155,11 @@ def _window(primary: _Node, replica: _Node, writes: int) -> tuple[int, list[floa
         if reader.exists(key):
             continue
         missing += 1
+        # Polled until replicated, with a bound: a replica that stopped
+        # replicating ends the benchmark instead of hanging it.
         while not reader.exists(key):
-            pass
+            if time.perf_counter() - acknowledged > 10.0:
+                raise SystemExit(f"{key} did not reach the replica within 10 s")
         lags.append((time.perf_counter() - acknowledged) * 1e6)
     return missing, lags
 
