@@ -20,7 +20,7 @@ at a time) is a :class:`Slots`, taken with the :class:`Acquire` effect: an
 for the sync one, so the flow states the limit once and each side enforces it.
 
 Both bound the whole flow by one deadline: the async runner with
-``asyncio.wait_for``, the sync one by giving each step only the time left
+``asyncio.timeout``, the sync one by giving each step only the time left
 (``TimeoutError`` when none is).  So a flow's timeouts, its error handling
 (``try``/``except`` around a ``yield``) and its clean-up (``finally``) are the
 same on both sides, and each behaviour is tested once per driver, not written
@@ -197,17 +197,17 @@ async def run(
     client: httpx.AsyncClient,
     store: Store | None = None,
     *,
-    timeout: float | None = None,
+    budget: float | None = None,
 ) -> _T:
     """Drive ``flow`` to its end in the running event loop; its return value.
 
-    Raises whatever the flow raises, and ``TimeoutError`` (an
-    ``asyncio.TimeoutError``) when ``timeout`` seconds pass first (the flow's
-    ``finally`` blocks still run their effects, as any coroutine's would).
+    Raises whatever the flow raises, and ``TimeoutError`` when ``budget``
+    seconds pass first (the flow's ``finally`` blocks still run their effects,
+    as any coroutine's would).  The budget is an ``asyncio.timeout`` scope in
+    the caller's own task: no task is made per flow.
     """
-    if timeout is None:
+    async with asyncio.timeout(budget):
         return await _drive(flow, client, store)
-    return await asyncio.wait_for(_drive(flow, client, store), timeout)
 
 
 async def _drive(flow: Flow[_T], client: httpx.AsyncClient, store: Store | None) -> _T:
@@ -282,15 +282,15 @@ def run_sync(
     client: httpx.Client,
     store: SyncStore | None = None,
     *,
-    timeout: float | None = None,
+    budget: float | None = None,
 ) -> _T:
     """Drive ``flow`` to its end in this thread; its return value.
 
-    The same contract as :func:`run`: ``TimeoutError`` once ``timeout``
+    The same contract as :func:`run`: ``TimeoutError`` once ``budget``
     seconds have passed (checked before each step, and each HTTP request
     gets only the time left).  Clean-up steps after a timeout still run.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = None if budget is None else time.monotonic() + budget
     value: Any = None
     failure: BaseException | None = None
     while True:

@@ -129,7 +129,7 @@ def test_the_budget_bounds_the_whole_flow_and_clean_up_still_runs(driver: str) -
 
     started = time.monotonic()
     with pytest.raises(TimeoutError):
-        _drive(driver, flow(), store, timeout=0.2)
+        _drive(driver, flow(), store, budget=0.2)
     assert time.monotonic() - started < 2
     assert len(store) == 0
 
@@ -141,7 +141,7 @@ def test_a_slow_request_gets_only_the_time_left(driver: str) -> None:
         return (yield HttpRequest("GET", "https://issuer.test/slow"))
 
     with pytest.raises(TimeoutError):
-        _drive(driver, flow(), timeout=0.1)
+        _drive(driver, flow(), budget=0.1)
 
 
 def test_sync_face_of_memory_store_is_atomic_under_threads() -> None:

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -55,7 +55,7 @@ class Line:
 
 
 def _when(value: float, now: float) -> str:
-    moment = datetime.fromtimestamp(value, tz=timezone.utc).isoformat(timespec="seconds")
+    moment = datetime.fromtimestamp(value, tz=UTC).isoformat(timespec="seconds")
     delta = int(value - now)
     relative = f"in {delta} s" if delta >= 0 else f"{-delta} s ago"
     return f"{moment.replace('+00:00', 'Z')} ({relative})"

@@ -16,7 +16,6 @@ Errors::
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -26,10 +25,10 @@ from typing import Any, NamedTuple
 from cachetools import LRUCache
 
 from .._errors import InvalidDPoPProof, InvalidToken, ReplayCacheUnavailable, UseDPoPNonce
+from .._jwt import b64url
 from .._jwt.binding import DPOP_KEY, binding_of, refusal
 from .._jwt.claims import Claims
 from .._jwt.jwk import SUPPORTED_ALGORITHMS, JWKError, jwk_thumbprint, signature_check
-from .._jwt.jws import CANONICAL_LAST as _CANONICAL_LAST
 from .._jwt.validation import numeric_date
 from .url import normalize_htu
 
@@ -56,7 +55,6 @@ DPOP_ALGORITHMS = SUPPORTED_ALGORITHMS
 # RFC 7517 / RFC 7518 section 6: members that make a JWK private (or symmetric).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _TYP = frozenset({"dpop+jwt", "application/dpop+jwt"})
-_BASE64URL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 class DPoPProof(NamedTuple):
@@ -212,15 +210,10 @@ def _equal(a: str, b: str) -> bool:
 
 
 def _b64decode(segment: str) -> bytes:
-    if not segment or len(segment) % 4 == 1 or not _BASE64URL.issuperset(segment.encode()):
-        raise InvalidDPoPProof("malformed", "DPoP proof is not a valid JWS")
-    # RFC 4648 section 3.5: spare bits zero, one spelling per proof (as for tokens).
-    rest = len(segment) % 4
-    if rest and ord(segment[-1]) not in _CANONICAL_LAST[rest]:
-        raise InvalidDPoPProof("malformed", "DPoP proof is not a valid JWS")
+    # One spelling per proof, as for tokens (RFC 4648 section 3.5).
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as exc:
+        return b64url.decode(segment.encode("ascii"))
+    except ValueError as exc:  # binascii.Error; the proof was checked to be ASCII
         raise InvalidDPoPProof("malformed", "DPoP proof is not a valid JWS") from exc
 
 

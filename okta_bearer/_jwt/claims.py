@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -14,7 +14,7 @@ __all__ = ["Claims", "scopes_of"]
 
 _STR_TYPE = frozenset({str})
 _NO_SCOPES: frozenset[str] = frozenset()
-_UTC = timezone.utc
+_UTC = UTC
 _from_timestamp = datetime.fromtimestamp
 
 

@@ -1,9 +1,12 @@
 """Compact JWS parsing and header checks (pure; no keys, no I/O).
 
-The token is decoded exactly once: one C pass proves the whole string is
-three base64url segments, then each segment is decoded with the C base64
-codec.  The payload is only decoded after the signature is good,
-so attacker-chosen JSON never reaches the parser unless an issuer signed it.
+The token is split at its two dots (``bytes.find``, memchr) and each segment
+decoded once by :func:`okta_bearer._jwt.b64url.decode`, which refuses
+anything but canonical unpadded base64url in the same C pass that decodes.
+The payload is only decoded after the signature is good, so attacker-chosen
+JSON never reaches the parser unless an issuer signed it; a payload segment
+that is not base64url changes the signing input, so the signature refuses it
+first (and an issuer-signed one is refused as malformed when decoded).
 
 This is on every request's path, so the decoders are built once (``json.loads``
 with a hook would build a new decoder per call) and JSON text must be UTF-8,
@@ -12,54 +15,20 @@ as RFC 7515 and RFC 7519 require (no UTF-16/32 guessing, no byte-order mark).
 
 from __future__ import annotations
 
-import binascii
 import json
 from json.scanner import make_scanner
 from typing import Any, NamedTuple, cast
 
 from .._errors import InvalidToken
+from . import b64url
 
 __all__ = ["ParsedToken", "decode_payload", "parse_token"]
 
-# RFC 7515 section 7.1: BASE64URL(header) '.' BASE64URL(payload) '.' BASE64URL(sig),
-# unpadded: the token is ASCII, and deleting the base64url alphabet from it must
-# leave exactly two dots.  Five segments (JWE) and padding fail here.
-_BASE64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TWO_DOTS = b".."
 # Media types allowed in an explicit 'typ' (RFC 9068 section 4; RFC 8725 section 3.11).
 _TYP_JWT = frozenset({"jwt", "application/jwt"})
 _TYP_AT_JWT = frozenset({"at+jwt", "application/at+jwt"})
 _TYP_ANY = _TYP_JWT | _TYP_AT_JWT
 _MAX_KID = 256
-_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-
-
-# RFC 4648 section 3.5: in canonical encoding the bits after the last full
-# byte are zero.  With 2 characters left over (4 spare bits) the last one
-# must be one of these; with 3 left over (2 spare bits), one of the second set.
-CANONICAL_LAST = {
-    2: frozenset(b"AQgw"),
-    3: frozenset(b"AEIMQUYcgkosw048"),
-}
-
-
-def _b64decode_ascii(segment: bytes) -> bytes:
-    # A length of 1 mod 4 can never be valid base64url.
-    rest = len(segment) % 4
-    if rest == 1:
-        raise InvalidToken("malformed", "Token is not a valid JWS")
-    # Non-canonical encodings (non-zero spare bits) decode to the same bytes as
-    # the canonical one, so a token would have several spellings: refuse them.
-    if rest and segment[-1] not in CANONICAL_LAST[rest]:
-        raise InvalidToken("malformed", "Token is not a valid JWS")
-    # The segment holds only the base64url alphabet, where this decodes exactly
-    # as base64.urlsafe_b64decode does (surplus '=' padding is ignored), minus
-    # its Python-level wrappers.
-    return binascii.a2b_base64(segment.translate(_URLSAFE_TO_STANDARD) + b"==")
-
-
-def _b64decode(segment: str) -> bytes:
-    return _b64decode_ascii(segment.encode("ascii"))
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -105,7 +74,7 @@ class ParsedToken(NamedTuple):
     header: dict[str, Any]
     signing_input: bytes
     signature: bytes
-    payload_segment: str
+    payload_segment: bytes
 
 
 def parse_token(
@@ -130,16 +99,21 @@ def parse_token(
         raw = token.encode("ascii")
     except UnicodeEncodeError:
         raise InvalidToken("malformed", "Token is not a valid JWS") from None
-    if raw.translate(None, _BASE64URL_ALPHABET) != _TWO_DOTS:
+    # RFC 7515 section 7.1: BASE64URL(header) '.' BASE64URL(payload) '.'
+    # BASE64URL(signature).  A third dot lands in the signature segment, where
+    # strict decoding refuses it, as it refuses empty segments and padding.
+    first = raw.find(b".")
+    second = raw.find(b".", first + 1)
+    if first < 0 or second < 0:
         raise InvalidToken("malformed", "Token is not a valid JWS")
-    header_segment, payload_segment, signature_segment = raw.split(b".")
-    if not header_segment or not payload_segment or not signature_segment:
-        raise InvalidToken("malformed", "Token is not a valid JWS")
+    payload_segment = raw[first + 1 : second]
     try:
-        header_bytes = _b64decode_ascii(header_segment)
-        signature = _b64decode_ascii(signature_segment)
-    except binascii.Error as exc:
+        header_bytes = b64url.decode(raw[:first])
+        signature = b64url.decode(raw[second + 1 :])
+    except ValueError as exc:
         raise InvalidToken("malformed", "Token is not a valid JWS") from exc
+    if not payload_segment:
+        raise InvalidToken("malformed", "Token is not a valid JWS")
     header = _json_object(header_bytes, strict=True)
 
     # RFC 8725 section 3.1: the allow-list is ours, never the token's.
@@ -163,11 +137,7 @@ def parse_token(
     if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID:
         raise InvalidToken("bad_kid", "Token has no usable key id")
 
-    payload_start = len(header_segment) + 1
-    payload_end = payload_start + len(payload_segment)
-    return ParsedToken(
-        alg, kid, header, raw[:payload_end], signature, token[payload_start:payload_end]
-    )
+    return ParsedToken(alg, kid, header, raw[:second], signature, payload_segment)
 
 
 def decode_payload(parsed: ParsedToken) -> dict[str, Any]:
@@ -180,7 +150,7 @@ def decode_payload(parsed: ParsedToken) -> dict[str, Any]:
         InvalidToken: when the payload is not a UTF-8 JSON object.
     """
     try:
-        data = _b64decode(parsed.payload_segment)
-    except ValueError as exc:  # binascii.Error, or a segment that is not ASCII
+        data = b64url.decode(parsed.payload_segment)
+    except ValueError as exc:  # binascii.Error
         raise InvalidToken("malformed", "Token is not a valid JWS") from exc
     return _json_object(data, strict=False)

@@ -166,7 +166,7 @@ class KeyStore:
                 self._source.refresh(request.kid, request.ours_fetched_at),
                 self._http(),
                 self._store,
-                timeout=self._settings.timeout,
+                budget=self._settings.timeout,
             )
         except asyncio.CancelledError:
             state.failed(self._clock())

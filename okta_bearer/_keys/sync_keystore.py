@@ -198,7 +198,7 @@ class SyncKeyStore:
                 self._source.refresh(request.kid, request.ours_fetched_at),
                 self._http(),
                 self._store,
-                timeout=self._settings.timeout,
+                budget=self._settings.timeout,
             )
         except Exception as exc:  # any failure is a refresh failure
             with self._lock:

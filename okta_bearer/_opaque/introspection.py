@@ -428,7 +428,7 @@ class IntrospectionVerifier:
 
     async def _run(self, flow: Flow[Any]) -> Any:
         try:
-            return await run(flow, self._async_client(), self._store, timeout=self._timeout)
+            return await run(flow, self._async_client(), self._store, budget=self._timeout)
         except TimeoutError:
             raise self._out_of_time() from None
 
@@ -459,7 +459,7 @@ class IntrospectionVerifier:
     def _run_sync(self, flow: Flow[Any]) -> Any:
         client, store = self._sync_side()
         try:
-            return run_sync(flow, client, store, timeout=self._timeout)
+            return run_sync(flow, client, store, budget=self._timeout)
         except TimeoutError:
             raise self._out_of_time() from None
 

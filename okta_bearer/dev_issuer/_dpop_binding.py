@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._dpop.proof import InvalidDPoPProof, check_proof
-from .._jwt.jws import CANONICAL_LAST
+from .._jwt.b64url import CANONICAL_LAST
 from ._pages import token_error
 
 

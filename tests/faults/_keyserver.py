@@ -247,7 +247,7 @@ class BothFaces(httpx.AsyncBaseTransport, httpx.BaseTransport):
         timeout = request.extensions.get("timeout", {}).get("read") or 5.0
         try:
             status, headers, body = asyncio.run(asyncio.wait_for(self._answer(request), timeout))
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise httpx.ReadTimeout("no answer", request=request) from exc
         return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
 

@@ -161,7 +161,7 @@ def test_raw_header_bytes_never_crash(raw: bytes) -> None:
 def test_decode_payload_yields_the_json_object_or_invalid_token(raw: bytes) -> None:
     """decode_payload returns exactly the JSON object the bytes hold, else InvalidToken."""
     segment = b64(raw) if raw else ""
-    parsed = ParsedToken("RS256", "k", {}, b"", b"", segment)
+    parsed = ParsedToken("RS256", "k", {}, b"", b"", segment.encode())
     try:
         payload = decode_payload(parsed)
     except InvalidToken:
@@ -178,7 +178,7 @@ def test_decode_payload_yields_the_json_object_or_invalid_token(raw: bytes) -> N
 @given(st.text(B64URL, max_size=200))
 def test_decode_payload_of_any_base64url_segment(segment: str) -> None:
     """Any base64url segment decodes to a dict or raises InvalidToken, never binascii errors."""
-    parsed = ParsedToken("RS256", "k", {}, b"", b"", segment)
+    parsed = ParsedToken("RS256", "k", {}, b"", b"", segment.encode())
     try:
         payload = decode_payload(parsed)
     except InvalidToken:

@@ -91,7 +91,7 @@ class HostileIssuer(LocalIssuer):
 def self_signed_certificate(key: SigningKey) -> bytes:
     """A DER certificate for ``key``'s public half, signed by itself (an ``x5c`` entry)."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker.example")])
-    start = datetime.datetime(2023, 1, 1, tzinfo=datetime.timezone.utc)
+    start = datetime.datetime(2023, 1, 1, tzinfo=datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
