@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from .binding import DPOP_KEY, binding_of
 
@@ -159,12 +159,11 @@ class Claims:
         the scope claims well-formed; other claims are read leniently.
         ``payload`` is frozen in place.
         """
-        # On every fresh token's path: string claims are checked inline and the
-        # construction is positional (no keyword parsing).
+        # On every fresh token's path: string claims are checked inline, only
+        # containers are replaced (frozen), and the instance is
+        # filled by plain slot stores (see _Unfrozen).
         get = payload.get
         aud = get("aud")  # absent only where the policy checks no audience (Cognito)
-        expires_at = _as_datetime(payload["exp"])
-        assert expires_at is not None  # guaranteed by validation
         sub, cid, uid, jti, iat = get("sub"), get("cid"), get("uid"), get("jti"), get("iat")
         if not (isinstance(cid, str) and cid):
             cid = get("client_id")
@@ -173,17 +172,32 @@ class Claims:
             assert scopes is not None  # guaranteed by validation
         for name, value in payload.items():
             if type(value) in _CONTAINERS:
-                payload[name] = _freeze(value)
-        return cls(
-            sub if isinstance(sub, str) else None,
-            scopes,
-            cid if isinstance(cid, str) else None,
-            uid if isinstance(uid, str) else None,
-            payload["iss"],
-            (aud,) if isinstance(aud, str) else () if aud is None else tuple(aud),
-            expires_at,
-            None if iat is None else _as_datetime(iat),
-            jti if isinstance(jti, str) else None,
-            MappingProxyType(payload),
-            binding_of(payload),
-        )
+                payload[name] = _freeze(value)  # the same key: the dict keeps its size
+        claims: Any = _Unfrozen()
+        claims.sub = sub if isinstance(sub, str) else None
+        claims.scopes = scopes
+        claims.client_id = cid if isinstance(cid, str) else None
+        claims.uid = uid if isinstance(uid, str) else None
+        claims.issuer = payload["iss"]
+        claims.audience = (aud,) if isinstance(aud, str) else () if aud is None else tuple(aud)
+        claims.expires_at = _from_timestamp(payload["exp"], _UTC)  # a number: validated
+        claims.issued_at = None if iat is None else _as_datetime(iat)
+        claims.jti = jti if isinstance(jti, str) else None
+        claims.raw = MappingProxyType(payload)
+        claims.binding = binding_of(payload)
+        claims.__class__ = cls
+        return cast(Claims, claims)
+
+
+class _Unfrozen:
+    """:class:`Claims`' slots without its frozen ``__setattr__``.
+
+    A frozen dataclass sets each field through ``object.__setattr__`` (a
+    quarter of a fresh token's Python work).  :meth:`Claims.from_payload`
+    fills this twin with plain slot stores and then makes it a ``Claims``:
+    both have exactly the same slots, so the instance layout is the same and
+    ``__class__`` may change.  From then on it is a frozen ``Claims`` like any
+    other (equality, ``repr``, ``FrozenInstanceError``).
+    """
+
+    __slots__ = Claims.__slots__

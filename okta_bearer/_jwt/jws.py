@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, cast
 from .._errors import InvalidToken
 from . import b64url
 
-__all__ = ["ParsedToken", "decode_payload", "parse_token"]
+__all__ = ["HEADER_MEMO_SIZE", "HeaderMemo", "ParsedToken", "decode_payload", "parse_token"]
 
 # Media types allowed in an explicit 'typ' (RFC 9068 section 4; RFC 8725 section 3.11).
 _TYP_JWT = frozenset({"jwt", "application/jwt"})
@@ -71,10 +71,21 @@ class ParsedToken(NamedTuple):
 
     alg: str
     kid: str
-    header: dict[str, Any]
     signing_input: bytes
     signature: bytes
     payload_segment: bytes
+
+
+#: Checked protected headers by their exact segment, as ``(alg, kid)``.  Every
+#: token a key signs carries the same header, so a verifier keeps one memo and
+#: decodes and checks each header once instead of per token.  Only headers that
+#: passed every check are kept; a memo must only serve calls with the same
+#: ``algorithms`` and ``require_at_jwt``.  It is emptied when it reaches
+#: :data:`HEADER_MEMO_SIZE` entries, so headers an attacker varies cost memory
+#: bounded by that size and time no worse than without it.  A plain ``dict``:
+#: one ``get`` and one store, each atomic for threads.
+HeaderMemo = dict[bytes, tuple[str, str]]
+HEADER_MEMO_SIZE = 256
 
 
 def parse_token(
@@ -83,8 +94,11 @@ def parse_token(
     algorithms: frozenset[str],
     max_size: int,
     require_at_jwt: bool = False,
+    memo: HeaderMemo | None = None,
 ) -> ParsedToken:
     """Split a compact JWS and check its protected header.
+
+    ``memo`` (see :data:`HeaderMemo`) skips decoding a header checked before.
 
     Raises:
         InvalidToken: for a token that is too large, not three base64url
@@ -108,12 +122,30 @@ def parse_token(
         raise InvalidToken("malformed", "Token is not a valid JWS")
     payload_segment = raw[first + 1 : second]
     try:
-        header_bytes = b64url.decode(raw[:first])
         signature = b64url.decode(raw[second + 1 :])
     except ValueError as exc:
         raise InvalidToken("malformed", "Token is not a valid JWS") from exc
     if not payload_segment:
         raise InvalidToken("malformed", "Token is not a valid JWS")
+    head = raw[:first]
+    checked = None if memo is None else memo.get(head)
+    if checked is None:
+        checked = _check_header(head, algorithms, require_at_jwt)
+        if memo is not None:
+            if len(memo) >= HEADER_MEMO_SIZE:
+                memo.clear()
+            memo[head] = checked
+    return ParsedToken(checked[0], checked[1], raw[:second], signature, payload_segment)
+
+
+def _check_header(
+    segment: bytes, algorithms: frozenset[str], require_at_jwt: bool
+) -> tuple[str, str]:
+    """The ``(alg, kid)`` of an acceptable protected header segment."""
+    try:
+        header_bytes = b64url.decode(segment)
+    except ValueError as exc:
+        raise InvalidToken("malformed", "Token is not a valid JWS") from exc
     header = _json_object(header_bytes, strict=True)
 
     # RFC 8725 section 3.1: the allow-list is ours, never the token's.
@@ -136,8 +168,7 @@ def parse_token(
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID:
         raise InvalidToken("bad_kid", "Token has no usable key id")
-
-    return ParsedToken(alg, kid, header, raw[:second], signature, payload_segment)
+    return alg, kid
 
 
 def decode_payload(parsed: ParsedToken) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from .._options import checked_options
 from .._store.memory import Store, SyncStore, sync_face
 from .claims import Claims
 from .jwk import SUPPORTED_ALGORITHMS, SignatureCheck
-from .jws import ParsedToken, decode_payload, parse_token
+from .jws import HeaderMemo, ParsedToken, decode_payload, parse_token
 from .validation import TENANT_PLACEHOLDER, Policy, check_scopes, is_tenant_id, validate_claims
 
 __all__ = ["TokenVerifier"]
@@ -243,6 +243,8 @@ class TokenVerifier:
         )
         self._require_at_jwt = check_bool("require_at_jwt", require_at_jwt)
         self._max_size = check_int("max_token_size", max_token_size, 512, 1024 * 1024)
+        # Headers checked before (both sides): see okta_bearer._jwt.jws.HeaderMemo.
+        self._headers: HeaderMemo = {}
         self._clock = clock
         self._transport = transport
         self._store = store
@@ -397,6 +399,7 @@ class TokenVerifier:
             algorithms=self.algorithms,
             max_size=self._max_size,
             require_at_jwt=self._require_at_jwt,
+            memo=self._headers,
         )
 
     def _accept(
