@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,38 @@ def test_valid_payload_gives_claims() -> None:
     assert claims.issued_at.timestamp() == NOW - 10
     assert claims.jti == "AT.1"
     assert claims.raw["cid"] == "0oa1"
+
+
+def test_claims_from_a_payload_are_frozen_claims_like_hand_built_ones() -> None:
+    """from_payload's fast construction gives a true, frozen Claims equal to the dataclass way."""
+    claims = Claims.from_payload(payload())
+    assert type(claims) is Claims
+    by_hand = Claims(
+        claims.sub,
+        claims.scopes,
+        claims.client_id,
+        claims.uid,
+        claims.issuer,
+        claims.audience,
+        claims.expires_at,
+        claims.issued_at,
+        claims.jti,
+        claims.raw,
+    )
+    assert claims == by_hand
+    assert repr(claims) == repr(by_hand)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        claims.sub = "mallory"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        claims.raw["scp"] = ["admin"]  # type: ignore[index]
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Tagged(Claims):
+        tag: str = "x"
+
+    tagged = Tagged.from_payload(payload())
+    assert type(tagged) is Tagged
+    assert tagged.sub == claims.sub
 
 
 @pytest.mark.parametrize(

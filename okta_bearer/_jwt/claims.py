@@ -160,8 +160,8 @@ class Claims:
         ``payload`` is frozen in place.
         """
         # On every fresh token's path: string claims are checked inline, only
-        # containers are replaced (frozen), and the instance is
-        # filled by plain slot stores (see _Unfrozen).
+        # containers are replaced (frozen), and the instance is filled by
+        # plain slot stores (see _Unfrozen).
         get = payload.get
         aud = get("aud")  # absent only where the policy checks no audience (Cognito)
         sub, cid, uid, jti, iat = get("sub"), get("cid"), get("uid"), get("jti"), get("iat")
@@ -173,19 +173,36 @@ class Claims:
         for name, value in payload.items():
             if type(value) in _CONTAINERS:
                 payload[name] = _freeze(value)  # the same key: the dict keeps its size
+        values = (
+            sub if isinstance(sub, str) else None,
+            scopes,
+            cid if isinstance(cid, str) else None,
+            uid if isinstance(uid, str) else None,
+            payload["iss"],
+            (aud,) if isinstance(aud, str) else () if aud is None else tuple(aud),
+            _from_timestamp(payload["exp"], _UTC),  # a number: validated
+            None if iat is None else _as_datetime(iat),
+            jti if isinstance(jti, str) else None,
+            MappingProxyType(payload),
+            binding_of(payload),
+        )
+        if cls is not Claims:  # a subclass may add fields: the dataclass way
+            return cls(*values)
         claims: Any = _Unfrozen()
-        claims.sub = sub if isinstance(sub, str) else None
-        claims.scopes = scopes
-        claims.client_id = cid if isinstance(cid, str) else None
-        claims.uid = uid if isinstance(uid, str) else None
-        claims.issuer = payload["iss"]
-        claims.audience = (aud,) if isinstance(aud, str) else () if aud is None else tuple(aud)
-        claims.expires_at = _from_timestamp(payload["exp"], _UTC)  # a number: validated
-        claims.issued_at = None if iat is None else _as_datetime(iat)
-        claims.jti = jti if isinstance(jti, str) else None
-        claims.raw = MappingProxyType(payload)
-        claims.binding = binding_of(payload)
-        claims.__class__ = cls
+        (
+            claims.sub,
+            claims.scopes,
+            claims.client_id,
+            claims.uid,
+            claims.issuer,
+            claims.audience,
+            claims.expires_at,
+            claims.issued_at,
+            claims.jti,
+            claims.raw,
+            claims.binding,
+        ) = values
+        claims.__class__ = Claims
         return cast(Claims, claims)
 
 
