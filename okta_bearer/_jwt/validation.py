@@ -73,6 +73,8 @@ def _number(payload: dict[str, Any], name: str, *, required: bool) -> float | No
     # RFC 7519 section 2: NumericDate is a JSON number.  Strings and booleans are
     # rejected rather than coerced; NaN, infinities and out-of-range values too.
     value = payload.get(name)
+    if type(value) is int and _MIN_NUMERIC_DATE <= value <= _MAX_NUMERIC_DATE:
+        return value  # the common case, without a call
     if value is None:
         if required:
             raise InvalidToken("missing_claim", f"Token has no '{name}' claim")
@@ -103,15 +105,19 @@ def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Clai
     iss = payload.get("iss")
     if iss is None:
         raise InvalidToken("missing_claim", "Token has no 'iss' claim")
-    expected = _expected_issuer(payload, policy)
+    expected = policy.issuer if policy.tenants is None else _expected_issuer(payload, policy)
     if iss != expected:
         raise InvalidToken(
             "bad_issuer",
             "Token issuer is not trusted",
             {"expected": expected, "got": _shown(iss)},
         )
-    if policy.audiences is not None:
-        _check_audience(payload, policy.audiences)
+    audiences = policy.audiences
+    if audiences is not None:
+        aud = payload.get("aud")
+        # The common case inline: one string naming this API.
+        if type(aud) is not str or aud not in audiences:
+            _check_audience(payload, audiences)
     elif "aud" in payload and not _is_audience(payload["aud"]):
         # Not compared, but still read into Claims.audience: a string or a list of them.
         raise InvalidToken("bad_claim", "Token 'aud' claim is malformed")
@@ -158,11 +164,10 @@ def validate_claims(payload: dict[str, Any], policy: Policy, now: float) -> Clai
 
 
 def _expected_issuer(payload: dict[str, Any], policy: Policy) -> str:
-    """The issuer this token must name: the configured one, or the template
+    """The issuer a token must name under a multi-tenant template: the template
     with the token's own ``tid`` in it (Microsoft's multi-tenant rule: ``iss``
     must be the issuer of the tenant the token says it comes from)."""
-    if policy.tenants is None:
-        return policy.issuer
+    assert policy.tenants is not None  # a plain issuer is read by validate_claims itself
     tid = payload.get("tid")
     if tid is None:
         raise InvalidToken("missing_claim", "Token has no 'tid' claim")
