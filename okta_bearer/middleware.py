@@ -512,10 +512,12 @@ class BearerAuthMiddleware:
         # app has sent nothing: a second response start is a protocol error.
         # ``admitted`` reports the request once the app answers (or ends) without one.
         # A mounted Starlette or FastAPI app has its own ServerErrorMiddleware,
-        # which answers a refusal raised inside it with a 500 and then re-raises
-        # it: what the app sends while a BearerError is being handled is held
-        # back, dropped if that error reaches us (we answer it, wherever the
-        # route lives) and sent as it was if it does not (the app handled it).
+        # which answers a refusal raised inside it with a 500 (or its handler's
+        # answer) and then re-raises it.  So an answer the app starts while a
+        # BearerError is being handled, or with status 500 (sent from another
+        # task, by a BaseHTTPMiddleware between us and the mount), is held
+        # back until the app returns: dropped if a BearerError reaches us (we
+        # answer it, wherever the route lives), sent as it was otherwise.
         started = False
         held: list[Message] | None = None
         # A WebSocket app that has not read the connect message yet leaves the
@@ -527,7 +529,11 @@ class BearerAuthMiddleware:
             # Returns send's own awaitable: no coroutine of ours per message.
             nonlocal started, held
             if not started:
-                if held is not None or isinstance(sys.exc_info()[1], BearerError):
+                if (
+                    held is not None
+                    or message.get("status") == 500
+                    or isinstance(sys.exc_info()[1], BearerError)
+                ):
                     if held is None:
                         held = []
                     held.append(message)
@@ -538,10 +544,12 @@ class BearerAuthMiddleware:
             return send(message)
 
         async def release() -> None:
-            nonlocal held
-            messages, held = held or [], None
+            nonlocal held, started
+            messages, held, started = held or [], None, True
+            if admitted is not None:
+                admitted()
             for message in messages:
-                await send_tracking(message)
+                await send(message)
 
         app_send = send_tracking
         app_receive = receive

@@ -37,7 +37,13 @@ from okta_bearer import (
 )
 from okta_bearer import require_auth as starlette_require_auth
 from okta_bearer._events import Events
-from okta_bearer.fastapi import get_claims, protect, require_auth, require_scopes
+from okta_bearer.fastapi import (
+    OktaBearerRoute,
+    get_claims,
+    protect,
+    require_auth,
+    require_scopes,
+)
 from okta_bearer.testing import DPoPKey, LocalIssuer
 
 from ..helpers import bearer
@@ -105,16 +111,30 @@ FASTAPI_PATHS = ("/scoped", "/step-up", "/claims", "/sync", "/in-body")
 STARLETTE_PATHS = ("/s-scoped", "/s-step-up", "/s-in-body")
 
 
-def sub_app() -> FastAPI:
+def sub_app(**options: Any) -> FastAPI:
     """A FastAPI app with the FastAPI endpoints, to mount."""
-    sub = FastAPI()
+    sub = FastAPI(**options)
     fastapi_endpoints(sub)
     return sub
 
 
+def with_http_middleware(app: FastAPI) -> FastAPI:
+    """``app`` with a ``BaseHTTPMiddleware`` of its own, as ``@app.middleware("http")`` adds."""
+
+    @app.middleware("http")
+    async def stamp(request: StarletteRequest, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["x-stamped"] = "1"
+        return response
+
+    return app
+
+
 def sample(issuer: LocalIssuer, **options: Any) -> tuple[FastAPI, dict[str, tuple[str, ...]]]:
     """The endpoints on the main app and in every kind of mount: (app, prefix -> paths)."""
-    app = FastAPI()
+    # A BaseHTTPMiddleware between the middleware and the mounts (declared
+    # before protect()) relays a sub-app's 500 from a task of its own.
+    app = with_http_middleware(FastAPI())
     protect(app, issuer.verifier(), **options)
     fastapi_endpoints(app)
     for route in starlette_routes():
@@ -126,6 +146,12 @@ def sample(issuer: LocalIssuer, **options: Any) -> tuple[FastAPI, dict[str, tupl
     fastapi_endpoints(own_class)
     app.include_router(own_class, prefix="/own-class")
     app.mount("/sub", sub_app())
+    app.mount("/debug", sub_app(debug=True))  # its 500 would be a traceback page
+    app.mount("/stamped", with_http_middleware(sub_app()))
+    fast = FastAPI()
+    fast.router.route_class = OktaBearerRoute  # checked by the route, in a sub-app
+    fastapi_endpoints(fast)
+    app.mount("/sub-route-class", fast)
     protected = FastAPI()
     protect(protected, issuer.verifier(), **options)
     fastapi_endpoints(protected)
@@ -141,6 +167,9 @@ def sample(issuer: LocalIssuer, **options: Any) -> tuple[FastAPI, dict[str, tupl
         "/included": FASTAPI_PATHS,
         "/own-class": FASTAPI_PATHS,
         "/sub": FASTAPI_PATHS,
+        "/debug": FASTAPI_PATHS,
+        "/stamped": FASTAPI_PATHS,
+        "/sub-route-class": FASTAPI_PATHS,
         "/protected": FASTAPI_PATHS,
         "/deep/inner": FASTAPI_PATHS,
         "/starlette-app": STARLETTE_PATHS,
@@ -287,12 +316,16 @@ async def test_a_sub_apps_own_handler_for_refusals_is_kept(okta_issuer: LocalIss
 
 
 async def test_other_errors_in_a_mounted_app_are_still_its_500(okta_issuer: LocalIssuer) -> None:
-    """Only refusals are ours: any other exception keeps the sub-app's 500 and propagates."""
+    """Only refusals are ours: another error keeps its 500 and propagates; a 500 answer stays."""
     sub = FastAPI()
 
     @sub.get("/boom")
     async def boom(claims: Claims = require_scopes("items:read")) -> None:
         raise LookupError("a bug")
+
+    @sub.get("/own-500")
+    async def own_500(claims: Claims = require_scopes("items:read")) -> Response:
+        return PlainTextResponse("down for repairs", status_code=500)
 
     app = FastAPI()
     protect(app, okta_issuer.verifier())
@@ -300,7 +333,9 @@ async def test_other_errors_in_a_mounted_app_are_still_its_500(okta_issuer: Loca
     headers = bearer(okta_issuer.mint(scp=["items:read"]))
     async with client_of(app, raise_app_exceptions=False) as client:
         response = await client.get("/v2/boom", headers=headers)
+        own = await client.get("/v2/own-500", headers=headers)
     assert (response.status_code, response.text) == (500, "Internal Server Error")
+    assert (own.status_code, own.text) == (500, "down for repairs")
     async with client_of(app) as client:
         with pytest.raises(LookupError):
             await client.get("/v2/boom", headers=headers)
@@ -425,3 +460,20 @@ def test_a_websocket_refused_after_the_handshake_is_closed_with_1008(
     ):
         ws.receive_json()
     assert closed.value.code == 1008
+
+
+def test_a_mounted_app_shares_the_main_apps_verifier_and_start_up_check(
+    okta_issuer: LocalIssuer,
+) -> None:
+    """A mounted app gets no lifespan: the main app's start-up warms the verifier they share."""
+    app = FastAPI()
+    main = protect(app, okta_issuer.verifier())
+    sub = FastAPI()
+    protect(sub, main.verifier, startup_check="exit")  # its lifespan never runs
+    fastapi_endpoints(sub)
+    app.mount("/v2", sub)
+    with TestClient(app) as client:
+        assert okta_issuer.count("/v1/keys") == 1  # the main app's start-up check
+        response = client.get("/v2/scoped", headers=bearer(okta_issuer.mint(scp=["items:read"])))
+        assert response.status_code == 200
+    assert okta_issuer.count("/v1/keys") == 1
