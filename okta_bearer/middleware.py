@@ -158,8 +158,9 @@ class BearerAuthMiddleware:
     :func:`okta_bearer.fastapi.require_scopes`, or on a public path) becomes
     the same response, unless the app has already started its own; wherever it
     is raised, in a mounted Starlette or FastAPI app too (whose own 500 for it
-    is dropped), and on a WebSocket already accepted it closes the socket with
-    1008 (policy violation).  Every
+    is dropped: an answer with status 500, or started while a refusal is
+    handled, is sent once the app returns), and on a WebSocket already
+    accepted it closes the socket with 1008 (policy violation).  Every
     refusal is logged on the ``okta_bearer`` logger (INFO; 503 at WARNING).
 
     Raises:
@@ -529,10 +530,10 @@ class BearerAuthMiddleware:
             # Returns send's own awaitable: no coroutine of ours per message.
             nonlocal started, held
             if not started:
-                if (
-                    held is not None
-                    or message.get("status") == 500
-                    or isinstance(sys.exc_info()[1], BearerError)
+                # A success (status under 300, or none) is never that answer:
+                # it pays no more than one look at the status.
+                if held is not None or (
+                    message.get("status", 0) >= 300 and _may_answer_refusal(message)
                 ):
                     if held is None:
                         held = []
@@ -542,14 +543,6 @@ class BearerAuthMiddleware:
                 if admitted is not None:
                     admitted()
             return send(message)
-
-        async def release() -> None:
-            nonlocal held, started
-            messages, held, started = held or [], None, True
-            if admitted is not None:
-                admitted()
-            for message in messages:
-                await send(message)
 
         app_send = send_tracking
         app_receive = receive
@@ -599,11 +592,13 @@ class BearerAuthMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
         except Exception:
             if held is not None:
-                await release()
+                started = True
+                await _release(held, send, admitted)
             raise
         else:
             if held is not None:
-                await release()
+                started = True
+                await _release(held, send, admitted)
         finally:
             if not started and admitted is not None:
                 admitted()
@@ -660,6 +655,20 @@ class BearerAuthMiddleware:
 
 async def _nothing() -> None:
     """The awaitable of a message held back (see ``_call_app``)."""
+
+
+def _may_answer_refusal(message: Message) -> bool:
+    # A 500, or any answer started while a BearerError is being handled (an
+    # exception handler's own status): see ``_call_app``.
+    return message["status"] == 500 or isinstance(sys.exc_info()[1], BearerError)
+
+
+async def _release(held: list[Message], send: Send, admitted: Callable[[], None] | None) -> None:
+    # The answer held back was the app's own (no refusal reached us): as sent.
+    if admitted is not None:
+        admitted()
+    for message in held:
+        await send(message)
 
 
 async def _unconfigured(scope: Scope, receive: Receive, send: Send) -> None:

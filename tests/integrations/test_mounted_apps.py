@@ -315,6 +315,26 @@ async def test_a_sub_apps_own_handler_for_refusals_is_kept(okta_issuer: LocalIss
     assert (response.status_code, response.text) == (418, "refused: InsufficientScope")
 
 
+@pytest.mark.parametrize("status", [503, 307, 500])
+async def test_a_mounted_apps_catch_all_error_handler_does_not_hide_a_refusal(
+    okta_issuer: LocalIssuer, status: int
+) -> None:
+    """A sub-app's handler for every exception (any status) gives way to the refusal's answer."""
+    sub = sub_app()
+
+    async def catch_all(request: StarletteRequest, exc: Exception) -> Response:
+        return PlainTextResponse("something went wrong", status_code=status)
+
+    sub.add_exception_handler(Exception, catch_all)
+    app = FastAPI()
+    protect(app, okta_issuer.verifier())
+    app.mount("/v2", sub)
+    async with client_of(app) as client:
+        response = await client.get("/v2/scoped", headers=bearer(okta_issuer.mint(scp=[])))
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+
+
 async def test_other_errors_in_a_mounted_app_are_still_its_500(okta_issuer: LocalIssuer) -> None:
     """Only refusals are ours: another error keeps its 500 and propagates; a 500 answer stays."""
     sub = FastAPI()
