@@ -12,6 +12,17 @@ app's own documentation paths public, and documents the refusals in OpenAPI::
 FastAPI way.  A missing scope raises :class:`~okta_bearer.InsufficientScope`,
 which the middleware turns into the same RFC 6750 403 it sends itself.
 
+Refusals stay exceptions, answered by the middleware wherever the route lives:
+the main app, an included router, a FastAPI or Starlette app mounted at any
+depth.  That is the one place that sees every refusal (ours, and your own
+``check_auth``) and holds what the answer needs (realm, ``on_error`` body,
+DPoP scheme, metrics, log).  A dependency can only raise, a route class sees
+only its own routes, and exception handlers would have to be registered on
+every mounted app, including those mounted later or behind middleware.  A
+mounted app's own error handling answers a refusal with a 500 before
+re-raising it, so the middleware holds that answer back and sends the
+refusal's instead (see :class:`~okta_bearer.BearerAuthMiddleware`).
+
 Routes declared after :func:`protect` are :class:`OktaBearerRoute` routes: they
 check the scopes their ``require_scopes`` parameters declare before FastAPI
 resolves anything, and FastAPI does not resolve those dependencies per request

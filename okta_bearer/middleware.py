@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
 from typing import Any, Literal, get_args
@@ -155,7 +156,11 @@ class BearerAuthMiddleware:
     parameter is never used; sent together with a header it is a 400.  A
     :class:`BearerError` raised by the app itself (for example by
     :func:`okta_bearer.fastapi.require_scopes`, or on a public path) becomes
-    the same response, unless the app has already started its own.  Every
+    the same response, unless the app has already started its own; wherever it
+    is raised, in a mounted Starlette or FastAPI app too (whose own 500 for it
+    is dropped: an answer with status 500, or started while a refusal is
+    handled, is sent once the app returns), and on a WebSocket already
+    accepted it closes the socket with 1008 (policy violation).  Every
     refusal is logged on the ``okta_bearer`` logger (INFO; 503 at WARNING).
 
     Raises:
@@ -507,47 +512,93 @@ class BearerAuthMiddleware:
         # A BearerError from the app is answered like ours, but only while the
         # app has sent nothing: a second response start is a protocol error.
         # ``admitted`` reports the request once the app answers (or ends) without one.
+        # A mounted Starlette or FastAPI app has its own ServerErrorMiddleware,
+        # which answers a refusal raised inside it with a 500 (or its handler's
+        # answer) and then re-raises it.  So an answer the app starts while a
+        # BearerError is being handled, or with status 500 (sent from another
+        # task, by a BaseHTTPMiddleware between us and the mount), is held
+        # back until the app returns: dropped if a BearerError reaches us (we
+        # answer it, wherever the route lives), sent as it was otherwise.
         started = False
+        held: list[Message] | None = None
         # A WebSocket app that has not read the connect message yet leaves the
         # handshake to the refusal; HTTP requests have no handshake.
         connect_pending = scope["type"] == "websocket"
+        socket_open = False  # accepted by the app, and not closed since
 
         def send_tracking(message: Message) -> Awaitable[None]:
             # Returns send's own awaitable: no coroutine of ours per message.
-            nonlocal started
+            nonlocal started, held
             if not started:
+                # A success (status under 300, or none) is never that answer:
+                # it pays no more than one look at the status.
+                if held is not None or (
+                    message.get("status", 0) >= 300 and _may_answer_refusal(message)
+                ):
+                    if held is None:
+                        held = []
+                    held.append(message)
+                    return _nothing()
                 started = True
                 if admitted is not None:
                     admitted()
             return send(message)
 
+        app_send = send_tracking
         app_receive = receive
         if connect_pending:
 
             async def receive_tracking() -> Message:
-                nonlocal connect_pending
+                nonlocal connect_pending, socket_open
                 message = await receive()
                 if message["type"] == "websocket.connect":
                     connect_pending = False
+                elif message["type"] == "websocket.disconnect":
+                    socket_open = False
                 return message
 
-            app_receive = receive_tracking
+            def send_socket(message: Message) -> Awaitable[None]:
+                nonlocal socket_open
+                kind = message["type"]
+                socket_open = kind == "websocket.accept" or (
+                    socket_open and kind == "websocket.send"
+                )
+                return send_tracking(message)
+
+            app_receive, app_send = receive_tracking, send_socket
 
         try:
-            await self.app(scope, app_receive, send_tracking)
+            await self.app(scope, app_receive, app_send)
         except BearerError as error:
-            if started:
-                raise
-            admitted = None
-            await self._refuse(
-                scope,
-                receive,
-                send,
-                error,
-                connect_pending=connect_pending,
-                scheme=scheme,
-                seconds=seconds,
-            )
+            if not started:
+                admitted = None
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    error,
+                    connect_pending=connect_pending,
+                    scheme=scheme,
+                    seconds=seconds,
+                )
+                return
+            if scope["type"] != "websocket":
+                raise  # the response has begun: only the server can end it now
+            # A refusal after the handshake (check_auth in the endpoint): the
+            # socket is closed with 1008, policy violation (RFC 6455 section
+            # 7.4.1), never left to the server as an unhandled exception.
+            _log_refusal(scope, error)
+            if socket_open:
+                await send({"type": "websocket.close", "code": 1008})
+        except Exception:
+            if held is not None:
+                started = True
+                await _release(held, send, admitted)
+            raise
+        else:
+            if held is not None:
+                started = True
+                await _release(held, send, admitted)
         finally:
             if not started and admitted is not None:
                 admitted()
@@ -600,6 +651,24 @@ class BearerAuthMiddleware:
         scheme's challenge.
         """
         return self._settings.error_response(error, scheme)
+
+
+async def _nothing() -> None:
+    """The awaitable of a message held back (see ``_call_app``)."""
+
+
+def _may_answer_refusal(message: Message) -> bool:
+    # A 500, or any answer started while a BearerError is being handled (an
+    # exception handler's own status): see ``_call_app``.
+    return message["status"] == 500 or isinstance(sys.exc_info()[1], BearerError)
+
+
+async def _release(held: list[Message], send: Send, admitted: Callable[[], None] | None) -> None:
+    # The answer held back was the app's own (no refusal reached us): as sent.
+    if admitted is not None:
+        admitted()
+    for message in held:
+        await send(message)
 
 
 async def _unconfigured(scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,7 +4,9 @@ Starlette's own ``@requires`` answers a missing scope with a plain 403 (or a
 redirect); this decorator raises the library's errors instead, which
 :class:`~okta_bearer.BearerAuthMiddleware` turns into RFC 6750 / RFC 9470
 challenges: 403 ``insufficient_scope`` with every scope, or 401
-``insufficient_user_authentication`` with ``acr_values`` / ``max_age``.
+``insufficient_user_authentication`` with ``acr_values`` / ``max_age``, in a
+mounted app or ``Mount`` as on the main app (a WebSocket refused after its
+handshake is closed with 1008).
 """
 
 from __future__ import annotations
