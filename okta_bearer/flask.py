@@ -77,7 +77,7 @@ from ._http.responses import ErrorResponse
 from ._http.rfc6750 import is_scope_token
 from ._http.scope import Scope, scope_from_environ
 from ._http.settings import OnError
-from ._http.startup import StartupCheck, check_option, warm_up_sync
+from ._http.startup import StartupCheck, StartupCheckFailed, check_option, warm_up_sync
 from ._http.stepup import StepUpPolicy
 from ._jwt.claims import Claims
 from ._options import checked_options
@@ -234,7 +234,11 @@ class BearerAuth:
         """
         if _EXTENSION in app.extensions:
             raise ConfigurationError("this Flask app already has a BearerAuth")
-        warm_up_sync(self.gate.verifier, self._startup_check)
+        try:
+            warm_up_sync(self.gate.verifier, self._startup_check)
+        except StartupCheckFailed:
+            self.gate.close()  # a verifier built here, as the ASGI side closes its own
+            raise
         app.extensions[_EXTENSION] = self
         # First: no hook of the app runs for a request refused here.
         app.before_request_funcs.setdefault(None, []).insert(0, self._authenticate)

@@ -96,8 +96,12 @@ def start_up() -> None:
         ConfigurationError: the setting is wrong (naming the key).
         RuntimeError: ``"exit"`` and a problem was found.
     """
-    from .._http.startup import warm_up_sync
+    from .._http.startup import StartupCheckFailed, warm_up_sync
     from . import _conf
 
     mode = _conf.startup_check()
-    warm_up_sync(_conf.gate().verifier, mode)
+    try:
+        warm_up_sync(_conf.gate().verifier, mode)
+    except StartupCheckFailed:
+        _conf.reset()  # close what was built for the gate: the process stops
+        raise

@@ -179,3 +179,22 @@ def test_a_server_with_exit_and_no_issuer_does_not_start() -> None:
     )
     assert result.returncode != 0
     assert f"StartupCheckFailed: okta_bearer: issuer {issuer}: " in result.stderr
+
+
+def test_exit_closes_what_was_built_for_the_gate(
+    okta_issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With "exit", the gate and the verifier built from the setting are closed before raising."""
+    from okta_bearer.django import _conf
+
+    resets: list[bool] = []
+    original = _conf.reset
+
+    def recording() -> None:
+        resets.append(True)
+        original()
+
+    monkeypatch.setattr(_conf, "reset", recording)
+    with down(okta_issuer, startup_check="exit"), pytest.raises(RuntimeError):
+        start_up()
+    assert resets[:1] == [True]

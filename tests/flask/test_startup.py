@@ -142,3 +142,26 @@ def test_an_introspection_verifier_warmed_before_a_fork_opens_its_own_client(
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_exit_closes_a_verifier_built_from_issuer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With "exit", a verifier built from issuer= is closed before init_app raises."""
+    from okta_bearer._http.gate import Gate
+
+    closed: list[Gate] = []
+    original = Gate.close
+
+    def recording(self: Gate) -> None:
+        closed.append(self)
+        original(self)
+
+    monkeypatch.setattr(Gate, "close", recording)
+    with pytest.raises(RuntimeError, match=r"issuer http://127\.0\.0\.1:9/oauth2/default"):
+        BearerAuth(
+            app_with_health(),
+            issuer="http://127.0.0.1:9/oauth2/default",  # discard port: nobody answers
+            audience="api://default",
+            startup_check="exit",
+        )
+    assert len(closed) == 1
+    assert closed[0].settings.owns_verifier
