@@ -8,7 +8,9 @@ under wrk), ``keys`` (fetch counts on a cold start and a random-kid flood),
 ``introspection`` (cached, shared and cold answers; single-flight) and
 ``fleet`` (four verifiers starting cold, with and without a shared store),
 ``sync`` (``verify_sync`` against the floor, PyJWKClient and authlib's
-resource protector; gunicorn's side is ``python -m benchmarks.wsgi``).
+resource protector; gunicorn's side is ``python -m benchmarks.wsgi``),
+``django`` (a Django view and a DRF view under gunicorn, protected and not:
+``python -m benchmarks.django_wsgi``).
 The last three start a redis-server on loopback when one is installed.
 ``--quick`` runs fewer rounds for a smoke check; ``--profile`` prints where a
 fresh-token verify spends its time instead.
@@ -36,6 +38,7 @@ SECTIONS = (
     "introspection",
     "fleet",
     "sync",
+    "django",
 )
 #: Sections that want a real redis-server (started here, on loopback).
 REDIS_SECTIONS = ("dpop", "introspection", "fleet")
@@ -122,6 +125,13 @@ async def _main(args: argparse.Namespace) -> None:
         print()
         rounds = args.rounds or (2 if args.quick else 5)
         print(over_http(rounds=min(rounds, 10), duration=2.0 if args.quick else 5.0))
+    if "django" in args.sections:
+        from .django_wsgi import run as django_wsgi
+
+        print("## Django under gunicorn")
+        print()
+        rounds = args.rounds or (2 if args.quick else 5)
+        print(django_wsgi(rounds=min(rounds, 10), duration=2.0 if args.quick else 5.0))
     if "keys" in args.sections:
         from .keyfetch import run as keyfetch
 

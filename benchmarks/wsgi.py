@@ -48,6 +48,8 @@ class Gunicorn:
 
     kind: str
     label: str
+    #: The kind this one is compared with ("": the first server; itself: a baseline).
+    base: str = ""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     rps: list[float] = field(default_factory=list)
@@ -74,10 +76,10 @@ def _cpu_seconds(process: subprocess.Popen[bytes]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _start(server: Gunicorn, spec: str, worker_class: str) -> None:
+def _start(server: Gunicorn, spec: str, worker_class: str, app: str) -> None:
     server.port = _free_port()
     command = [
-        sys.executable, "-m", "gunicorn", "benchmarks.wsgi_app:app",
+        sys.executable, "-m", "gunicorn", app,
         "--bind", f"127.0.0.1:{server.port}", "--workers", str(WORKERS),
         "--worker-class", worker_class, "--log-level", "warning",
         "--backlog", "2048", "--no-control-socket",
@@ -110,6 +112,44 @@ def run(
     *, rounds: int, duration: float, connections: int = 8, worker_class: str = "gthread"
 ) -> str:
     """Run the WSGI section and return its report."""
+    servers = [
+        Gunicorn("unprotected", "unprotected Flask route"),
+        Gunicorn("okta_bearer", "BearerAuth, repeated token"),
+        Gunicorn("okta_bearer+scopes", "BearerAuth + require_scopes, repeated token"),
+    ]
+    measure(
+        servers,
+        "benchmarks.wsgi_app:app",
+        rounds=rounds,
+        duration=duration,
+        connections=connections,
+        worker_class=worker_class,
+        name="wsgi",
+    )
+    return report(
+        servers,
+        framework="Flask",
+        rounds=rounds,
+        duration=duration,
+        connections=connections,
+        worker_class=worker_class,
+    )
+
+
+def measure(
+    servers: list[Gunicorn],
+    app: str,
+    *,
+    rounds: int,
+    duration: float,
+    connections: int,
+    worker_class: str,
+    name: str,
+) -> None:
+    """Serve ``app`` (``BENCH_KIND`` = each server's kind) and load every server, interleaved.
+
+    Each server's ``rps``, ``p99`` and ``cpu`` get one entry per round.
+    """
     issuer = LocalIssuer(ISSUER, AUDIENCE)
     token = issuer.mint(exp=int(time.time()) + 86400)
     header = {"Authorization": f"Bearer {token}"}
@@ -118,13 +158,7 @@ def run(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    wrk = shutil.which("wrk")
-    load = _wrk if wrk else _python_load
-    servers = [
-        Gunicorn("unprotected", "unprotected Flask route"),
-        Gunicorn("okta_bearer", "BearerAuth, repeated token"),
-        Gunicorn("okta_bearer+scopes", "BearerAuth + require_scopes, repeated token"),
-    ]
+    load = _wrk if shutil.which("wrk") else _python_load
     with tempfile.TemporaryDirectory() as folder:
         spec = os.path.join(folder, "spec.json")
         with open(spec, "w", encoding="utf-8") as handle:
@@ -133,7 +167,7 @@ def run(
             )
         try:
             for server in servers:
-                _start(server, spec, worker_class)
+                _start(server, spec, worker_class, app)
             for server in servers:
                 _wait_ready(server, header)
                 load(server.port, token, connections, min(duration, 2.0))  # warm-up
@@ -147,7 +181,9 @@ def run(
                     server.rps.append(rps)
                     server.p99.append(p99)
                     server.cpu.append(used / (rps * duration))
-                print(f"\r  wsgi: round {index + 1}/{rounds}", end="", file=sys.stderr, flush=True)
+                print(
+                    f"\r  {name}: round {index + 1}/{rounds}", end="", file=sys.stderr, flush=True
+                )
             print(file=sys.stderr)
         finally:
             for server in servers:
@@ -161,11 +197,24 @@ def run(
                         server.process.kill()
                         server.process.wait()
 
-    base_rps = statistics.median(servers[0].rps)
-    base_p99 = statistics.median(servers[0].p99)
-    base_cpu = statistics.median(servers[0].cpu)
+
+def report(
+    servers: list[Gunicorn],
+    *,
+    framework: str,
+    rounds: int,
+    duration: float,
+    connections: int,
+    worker_class: str,
+) -> str:
+    """The table of medians, each server against its ``base`` (the first server by default)."""
+    by_kind = {server.kind: server for server in servers}
     body = []
+    verdicts = []
     for server in servers:
+        base = by_kind.get(server.base, servers[0])
+        base_rps, base_p99 = statistics.median(base.rps), statistics.median(base.p99)
+        base_cpu = statistics.median(base.cpu)
         rps, p99 = statistics.median(server.rps), statistics.median(server.p99)
         cpu = statistics.median(server.cpu)
         body.append(
@@ -179,6 +228,12 @@ def run(
                 f"{base_cpu / cpu:.2f}x",
             ]
         )
+        if server is not base:
+            verdicts.append(
+                f"- {server.label}: {rps / base_rps:.2f}x req/s, p99 {p99 / base_p99:.2f}x "
+                f"-> {verdict(rps / base_rps >= 0.85)}"
+            )
+    wrk = shutil.which("wrk")
     generator = f"wrk ({wrk}), 1 thread" if wrk else "python -m benchmarks.load (wrk not installed)"
     shape = (
         f"{WORKERS} gthread workers x {THREADS} threads"
@@ -188,7 +243,7 @@ def run(
     headers = ["app", "req/s", "vs unprotected", "p99 ms", "p99 vs unprotected"]
     headers += ["server CPU us/req", "CPU vs unprotected"]
     lines = [
-        f"gunicorn {_version()}, {shape} per app, Flask, on 127.0.0.1; load: {generator}, "
+        f"gunicorn {_version()}, {shape} per app, {framework}, on 127.0.0.1; load: {generator}, "
         f"{connections} connections, {duration:g} s per run; {rounds} interleaved rounds, "
         "medians.  Server CPU: user + system time of the arbiter and its workers during the "
         "run, per request served (CPU vs unprotected: the unprotected cost divided by this one).",
@@ -196,15 +251,9 @@ def run(
         table(headers, body),
         "",
         "Target (issue 16): a protected route at least 0.85x the unprotected req/s:",
+        *verdicts,
+        "",
     ]
-    for server in servers[1:]:
-        rps_ratio = statistics.median(server.rps) / base_rps
-        p99_ratio = statistics.median(server.p99) / base_p99
-        lines.append(
-            f"- {server.label}: {rps_ratio:.2f}x req/s, p99 {p99_ratio:.2f}x "
-            f"-> {verdict(rps_ratio >= 0.85)}"
-        )
-    lines.append("")
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+import time
 from typing import Any
 
 from flask import Flask
@@ -94,6 +95,8 @@ def main(issuer_port: int = 9400, port: int = 9404) -> None:
         uvicorn.Config(dev, host="127.0.0.1", port=issuer_port, log_level="warning")
     )
     threading.Thread(target=server.run, name="dev-issuer", daemon=True).start()
+    while not server.started:  # the API fetches the issuer's keys as it is built
+        time.sleep(0.05)
     print(f"API: http://127.0.0.1:{port}/items  (issuer {issuer})", flush=True)
     create_app(issuer, "api://default").run(host="127.0.0.1", port=port, threaded=True)
 

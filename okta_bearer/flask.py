@@ -77,6 +77,7 @@ from ._http.responses import ErrorResponse
 from ._http.rfc6750 import is_scope_token
 from ._http.scope import Scope, scope_from_environ
 from ._http.settings import OnError
+from ._http.startup import StartupCheck, StartupCheckFailed, check_option, warm_up_sync
 from ._http.stepup import StepUpPolicy
 from ._jwt.claims import Claims
 from ._options import checked_options
@@ -147,6 +148,18 @@ class BearerAuth:
         dpop: a :class:`~okta_bearer.DPoPSettings` to accept DPoP (its
             store needs a blocking face: ``MemoryStore``, ``RedisStore``).
         events: metric hooks (:class:`okta_bearer.metrics.PrometheusEvents`).
+        startup_check: in :meth:`init_app` the verifier fetches the issuer's
+            metadata and keys (``warm_up_sync()``, bounded by its timeouts),
+            so the first request pays nothing and a wrong issuer URL or an
+            unreachable host is logged at ERROR before any request.
+            ``"warn"`` (the default) goes on anyway (requests get 503 until
+            keys can be had); ``"exit"`` raises a ``RuntimeError``
+            (``StartupCheckFailed``) from ``init_app``, naming the issuer
+            and the problem, so the app is never served (gunicorn stops: a
+            worker that fails to boot halts it, and under ``--preload`` the
+            master fails before forking);
+            ``"off"`` skips the check.  Keys fetched before gunicorn forks
+            are kept by every worker, which opens its own connections.
 
     Every option means what it means for
     :class:`~okta_bearer.BearerAuthMiddleware`: both are checked by the
@@ -173,7 +186,9 @@ class BearerAuth:
         dpop: DPoPSettings | None = None,
         events: Events | None = None,
         blueprints: Iterable[Blueprint | str] | None = None,
+        startup_check: StartupCheck = "warn",
     ) -> None:
+        self._startup_check = check_option(startup_check)
         self.gate = Gate(
             verifier,
             issuer=issuer,
@@ -210,13 +225,20 @@ class BearerAuth:
         return self.gate.verifier
 
     def init_app(self, app: Flask) -> None:
-        """Install the checks on ``app``: first of its ``before_request`` hooks.
+        """Install the checks on ``app`` (first ``before_request`` hook); run the start-up check.
 
         Raises:
             ConfigurationError: ``app`` already has a ``BearerAuth``.
+            RuntimeError: ``startup_check="exit"`` and the issuer's
+                metadata or keys cannot be had (nothing was installed).
         """
         if _EXTENSION in app.extensions:
             raise ConfigurationError("this Flask app already has a BearerAuth")
+        try:
+            warm_up_sync(self.gate.verifier, self._startup_check)
+        except StartupCheckFailed:
+            self.gate.close()  # a verifier built here, as the ASGI side closes its own
+            raise
         app.extensions[_EXTENSION] = self
         # First: no hook of the app runs for a request refused here.
         app.before_request_funcs.setdefault(None, []).insert(0, self._authenticate)

@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from time import perf_counter
-from typing import Any, Literal, get_args
+from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +36,7 @@ from ._http.scope import names_access_token as _names_access_token
 from ._http.scope import route_path as _route_path
 from ._http.settings import AuthSettings, OnError
 from ._http.settings import log_refusal as _log_refusal
+from ._http.startup import StartupCheck, check_option, report
 from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.validation import check_scopes
@@ -45,12 +46,6 @@ from ._protocols import Verifier, warm_up
 __all__ = ["BearerAuthMiddleware", "BearerUser", "OnError", "StartupCheck"]
 
 logger = logging.getLogger("okta_bearer")
-
-#: What lifespan start-up does about the issuer: ``"warn"`` fetches its
-#: metadata and keys and logs a problem at ERROR, ``"exit"`` also stops the
-#: server (``lifespan.startup.failed``), ``"off"`` leaves it to the first request.
-StartupCheck = Literal["warn", "exit", "off"]
-_STARTUP_CHECKS = frozenset(get_args(StartupCheck))
 
 
 class BearerUser(BaseUser):
@@ -211,11 +206,7 @@ class BearerAuthMiddleware:
             dpop,
             events,
         )
-        if startup_check not in _STARTUP_CHECKS:
-            raise ConfigurationError(
-                f"startup_check must be one of {sorted(_STARTUP_CHECKS)}, got {startup_check!r}"
-            )
-        self._startup_check = startup_check
+        self._startup_check = check_option(startup_check)
 
     def _configuration_failed(self, error: ConfigurationError, args: tuple[Any, ...]) -> None:
         # Called by checked_options for a wrong option (unknown ones included).
@@ -467,25 +458,11 @@ class BearerAuthMiddleware:
         message = await receive()
         if message["type"] == "lifespan.startup":
             problems = await warm_up(self.verifier)
-            stop = bool(problems) and self._startup_check == "exit"
-            outcome = (
-                "stopping (startup_check='exit')"
-                if stop
-                else "starting anyway; requests get 503 until it is fixed "
-                "(startup_check='exit' stops instead)"
-            )
-            for problem in problems:
-                logger.error(
-                    "okta_bearer: start-up check failed: %s; %s",
-                    problem,
-                    outcome,
-                    extra={"reason": "startup_check_failed"},
-                )
-            if stop:
+            stop = report(problems, self._startup_check)
+            if stop is not None:
                 if self._owns_verifier:
                     await self.verifier.aclose()
-                text = "; ".join(problems)
-                await send({"type": "lifespan.startup.failed", "message": f"okta_bearer: {text}"})
+                await send({"type": "lifespan.startup.failed", "message": stop})
                 return None
         replayed = False
 

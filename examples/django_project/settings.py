@@ -39,6 +39,9 @@ OKTA_BEARER: dict[str, Any] = {
     "public_paths": ["/health"],  # ...except these
     # Bearer tokens and DPoP-bound ones (RFC 9449), proofs checked for replay.
     "dpop": {"mode": "allowed"},
+    # When a server starts (not for manage.py check/migrate or tests): fetch the
+    # issuer's metadata and keys, log a problem at ERROR ("exit": stop instead).
+    "startup_check": os.environ.get("OKTA_STARTUP_CHECK", "warn"),
 }
 if os.environ.get("REDIS_URL"):
     OKTA_BEARER["store"] = os.environ["REDIS_URL"]

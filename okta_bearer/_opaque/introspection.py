@@ -57,8 +57,10 @@ import asyncio
 import hashlib
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
@@ -110,6 +112,18 @@ from .client_auth import ClientAuth
 __all__ = ["IntrospectionUnavailable", "IntrospectionVerifier"]
 
 logger = logging.getLogger("okta_bearer")
+
+#: Every live verifier, whose sync side is reset in a forked child.
+_LIVE: weakref.WeakSet[IntrospectionVerifier] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for verifier in list(_LIVE):
+        verifier._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 _MAX_BODY = 256 * 1024
 _FORM = "application/x-www-form-urlencoded"
@@ -294,6 +308,7 @@ class IntrospectionVerifier:
         self._sync_inflight: dict[str, _Pending] = {}
         #: HTTP requests made, by kind ("discovery", "introspection"); for tests and metrics.
         self.fetch_counts: dict[str, int] = {"discovery": 0, "introspection": 0}
+        _LIVE.add(self)
 
     @property
     def introspection_endpoint(self) -> str | None:
@@ -759,6 +774,15 @@ class IntrospectionVerifier:
         self._close_sync_client()
         if self._owns_store:
             sync_face(self._store).close()
+
+    def _forked(self) -> None:
+        # In a forked child (gunicorn --preload after a start-up check): the
+        # parent's pooled connections are not ours to use (each worker would
+        # share one socket), a lock held by another thread is never released,
+        # and lookups in flight never end here.  Caches and the endpoint stay.
+        self._lock = threading.Lock()
+        self._sync_client = None
+        self._sync_inflight = {}
 
     def _close_sync_client(self) -> None:
         with self._lock:

@@ -12,6 +12,9 @@ library's objects; a few also have a settings-friendly spelling:
 * ``store``: a Redis URL (``"redis://host:6379/0"``) or a store object.  It
   holds the verifier's key sets and, unless ``dpop`` names its own, the DPoP
   replay marks, so every worker of the fleet shares both;
+* ``startup_check``: ``"warn"`` (the default), ``"exit"`` or ``"off"``, what
+  the app does about the issuer when a server starts (see
+  :mod:`okta_bearer.django.apps`);
 * ``verifier``, ``on_error``, ``events``: a dotted import path
   (``"myproject.auth.verifier"``) as well as the object.  A ``verifier`` path
   may name a callable taking no arguments that returns the verifier.
@@ -39,11 +42,12 @@ from .._dpop.settings import DPoPSettings, _redis_store
 from .._errors import ConfigurationError
 from .._http.gate import Gate
 from .._http.settings import with_resource
+from .._http.startup import StartupCheck, check_option
 from .._jwt.verifier import TokenVerifier
 from .._options import unknown_option
 from .._store.memory import sync_face
 
-__all__ = ["SETTING", "build_gate", "gate", "reset", "reset_on_change"]
+__all__ = ["SETTING", "build_gate", "gate", "reset", "reset_on_change", "startup_check"]
 
 #: The name of the Django setting.
 SETTING = "OKTA_BEARER"
@@ -54,7 +58,8 @@ _WHERE = f"settings.{SETTING}"
 _SHARED = frozenset({"issuer", "audience", "required_scopes", "events"})
 _GATE = frozenset(inspect.signature(Gate.__init__).parameters) - {"self", "declared_scopes"}
 _VERIFIER = frozenset(inspect.signature(TokenVerifier.__init__).parameters) - {"self"} - _SHARED
-KNOWN = _GATE | _VERIFIER
+_STARTUP = "startup_check"
+KNOWN = _GATE | _VERIFIER | {_STARTUP}
 _IMPORTABLE = ("verifier", "on_error", "events")
 
 _lock = threading.Lock()
@@ -81,6 +86,17 @@ def _build_once() -> Gate:
         if _gate is None:
             _gate = build_gate(getattr(settings, SETTING, None), _closers)
         return _gate
+
+
+def startup_check() -> StartupCheck:
+    """The setting's ``startup_check`` (``"warn"`` when not given).
+
+    Raises:
+        ConfigurationError: the value is not one of the modes, naming the key.
+    """
+    raw = getattr(settings, SETTING, None)
+    value = raw.get(_STARTUP, "warn") if isinstance(raw, Mapping) else "warn"
+    return check_option(value, f"{_WHERE}['{_STARTUP}']")
 
 
 def reset() -> None:
@@ -125,7 +141,10 @@ def build_gate(raw: object, closers: list[Callable[[], None]] | None = None) -> 
     for key in raw:
         if not isinstance(key, str) or key not in KNOWN:
             raise unknown_option(_WHERE, str(key), KNOWN)
-    options: dict[str, Any] = {k: _resolve(k, v) if k in _IMPORTABLE else v for k, v in raw.items()}
+    check_option(raw.get(_STARTUP, "warn"), f"{_WHERE}['{_STARTUP}']")
+    options: dict[str, Any] = {
+        k: _resolve(k, v) if k in _IMPORTABLE else v for k, v in raw.items() if k != _STARTUP
+    }
     owned = [] if closers is None else closers
     made = options.get("verifier")
     close = getattr(made, "close", None)

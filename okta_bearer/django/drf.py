@@ -1,4 +1,4 @@
-"""Django REST framework: ``BearerAuthentication`` and the ``HasScopes`` permission.
+"""Django REST framework: ``BearerAuthentication``, the ``HasScopes`` and ``StepUp`` permissions.
 
 Install with ``pip install 'okta-bearer[drf]'``::
 
@@ -19,13 +19,15 @@ Methods: DRF authenticates and checks permissions in ``initial()``, before it
 picks the handler, so ``OPTIONS`` (which DRF answers by itself with the view's
 metadata), ``HEAD`` and methods the view does not serve are judged like
 ``GET``: no token, no answer.  :class:`HasScopes` decides what each method
-needs; a method it is not told about is refused (see there).
+needs; a method it is not told about is refused (see there).  :class:`StepUp`
+asks for a strong or recent sign-in (RFC 9470) on the methods it names.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 try:
@@ -42,14 +44,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .._errors import BearerError, InsufficientScope, MissingToken
+from .._errors import BearerError, ConfigurationError, InsufficientScope, MissingToken
+from .._http.require import check_claims
 from .._http.responses import ErrorResponse
+from .._http.stepup import StepUpPolicy
 from .._jwt.claims import Claims
 from .._jwt.validation import check_scopes
 from ._request import add_headers, judged
 from .user import TokenUser
 
-__all__ = ["BearerAuthentication", "BearerRefusal", "HasScopes", "exception_handler"]
+__all__ = ["BearerAuthentication", "BearerRefusal", "HasScopes", "StepUp", "exception_handler"]
 
 
 class BearerRefusal(exceptions.APIException):
@@ -187,6 +191,93 @@ class HasScopes(BasePermission):
                 found = default
             return None if found is None else _scopes(found)
         return () if default is None else _scopes(default)
+
+
+class StepUp(BasePermission):
+    """Require a strong or recent enough sign-in (RFC 9470 step-up) on a view's methods.
+
+    Configured where it is listed, and checked there (a mistake is a
+    :class:`~okta_bearer.ConfigurationError` when the view class is defined)::
+
+        class Payments(APIView):
+            required_scopes_by_method = {"GET": ["payments:read"], "POST": ["payments:write"]}
+            permission_classes = [
+                HasScopes,
+                StepUp(acr_values=["urn:okta:loa:2fa:any"], max_age=300, methods=["POST"]),
+            ]
+
+    ``acr_values``: the token's ``acr`` must be one of them; ``max_age``: its
+    ``auth_time`` at most that many seconds old (both as in
+    :func:`okta_bearer.django.require_auth`, by the same rule).  ``methods``:
+    the methods that need it; ``None`` (the default) means every method,
+    ``OPTIONS``, ``HEAD`` and methods the view does not serve included.  With
+    a list, ``HEAD`` follows ``GET`` and any other method is left to the
+    other permission classes (:class:`HasScopes` closes a method it is not
+    told about).
+
+    A sign-in that falls short is 401 ``insufficient_user_authentication``
+    with ``acr_values``/``max_age`` in the challenge (RFC 9470 section 3),
+    and the scopes :class:`HasScopes` requires of the method in ``scope``, so
+    the client's new token keeps them.  No token: DRF's 401 with this
+    library's challenge.  The instance is its own permission class (DRF
+    calls each entry of ``permission_classes``) and holds no request state.
+
+    Raises:
+        ConfigurationError: ``acr_values``, ``max_age`` or ``methods`` is
+            invalid, or neither ``acr_values`` nor ``max_age`` is given.
+    """
+
+    def __init__(
+        self,
+        *,
+        acr_values: Iterable[str] = (),
+        max_age: int | None = None,
+        methods: Iterable[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = StepUpPolicy(acr_values, max_age)
+        if not self.policy:
+            raise ConfigurationError(
+                "StepUp needs acr_values or max_age (else it requires nothing)"
+            )
+        if isinstance(methods, str):
+            raise ConfigurationError(
+                "StepUp methods must be a list of HTTP methods, not one string"
+            )
+        self.methods: frozenset[str] | None = None
+        if methods is not None:
+            listed = tuple(methods)
+            if not listed or not all(isinstance(m, str) and m.isalpha() for m in listed):
+                raise ConfigurationError("StepUp methods must be HTTP method names, or None")
+            self.methods = frozenset(m.upper() for m in listed)
+        self.clock = clock
+
+    def __call__(self) -> StepUp:
+        """This permission, as DRF instantiates an entry of ``permission_classes``."""
+        return self
+
+    def applies_to(self, method: str) -> bool:
+        """Whether ``method`` needs the step-up (``HEAD`` follows ``GET``)."""
+        methods = self.methods
+        if methods is None or method in methods:
+            return True
+        return method == "HEAD" and "GET" in methods
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        """Whether the sign-in behind the token is strong and recent enough for this method."""
+        claims = request.auth
+        if not isinstance(claims, Claims):
+            return False  # DRF answers 401 (with our challenge) or 403
+        method = request.method or ""
+        if not self.applies_to(method):
+            return True
+        # The method's scopes, named in the challenge (and checked, as HasScopes would).
+        scopes = HasScopes.scopes_for(view, method) or ()
+        try:
+            check_claims(claims, scopes, self.policy, self.clock())
+        except BearerError as error:
+            raise _refuse(request, error) from None
+        return True
 
 
 def _scopes(value: Iterable[str]) -> tuple[str, ...]:

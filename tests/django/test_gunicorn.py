@@ -216,3 +216,48 @@ def test_wrong_setting_stops_the_workers(tmp_path: Path) -> None:
             log=tmp_path / "gunicorn.log",
         )
     assert "ConfigurationError: issuer must use https://" in str(failed.value)
+
+
+def test_start_up_check_before_the_fork_serves_without_a_fetch(tmp_path: Path) -> None:
+    """With "warn" under --preload: the master fetches once, and no forked worker fetches again."""
+    keys = KeyServer()
+    with serve(keys) as key_server:
+        keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
+        server = GunicornProcess(
+            "tests.django.gunicorn_app:application",
+            workers=WORKERS,
+            worker_class="gthread",
+            threads=4,
+            env={"OKTA_ISSUER": keys.issuer.issuer, "REDIS_URL": "", "OKTA_STARTUP_CHECK": "warn"},
+            log=tmp_path / "gunicorn.log",
+        )
+        try:
+            at_start = dict(keys.counts)
+            headers = bearer(keys.issuer.mint())
+            answers = send_all(server.base_url, [("GET", "/whoami", headers)] * COLD_REQUESTS)
+        finally:
+            server.stop()
+        log = server.log.read_text()
+    assert {r.status_code for r in answers} == {200}, log
+    assert len({r.headers["x-worker-pid"] for r in answers}) > 1, log
+    assert at_start == {"discovery": 1, "jwks": 1}, log
+    assert dict(keys.counts) == at_start, log
+
+
+def test_start_up_check_exit_stops_gunicorn(tmp_path: Path) -> None:
+    """With "exit" and the key server down, gunicorn's master stops before forking, naming it."""
+    keys = KeyServer()
+    switch = Switchable(keys)  # down
+    with serve(switch) as key_server:
+        issuer = f"{key_server.base_url}/oauth2/default"
+        with pytest.raises(pytest.fail.Exception, match="gunicorn exited") as failed:
+            GunicornProcess(
+                "tests.django.gunicorn_app:application",
+                workers=2,
+                worker_class="sync",
+                threads=1,
+                env={"OKTA_ISSUER": issuer, "REDIS_URL": "", "OKTA_STARTUP_CHECK": "exit"},
+                log=tmp_path / "gunicorn.log",
+            )
+    assert f"okta_bearer: issuer {issuer}: " in str(failed.value)
+    assert "stopping (startup_check='exit')" in str(failed.value)

@@ -21,4 +21,6 @@ urlpatterns = [
     path("things", views.Things.as_view()),
     path("drf/items", views.DrfItems.as_view()),
     path("drf/any", views.DrfAny.as_view()),
+    path("drf/pay", views.DrfPay.as_view()),
+    path("drf/stepup", views.DrfStepUpAll.as_view()),
 ]

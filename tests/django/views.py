@@ -14,6 +14,9 @@ from rest_framework.views import APIView
 
 from okta_bearer import InsufficientScope
 from okta_bearer.django import require_auth, require_scopes
+from okta_bearer.django.drf import HasScopes, StepUp
+
+ACR = "urn:okta:loa:2fa:any"
 
 #: Every view that ran, by name: a refused request must leave no trace here.
 REACHED: list[str] = []
@@ -108,3 +111,36 @@ class DrfOpen(APIView):
         REACHED.append("drf_open.get")
         auth: Any = request.auth
         return Response({"view": "drf_open.get", "sub": None if auth is None else auth.sub})
+
+
+class DrfPay(APIView):
+    """DRF with step-up on POST only: a recent second factor, and payments:write."""
+
+    required_scopes_by_method: ClassVar = {
+        "GET": ["items:read"],
+        "POST": ["payments:write"],
+        "OPTIONS": [],
+    }
+    permission_classes: ClassVar = [
+        HasScopes,
+        StepUp(acr_values=[ACR], max_age=300, methods=["POST"]),
+    ]
+
+    def get(self, request: Request) -> Response:
+        REACHED.append("drf_pay.get")
+        return Response({"view": "drf_pay.get"})
+
+    def post(self, request: Request) -> Response:
+        REACHED.append("drf_pay.post")
+        return Response({"view": "drf_pay.post"})
+
+
+class DrfStepUpAll(APIView):
+    """DRF with step-up on every method (OPTIONS, HEAD and unknown ones included)."""
+
+    required_scopes: ClassVar = ["items:read"]
+    permission_classes: ClassVar = [HasScopes, StepUp(acr_values=[ACR])]
+
+    def get(self, request: Request) -> Response:
+        REACHED.append("drf_stepup_all.get")
+        return Response({"view": "drf_stepup_all.get"})

@@ -4,7 +4,8 @@
 ``GUNI_REDIS_URL`` the workers share key sets and DPoP replay marks through
 that redis-server (``RedisStore``), else each process keeps its own.  Every
 answer, refusals included, names the worker's pid in ``X-Worker-Pid``, so a
-test can see which process answered.
+test can see which process answered.  ``GUNI_STARTUP_CHECK`` is the
+extension's ``startup_check`` (default ``"off"``: the workers start cold).
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ def create_app() -> Flask:
         store=store if redis_url else None,
     )
     app = Flask("gunicorn_app")
-    BearerAuth(app, verifier=verifier, dpop=DPoPSettings(store=store, retry_after=3))
+    BearerAuth(
+        app,
+        verifier=verifier,
+        dpop=DPoPSettings(store=store, retry_after=3),
+        startup_check=os.environ.get("GUNI_STARTUP_CHECK", "off"),  # type: ignore[arg-type]
+    )
 
     @app.get("/")
     def whoami() -> dict[str, Any]:

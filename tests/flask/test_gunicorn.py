@@ -39,13 +39,16 @@ def api(
     worker_class: WorkerClass,
     keys: KeyServer | None = None,
     redis_url: str | None = None,
+    startup_check: str = "off",
 ) -> Iterator[tuple[GunicornProcess, LocalIssuer, KeyServer]]:
     """A key server (``keys`` or a fresh one) and the API under gunicorn trusting it.
 
     With ``redis_url`` the workers share key sets and DPoP replay marks there.
+    ``startup_check`` is the extension's (``"off"``: the workers start cold).
     """
     keys = keys or KeyServer()
     env = {"GUNI_REDIS_URL": redis_url} if redis_url else {}
+    env["GUNI_STARTUP_CHECK"] = startup_check
     with serve(keys) as key_server:
         keys.issuer = LocalIssuer(f"{key_server.base_url}/oauth2/default")
         process = GunicornProcess(
@@ -88,6 +91,40 @@ def test_cold_requests_fetch_once_per_process(tmp_path: Path, worker_class: Work
     # A process that served a request fetched exactly once; the others never did.
     assert keys.counts["discovery"] == len(processes), (keys.counts, processes, log)
     assert keys.counts["jwks"] == len(processes), (keys.counts, processes, log)
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_start_up_check_before_the_fork_serves_without_a_fetch(
+    tmp_path: Path, worker_class: WorkerClass
+) -> None:
+    """startup_check="warn" under --preload: the master fetches once; no worker fetches again."""
+    with api(tmp_path, worker_class, startup_check="warn") as (server, issuer, keys):
+        at_start = dict(keys.counts)
+        token = issuer.mint()
+        answers = at_once(server.base_url, [{"Authorization": f"Bearer {token}"}] * COLD_REQUESTS)
+        log = server.log.read_text()
+    assert {r.status_code for r in answers} == {200}, log
+    assert len({r.headers["x-worker-pid"] for r in answers}) > 1, log  # several forked workers
+    # Fetched once, by the master before forking; every worker kept those keys.
+    assert at_start == {"discovery": 1, "jwks": 1}, log
+    assert dict(keys.counts) == at_start, log
+
+
+def test_start_up_check_exit_stops_gunicorn(tmp_path: Path) -> None:
+    """startup_check="exit" with the key server down: gunicorn exits naming the issuer."""
+    with serve(DownKeyServer()) as key_server:
+        issuer = f"{key_server.base_url}/oauth2/default"
+        with pytest.raises(pytest.fail.Exception, match="gunicorn exited") as failed:
+            GunicornProcess(
+                APP,
+                workers=2,
+                worker_class="sync",
+                env={"GUNI_ISSUER": issuer, "GUNI_STARTUP_CHECK": "exit"},
+                log=tmp_path / "gunicorn.log",
+            )
+    # gunicorn's master (--preload) prints the error and exits before forking any worker.
+    assert f"Error: okta_bearer: issuer {issuer}: " in str(failed.value)
+    assert "answered HTTP 502; stopping (startup_check='exit')" in str(failed.value)
 
 
 class DownKeyServer(KeyServer):
