@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.test import Client, override_settings
 
 from okta_bearer._events import Events
 from okta_bearer.testing import LocalIssuer
 
+from .helpers import NO_MIDDLEWARE, bearer
 from .views import REACHED
-
-NO_MIDDLEWARE = override_settings(MIDDLEWARE=[])
-
-
-def bearer(token: str) -> dict[str, str]:
-    """Client headers sending ``token`` as a Bearer token."""
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(params=["middleware", "drf-only"])
-def setup(request: pytest.FixtureRequest, okta_django: LocalIssuer) -> Iterator[str]:
-    """Each DRF test runs behind the Django middleware and with DRF's classes alone."""
-    if request.param == "middleware":
-        yield request.param
-        return
-    with NO_MIDDLEWARE:
-        yield request.param
 
 
 def test_valid_token_sets_auth_and_user(setup: str, okta_django: LocalIssuer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,25 +12,9 @@ from okta_bearer import ConfigurationError
 from okta_bearer.django.drf import StepUp
 from okta_bearer.testing import LocalIssuer
 
+from .helpers import NO_MIDDLEWARE, bearer
 from .project import REST_FRAMEWORK
 from .views import ACR, REACHED
-
-NO_MIDDLEWARE = override_settings(MIDDLEWARE=[])
-
-
-def bearer(token: str) -> dict[str, str]:
-    """Client headers sending ``token`` as a Bearer token."""
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(params=["middleware", "drf-only"])
-def setup(request: pytest.FixtureRequest, okta_django: LocalIssuer) -> Iterator[str]:
-    """Each test runs behind the Django middleware and with DRF's classes alone."""
-    if request.param == "middleware":
-        yield request.param
-        return
-    with NO_MIDDLEWARE:
-        yield request.param
 
 
 def strong(issuer: LocalIssuer, **claims: Any) -> str:

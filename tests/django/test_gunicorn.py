@@ -25,6 +25,7 @@ from okta_bearer.testing import DPoPKey, LocalIssuer
 from ..fleet.conftest import KeyServer
 from ..servers import GunicornProcess, serve
 from ..store._server import RedisServer
+from .helpers import bearer
 
 WORKERS = 4
 KINDS: tuple[Literal["sync", "gthread"], ...] = ("sync", "gthread")
@@ -130,11 +131,6 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Site]]
 def site(request: pytest.FixtureRequest, sites: dict[str, Site]) -> Site:
     """One of the two gunicorns: 4 sync workers, or 4 gthread workers of 4 threads."""
     return sites[request.param]
-
-
-def bearer(token: str) -> dict[str, str]:
-    """``Authorization: Bearer <token>``."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_key_server_outage_is_503_with_retry_after(site: Site) -> None:

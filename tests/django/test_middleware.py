@@ -10,13 +10,9 @@ from django.test import Client, override_settings
 
 from okta_bearer.testing import LocalIssuer
 
+from .helpers import bearer
 from .project import base_options
 from .views import REACHED
-
-
-def bearer(token: str) -> dict[str, str]:
-    """Client headers sending ``token`` as a Bearer token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_valid_token_reaches_the_view_with_claims(client: Client, okta_django: LocalIssuer) -> None:
