@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._http.metadata import ProtectedResource
 from ._http.require import check_auth, require_auth
+from ._http.startup import StartupCheckFailed
 from ._jwt.binding import check_bearer
 from ._jwt.claims import Claims
 from ._jwt.verifier import TokenVerifier
@@ -59,6 +60,7 @@ __all__ = [
     "MultiIssuerVerifier",
     "ProtectedResource",
     "ReplayCacheUnavailable",
+    "StartupCheckFailed",
     "Store",
     "SyncStore",
     "SyncVerifier",
