@@ -10,7 +10,7 @@ import httpx
 import pytest
 from flask import Flask
 
-from okta_bearer import ConfigurationError, KeyPolicy
+from okta_bearer import ConfigurationError, KeyPolicy, StartupCheckFailed
 from okta_bearer.flask import BearerAuth, public
 from okta_bearer.testing import LocalIssuer
 
@@ -75,8 +75,9 @@ def test_exit_stops_with_the_issuer_and_the_problem(
 ) -> None:
     """With "exit" and the issuer down, init_app raises naming the issuer, and installs nothing."""
     app = app_with_health()
-    with pytest.raises(RuntimeError) as stopped, caplog.at_level(logging.ERROR):
+    with pytest.raises(StartupCheckFailed) as stopped, caplog.at_level(logging.ERROR):
         BearerAuth(app, verifier=down_verifier(okta_issuer), startup_check="exit")
+    assert isinstance(stopped.value, RuntimeError)  # what a generic handler catches
     assert str(stopped.value).startswith(f"okta_bearer: issuer {okta_issuer.issuer}: ")
     assert "okta_bearer" not in app.extensions
     assert any("stopping (startup_check='exit')" in r.getMessage() for r in caplog.records)
