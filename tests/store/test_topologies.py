@@ -413,6 +413,9 @@ async def test_cluster_replica_acks_wait_on_the_primary_that_owns_the_key(
     try:
         await strict.delete(frozen)
         await strict.delete(healthy)
+        # Both clients learn the slot map before the freeze: what is measured
+        # below is WAIT, not a cold client's start-up on a loaded machine.
+        await _on_face(lax, face, "delete", frozen + "-lax")
         replica.pause()
         try:
             with pytest.raises(StoreUnavailable):
