@@ -86,6 +86,7 @@ __all__ = ["BearerAuth", "current_claims", "public", "require_auth", "require_sc
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _EXTENSION = "okta_bearer"
+_READY = "okta_bearer.ready"
 _STATE = "_okta_bearer"
 _PUBLIC = "_okta_bearer_public"
 
@@ -215,7 +216,6 @@ class BearerAuth:
                 )
             self._names = frozenset(b for b in listed if isinstance(b, str))
             self._objects = tuple(b for b in listed if isinstance(b, Blueprint))
-        self._checked_blueprints = False
         if app is not None:
             self.init_app(app)
 
@@ -250,6 +250,8 @@ class BearerAuth:
     # -- the hooks ------------------------------------------------------------
 
     def _authenticate(self) -> Response | None:
+        if _READY not in current_app.extensions:
+            self._first_request()
         scope = scope_from_environ(request.environ)
         state = _State(scope, None)
         setattr(g, _STATE, state)
@@ -275,7 +277,6 @@ class BearerAuth:
         # Whole app: everything.  Blueprints: requests routed into one of them.
         if self._names is None:
             return True
-        self._check_blueprints()
         if endpoint is None:
             return False
         blueprints = current_app.blueprints
@@ -286,21 +287,28 @@ class BearerAuth:
             name = name.rpartition(".")[0]
         return False
 
-    def _check_blueprints(self) -> None:
-        # A misspelt or unregistered blueprint would leave its routes open:
-        # refuse to serve (a 500, logged by Flask) until it is fixed.  Checked
-        # on the first request, once every blueprint is registered.
-        if self._checked_blueprints:
-            return
-        registered = current_app.blueprints
-        missing = sorted(n for n in self._names or () if n not in registered)
-        missing += [b.name for b in self._objects if b not in registered.values()]
-        if missing:
-            raise ConfigurationError(
-                "BearerAuth(blueprints=...) names blueprints this app has not registered: "
-                + ", ".join(missing)
-            )
-        self._checked_blueprints = True
+    def _first_request(self) -> None:
+        # Once per app, when every blueprint is registered (Flask refuses new
+        # ones after the first request).
+        if self._names is not None:
+            # A misspelt or unregistered blueprint would leave its routes
+            # open: refuse to serve (a 500, logged by Flask) until it is fixed.
+            registered = current_app.blueprints
+            missing = sorted(n for n in self._names if n not in registered)
+            missing += [b.name for b in self._objects if b not in registered.values()]
+            if missing:
+                raise ConfigurationError(
+                    "BearerAuth(blueprints=...) names blueprints this app has not registered: "
+                    + ", ".join(missing)
+                )
+        # Flask asks a blueprint's error handlers before the app's: a
+        # blueprint's errorhandler(Exception) would answer a view's refusal
+        # (require_scopes, current_claims) with its own body, a 500, or a 200,
+        # without the challenge.  The refusal's answer is put on each
+        # blueprint too; a handler the user registered for BearerError stays.
+        for name in current_app.blueprints:
+            current_app.error_handler_spec[name][None].setdefault(BearerError, self._answer_error)
+        current_app.extensions[_READY] = True
 
     def _report(self, _exc: BaseException | None) -> None:
         state: _State | None = g.get(_STATE)
