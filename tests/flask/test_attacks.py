@@ -45,3 +45,69 @@ def test_a_blueprint_catch_all_handler_does_not_swallow_a_refusal(issuer: LocalI
     anonymous = client.get("/api/who")
     assert anonymous.status_code == 401
     assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def shared_path_app(issuer: LocalIssuer) -> Flask:
+    """``/items``: a public GET view and a protected POST view on one path."""
+    app = Flask("shared_path")
+
+    @app.get("/items")
+    @public
+    def list_items() -> dict[str, Any]:
+        return {"items": []}
+
+    @app.post("/items")
+    def add_item() -> dict[str, Any]:
+        return {"by": current_claims.sub}
+
+    BearerAuth(app, verifier=issuer.verifier())
+    return app
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "PUT"])
+def test_a_public_view_does_not_tell_a_protected_views_methods(
+    issuer: LocalIssuer, method: str
+) -> None:
+    """Flask's own OPTIONS and 405 on a path shared with a protected view need a token."""
+    client = shared_path_app(issuer).test_client()
+    anonymous = client.open("/items", method=method)
+    assert anonymous.status_code == 401
+    assert "Allow" not in anonymous.headers
+    signed_in = client.open("/items", method=method, headers=issuer.headers())
+    assert signed_in.status_code == (200 if method == "OPTIONS" else 405)
+    assert "POST" in signed_in.headers["Allow"]
+
+
+def test_the_public_view_of_a_shared_path_stays_public(issuer: LocalIssuer) -> None:
+    """On a path shared with a protected view, the public view's GET and HEAD need no token."""
+    client = shared_path_app(issuer).test_client()
+    assert client.get("/items").status_code == 200
+    assert client.head("/items").status_code == 200
+    assert client.post("/items").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/items", "/api//items/"])
+def test_a_protected_blueprint_route_is_not_told_by_a_redirect(
+    issuer: LocalIssuer, path: str
+) -> None:
+    """With blueprints=, Flask's slash redirects to a protected route need a token first."""
+    app = Flask("redirects")
+    api = Blueprint("api", __name__, url_prefix="/api")
+
+    @api.get("/items/")
+    def items() -> dict[str, Any]:
+        return {"sub": current_claims.sub}
+
+    app.register_blueprint(api)
+
+    @app.get("/home/")
+    def home() -> str:
+        return "home"
+
+    BearerAuth(app, verifier=issuer.verifier(), blueprints=[api])
+    client = app.test_client()
+    anonymous = client.get(path)
+    assert anonymous.status_code == 401
+    assert "Location" not in anonymous.headers
+    assert client.get(path, headers=issuer.headers()).status_code == 308
+    assert client.get("/home").status_code == 308  # outside the blueprint: Flask's own answer
