@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask import Blueprint, Flask
 
+from okta_bearer import ConfigurationError
 from okta_bearer.flask import BearerAuth, current_claims, public, require_scopes
 from okta_bearer.testing import LocalIssuer
 
@@ -111,3 +112,26 @@ def test_a_protected_blueprint_route_is_not_told_by_a_redirect(
     assert "Location" not in anonymous.headers
     assert client.get(path, headers=issuer.headers()).status_code == 308
     assert client.get("/home").status_code == 308  # outside the blueprint: Flask's own answer
+
+
+def test_the_blueprint_check_runs_for_every_app_of_one_extension(issuer: LocalIssuer) -> None:
+    """An app factory's shared BearerAuth refuses to serve an app missing a listed blueprint."""
+    auth = BearerAuth(verifier=issuer.verifier(), blueprints=["api"])
+
+    def create_app(with_api: bool) -> Flask:
+        app = Flask("factory")
+        api = Blueprint("api", __name__, url_prefix="/api")
+
+        @api.get("/items")
+        def items() -> dict[str, Any]:
+            return {"sub": current_claims.sub}
+
+        app.register_blueprint(api, name="api" if with_api else "api_v2")
+        auth.init_app(app)
+        return app
+
+    assert create_app(with_api=True).test_client().get("/api/items").status_code == 401
+    broken = create_app(with_api=False)
+    broken.testing = True
+    with pytest.raises(ConfigurationError, match="api"):
+        broken.test_client().get("/api/items")
