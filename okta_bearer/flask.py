@@ -120,6 +120,9 @@ def public(view: _F) -> _F:
 
     Put it under the route decorator (or anywhere: it marks the function).
     ``flask.g.claims`` is ``None`` there; a token sent anyway is not read.
+    A class-based view is public as a whole through its ``decorators = [public]``;
+    marking one method of a ``MethodView`` marks no view function, so every
+    method stays protected.
     """
     setattr(view, _PUBLIC, True)
     return view

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import pytest
 from flask import Blueprint, Flask
+from flask.views import MethodView
 
 from okta_bearer import ConfigurationError
 from okta_bearer.flask import BearerAuth, current_claims, public, require_scopes
@@ -135,3 +137,31 @@ def test_the_blueprint_check_runs_for_every_app_of_one_extension(issuer: LocalIs
     broken.testing = True
     with pytest.raises(ConfigurationError, match="api"):
         broken.test_client().get("/api/items")
+
+
+def test_public_on_one_method_of_a_method_view_leaves_it_protected(issuer: LocalIssuer) -> None:
+    """@public on a MethodView's method opens nothing; decorators = [public] opens the view."""
+
+    class Items(MethodView):
+        @public
+        def get(self) -> str:
+            return "items"
+
+        def post(self) -> dict[str, Any]:
+            return {"by": current_claims.sub}
+
+    class Health(MethodView):
+        decorators: ClassVar[list[Callable[..., Any]]] = [public]
+
+        def get(self) -> str:
+            return "ok"
+
+    app = Flask("method_views")
+    app.add_url_rule("/items", view_func=Items.as_view("items"))
+    app.add_url_rule("/health", view_func=Health.as_view("health"))
+    BearerAuth(app, verifier=issuer.verifier())
+    client = app.test_client()
+    assert client.get("/items").status_code == 401
+    assert client.post("/items").status_code == 401
+    assert client.get("/items", headers=issuer.headers()).status_code == 200
+    assert client.get("/health").status_code == 200
