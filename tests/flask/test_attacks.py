@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, g
 from flask.views import MethodView
 
 from okta_bearer import ConfigurationError
@@ -165,3 +165,28 @@ def test_public_on_one_method_of_a_method_view_leaves_it_protected(issuer: Local
     assert client.post("/items").status_code == 401
     assert client.get("/items", headers=issuer.headers()).status_code == 200
     assert client.get("/health").status_code == 200
+
+
+def test_a_blueprint_object_registered_twice_is_protected_under_both_names(
+    issuer: LocalIssuer,
+) -> None:
+    """blueprints=[api] covers every registration of api; a name covers that registration."""
+    api = Blueprint("api", __name__)
+
+    @api.get("/items")
+    def items() -> dict[str, bool]:
+        return {"signed_in": g.claims is not None}
+
+    def build(listed: list[Blueprint | str]) -> Flask:
+        app = Flask("twice")
+        app.register_blueprint(api, url_prefix="/v1")
+        app.register_blueprint(api, url_prefix="/v2", name="api_v2")
+        BearerAuth(app, verifier=issuer.verifier(), blueprints=listed)
+        return app
+
+    by_object = build([api]).test_client()
+    assert by_object.get("/v1/items").status_code == 401
+    assert by_object.get("/v2/items").status_code == 401
+    by_name = build(["api_v2"]).test_client()
+    assert by_name.get("/v2/items").status_code == 401
+    assert by_name.get("/v1/items").json == {"signed_in": False}
