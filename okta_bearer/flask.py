@@ -319,10 +319,13 @@ class BearerAuth:
         # Flask asks a blueprint's error handlers before the app's: a
         # blueprint's errorhandler(Exception) would answer a view's refusal
         # (require_scopes, current_claims) with its own body, a 500, or a 200,
-        # without the challenge.  The refusal's answer is put on each
-        # blueprint too; a handler the user registered for BearerError stays.
+        # without the challenge.  The app's BearerError handler (the
+        # extension's, or one the user put in its place) is put on each
+        # blueprint too; a blueprint's own BearerError handler stays.
+        handlers = current_app.error_handler_spec
+        answer = handlers[None][None].get(BearerError, self._answer_error)
         for name in current_app.blueprints:
-            current_app.error_handler_spec[name][None].setdefault(BearerError, self._answer_error)
+            handlers[name][None].setdefault(BearerError, answer)
         current_app.extensions[_READY] = True
 
     def _report(self, _exc: BaseException | None) -> None:

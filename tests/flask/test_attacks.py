@@ -9,7 +9,7 @@ import pytest
 from flask import Blueprint, Flask, g
 from flask.views import MethodView
 
-from okta_bearer import ConfigurationError
+from okta_bearer import BearerError, ConfigurationError
 from okta_bearer.flask import BearerAuth, current_claims, public, require_scopes
 from okta_bearer.testing import LocalIssuer
 
@@ -190,3 +190,25 @@ def test_a_blueprint_object_registered_twice_is_protected_under_both_names(
     by_name = build(["api_v2"]).test_client()
     assert by_name.get("/v2/items").status_code == 401
     assert by_name.get("/v1/items").json == {"signed_in": False}
+
+
+def test_an_apps_own_bearer_error_handler_still_answers_in_blueprints(issuer: LocalIssuer) -> None:
+    """A handler the app registers for BearerError answers a blueprint view's refusal too."""
+    app = Flask("own_handler")
+    api = Blueprint("api", __name__, url_prefix="/api")
+
+    @api.get("/write")
+    @require_scopes("items:write")
+    def write() -> dict[str, Any]:
+        return {"written": True}
+
+    app.register_blueprint(api)
+    BearerAuth(app, verifier=issuer.verifier())
+
+    @app.errorhandler(BearerError)
+    def mine(error: BearerError) -> tuple[dict[str, str], int]:
+        return {"mine": error.reason}, error.status
+
+    narrow = app.test_client().get("/api/write", headers=issuer.headers(scp=["profile"]))
+    assert narrow.status_code == 403
+    assert narrow.json == {"mine": "missing_scope"}
