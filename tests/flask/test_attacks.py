@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from flask import Blueprint, Flask, g
 from flask.views import MethodView
+from werkzeug.exceptions import HTTPException
 
 from okta_bearer import BearerError, ConfigurationError
 from okta_bearer.flask import BearerAuth, current_claims, public, require_scopes
@@ -212,3 +213,31 @@ def test_an_apps_own_bearer_error_handler_still_answers_in_blueprints(issuer: Lo
     narrow = app.test_client().get("/api/write", headers=issuer.headers(scp=["profile"]))
     assert narrow.status_code == 403
     assert narrow.json == {"mine": "missing_scope"}
+
+
+def test_the_apps_own_error_handlers_keep_refusals_and_their_challenges(
+    issuer: LocalIssuer,
+) -> None:
+    """App handlers for 401, 403, HTTPException and Exception answer no refusal of the extension."""
+    app = Flask("handlers")
+
+    @app.get("/write")
+    @require_scopes("items:write")
+    def write() -> dict[str, Any]:
+        return {"written": True}
+
+    @app.errorhandler(401)
+    @app.errorhandler(403)
+    @app.errorhandler(HTTPException)
+    @app.errorhandler(Exception)
+    def swallow(_error: Exception) -> tuple[str, int]:
+        return "swallowed", 200
+
+    BearerAuth(app, verifier=issuer.verifier())
+    client = app.test_client()
+    anonymous = client.get("/write")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    narrow = client.get("/write", headers=issuer.headers(scp=["profile"]))
+    assert narrow.status_code == 403
+    assert 'error="insufficient_scope"' in narrow.headers["WWW-Authenticate"]
