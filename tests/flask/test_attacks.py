@@ -241,3 +241,19 @@ def test_the_apps_own_error_handlers_keep_refusals_and_their_challenges(
     narrow = client.get("/write", headers=issuer.headers(scp=["profile"]))
     assert narrow.status_code == 403
     assert 'error="insufficient_scope"' in narrow.headers["WWW-Authenticate"]
+
+
+def test_a_script_name_cut_mid_segment_opens_no_protected_view(issuer: LocalIssuer) -> None:
+    """A SCRIPT_NAME "/docs/" cut from "/docs/admin" (PATH_INFO "admin") is judged as /admin."""
+    app = Flask("script_name")
+
+    @app.get("/admin")
+    def admin() -> dict[str, bool]:
+        return {"signed_in": g.claims is not None}
+
+    BearerAuth(app, verifier=issuer.verifier(), public_paths=["/docs/"])
+    client = app.test_client()
+    cut = {"SCRIPT_NAME": "/docs/", "PATH_INFO": "admin"}
+    assert client.get("/docs/admin", environ_overrides=cut).status_code == 401
+    signed_in = client.get("/docs/admin", environ_overrides=cut, headers=issuer.headers())
+    assert signed_in.json == {"signed_in": True}
