@@ -31,8 +31,11 @@ What is authenticated (deny by default):
   a 405 or a 404 comes only after authentication, so an anonymous caller
   cannot map the app's routes or methods.  With ``blueprints=``, a path that
   routes nowhere belongs to no blueprint and gets Flask's own 404; a method a
-  protected route does not take is still a 401 first.  A :func:`public`
-  view's other methods get their 405 without a token (the route is public);
+  protected route does not take is still a 401 first, and so is a redirect
+  (``strict_slashes``, merged slashes) to a protected route.  A
+  :func:`public` view's other methods get their 405 without a token (the
+  route is public), unless the path also routes to a protected view: an
+  ``Allow`` listing its methods, or a redirect to it, needs a token;
 * the app's ``before_request`` hooks run after authentication (the check is
   put first); ``url_value_preprocessors`` run before it, as Flask runs them
   before every ``before_request`` hook.
@@ -58,12 +61,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
+from urllib.parse import unquote, urlsplit
 
 try:
     from flask import Blueprint, Flask, Response, after_this_request, current_app, g, request
     from werkzeug.exceptions import HTTPException, MethodNotAllowed
     from werkzeug.local import LocalProxy
-    from werkzeug.routing import RoutingException
+    from werkzeug.routing import RequestRedirect, RoutingException
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError("okta_bearer.flask needs Flask: pip install 'okta-bearer[flask]'") from exc
 
@@ -86,6 +90,7 @@ __all__ = ["BearerAuth", "current_claims", "public", "require_auth", "require_sc
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _EXTENSION = "okta_bearer"
+_READY = "okta_bearer.ready"
 _STATE = "_okta_bearer"
 _PUBLIC = "_okta_bearer_public"
 
@@ -115,6 +120,9 @@ def public(view: _F) -> _F:
 
     Put it under the route decorator (or anywhere: it marks the function).
     ``flask.g.claims`` is ``None`` there; a token sent anyway is not read.
+    A class-based view is public as a whole through its ``decorators = [public]``;
+    marking one method of a ``MethodView`` marks no view function, so every
+    method stays protected.
     """
     setattr(view, _PUBLIC, True)
     return view
@@ -215,7 +223,6 @@ class BearerAuth:
                 )
             self._names = frozenset(b for b in listed if isinstance(b, str))
             self._objects = tuple(b for b in listed if isinstance(b, Blueprint))
-        self._checked_blueprints = False
         if app is not None:
             self.init_app(app)
 
@@ -250,6 +257,8 @@ class BearerAuth:
     # -- the hooks ------------------------------------------------------------
 
     def _authenticate(self) -> Response | None:
+        if _READY not in current_app.extensions:
+            self._first_request()
         scope = scope_from_environ(request.environ)
         state = _State(scope, None)
         setattr(g, _STATE, state)
@@ -257,9 +266,7 @@ class BearerAuth:
         metadata = self.gate.metadata(scope)
         if metadata is not None:
             return _flask_response(metadata)
-        endpoint = _endpoint()
-        view = current_app.view_functions.get(endpoint) if endpoint is not None else None
-        if getattr(view, _PUBLIC, False) or not self._protects(endpoint):
+        if not self._guards(_endpoints()):
             return None
         verdict = self.gate.judge(scope)
         state.verdict = verdict
@@ -271,13 +278,22 @@ class BearerAuth:
             after_this_request(functools.partial(_add_headers, verdict.headers))
         return None
 
-    def _protects(self, endpoint: str | None) -> bool:
+    def _guards(self, endpoints: Iterable[str]) -> bool:
+        # Whether the answer needs a token: it tells of a view that is
+        # neither public nor outside the protected blueprints.  No endpoint
+        # (a 404): the whole app is protected, a blueprint is not concerned.
+        views = current_app.view_functions
+        found = False
+        for endpoint in endpoints:
+            found = True
+            if not getattr(views.get(endpoint), _PUBLIC, False) and self._protects(endpoint):
+                return True
+        return not found and self._names is None
+
+    def _protects(self, endpoint: str) -> bool:
         # Whole app: everything.  Blueprints: requests routed into one of them.
         if self._names is None:
             return True
-        self._check_blueprints()
-        if endpoint is None:
-            return False
         blueprints = current_app.blueprints
         name = endpoint.rpartition(".")[0]
         while name:
@@ -286,21 +302,31 @@ class BearerAuth:
             name = name.rpartition(".")[0]
         return False
 
-    def _check_blueprints(self) -> None:
-        # A misspelt or unregistered blueprint would leave its routes open:
-        # refuse to serve (a 500, logged by Flask) until it is fixed.  Checked
-        # on the first request, once every blueprint is registered.
-        if self._checked_blueprints:
-            return
-        registered = current_app.blueprints
-        missing = sorted(n for n in self._names or () if n not in registered)
-        missing += [b.name for b in self._objects if b not in registered.values()]
-        if missing:
-            raise ConfigurationError(
-                "BearerAuth(blueprints=...) names blueprints this app has not registered: "
-                + ", ".join(missing)
-            )
-        self._checked_blueprints = True
+    def _first_request(self) -> None:
+        # Once per app, when every blueprint is registered (Flask refuses new
+        # ones after the first request).
+        if self._names is not None:
+            # A misspelt or unregistered blueprint would leave its routes
+            # open: refuse to serve (a 500, logged by Flask) until it is fixed.
+            registered = current_app.blueprints
+            missing = sorted(n for n in self._names if n not in registered)
+            missing += [b.name for b in self._objects if b not in registered.values()]
+            if missing:
+                raise ConfigurationError(
+                    "BearerAuth(blueprints=...) names blueprints this app has not registered: "
+                    + ", ".join(missing)
+                )
+        # Flask asks a blueprint's error handlers before the app's: a
+        # blueprint's errorhandler(Exception) would answer a view's refusal
+        # (require_scopes, current_claims) with its own body, a 500, or a 200,
+        # without the challenge.  The app's BearerError handler (the
+        # extension's, or one the user put in its place) is put on each
+        # blueprint too; a blueprint's own BearerError handler stays.
+        handlers = current_app.error_handler_spec
+        answer = handlers[None][None].get(BearerError, self._answer_error)
+        for name in current_app.blueprints:
+            handlers[name][None].setdefault(BearerError, answer)
+        current_app.extensions[_READY] = True
 
     def _report(self, _exc: BaseException | None) -> None:
         state: _State | None = g.get(_STATE)
@@ -321,23 +347,43 @@ def _add_headers(headers: list[tuple[bytes, bytes]], response: Response) -> Resp
     return response
 
 
-def _endpoint() -> str | None:
-    # The endpoint the request routes to, also when Flask has only a 405 for
-    # it (the rule matched the path, not the method): it is still that route.
+def _endpoints() -> Iterable[str]:
+    # The endpoints whose views the answer speaks for.  Usually the routed
+    # view's alone; Flask's own OPTIONS (its Allow) and 405 list the methods
+    # of every view on the path, and a redirect (strict_slashes, merged
+    # slashes) tells that its target exists: those answer for those views.
     rule = request.url_rule
     if rule is not None:
-        return str(rule.endpoint)
+        if request.method != "OPTIONS" or not getattr(rule, "provide_automatic_options", False):
+            return (str(rule.endpoint),)
+        return _endpoints_of(None, _adapter_methods())
     error = request.routing_exception
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        adapter = current_app.create_url_adapter(request)
-        if adapter is not None:
-            method = next(iter(error.valid_methods))
-            try:
-                found, _ = adapter.match(method=method, return_rule=True)
-            except (HTTPException, RoutingException):
-                return None
-            return str(found.endpoint)
-    return None
+    if isinstance(error, MethodNotAllowed):
+        return _endpoints_of(None, error.valid_methods or ())
+    if isinstance(error, RequestRedirect):
+        target = unquote(urlsplit(error.new_url).path).removeprefix(request.root_path)
+        return _endpoints_of(target, (request.method,))
+    return ()
+
+
+def _adapter_methods() -> Iterable[str]:
+    adapter = current_app.create_url_adapter(request)
+    return () if adapter is None else adapter.allowed_methods()
+
+
+def _endpoints_of(path: str | None, methods: Iterable[str]) -> list[str]:
+    # Each method's endpoint on ``path`` (``None``: the request's path).
+    adapter = current_app.create_url_adapter(request)
+    found: list[str] = []
+    if adapter is None:
+        return found
+    for method in methods:
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except (HTTPException, RoutingException):
+            continue
+        found.append(str(rule.endpoint))
+    return found
 
 
 def _flask_response(answer: ErrorResponse) -> Response:

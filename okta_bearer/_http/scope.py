@@ -13,7 +13,9 @@ WSGI differences, and what is done about them:
 * ``PATH_INFO`` and ``SCRIPT_NAME`` hold the percent-decoded bytes as
   latin-1 text; ASGI's ``path`` is UTF-8 text: re-decoded, as uvicorn does
   (``errors="replace"``).  ``root_path`` is ``SCRIPT_NAME``, and ``path``
-  includes it, as the ASGI spec says.
+  includes it, as the ASGI spec says.  A ``PATH_INFO`` without its leading
+  ``/`` (gunicorn cutting a ``SCRIPT_NAME`` out mid-segment) gets one, as
+  Werkzeug routes it, so the path judged is the path routed.
 * ``raw_path`` (the path as sent, before decoding) comes from ``RAW_URI``
   (gunicorn) or ``REQUEST_URI`` (Werkzeug's server, uWSGI, mod_wsgi); without
   either, DPoP's ambiguous-path check sees only the decoded path.
@@ -166,7 +168,15 @@ def scope_from_environ(environ: Mapping[str, Any]) -> Scope:
     credentials split back into separate fields: see the module docstring).
     """
     root = _text(environ.get("SCRIPT_NAME", "") or "")
-    path = root + _text(environ.get("PATH_INFO", "") or "") or "/"
+    info = _text(environ.get("PATH_INFO", "") or "")
+    if info and info[0] != "/":
+        # gunicorn cuts a SCRIPT_NAME (a header from a trusted proxy) out of
+        # the target mid-segment: "/docs/admin" under "/docs/" leaves
+        # "admin", which Werkzeug routes as "/admin".  Judged as it is routed,
+        # or a public "/docs/" would open every view (PEP 3333: PATH_INFO is
+        # empty or starts with "/").
+        info = "/" + info
+    path = root + info or "/"
     scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
