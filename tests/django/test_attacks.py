@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.checks import run_checks
-from django.test import override_settings
+from django.test import Client, override_settings
 
+from okta_bearer.testing import LocalIssuer
+
+from .helpers import bearer
 from .project import base_options
 
 
@@ -35,3 +40,24 @@ def test_error_details_must_be_a_bool(value: object) -> None:
 def test_list_options_given_a_number_are_named(option: str, value: object) -> None:
     """A number where a list of paths or scopes is expected is E001, not a crash of the check."""
     assert f"{option} must be a list" in e001(**{option: value})
+
+
+@pytest.fixture
+def attack_urls() -> Iterator[None]:
+    """The views of tests/django/attack_urls.py, and an empty cache (DRF's throttle counts)."""
+    with override_settings(ROOT_URLCONF="tests.django.attack_urls"):
+        cache.clear()
+        yield
+        cache.clear()
+
+
+def test_drf_user_throttle_counts_each_caller_apart(
+    setup: str, attack_urls: None, okta_django: LocalIssuer
+) -> None:
+    """DRF's UserRateThrottle keys on request.user.pk: one caller's requests never use another's."""
+    client = Client()
+    mallory = bearer(okta_django.mint(sub="mallory@example.com"))
+    assert client.get("/throttled", headers=mallory).status_code == 200
+    assert client.get("/throttled", headers=mallory).status_code == 429
+    alice = client.get("/throttled", headers=bearer(okta_django.mint(sub="alice@example.com")))
+    assert alice.status_code == 200
