@@ -9,8 +9,8 @@
   carrying a token) are refused with 401 before CORS can answer them.
 * ``okta_bearer.W002``: Django REST framework authenticates with
   ``BearerAuthentication`` but lets anonymous requests in
-  (``DEFAULT_PERMISSION_CLASSES`` is DRF's ``AllowAny``) and the middleware is
-  not installed: a view without ``permission_classes`` serves requests
+  (``DEFAULT_PERMISSION_CLASSES`` is DRF's ``AllowAny``, or empty) and the
+  middleware is not installed: a view without ``permission_classes`` serves requests
   without a token.
 
 Registered when ``"okta_bearer.django"`` is in ``INSTALLED_APPS``.
@@ -33,6 +33,14 @@ __all__ = ["check_drf_permissions", "check_middleware_order", "check_settings"]
 MIDDLEWARE = "okta_bearer.django.BearerAuthMiddleware"
 _ALIASES = frozenset({MIDDLEWARE, "okta_bearer.django.middleware.BearerAuthMiddleware"})
 _AUTHENTICATION = "okta_bearer.django.drf.BearerAuthentication"
+_ALLOW_ANY = "rest_framework.permissions.AllowAny"
+
+
+def _dotted(entry: object) -> str:
+    # DRF's settings take a dotted path or the class itself.
+    if isinstance(entry, type):
+        return f"{entry.__module__}.{entry.__qualname__}"
+    return str(entry)
 
 
 @register("okta_bearer", "security")
@@ -85,16 +93,18 @@ def check_drf_permissions(
 ) -> list[CheckMessage]:
     """``okta_bearer.W002`` when DRF would let tokenless requests reach views by default."""
     rest: dict[str, Any] = getattr(settings, "REST_FRAMEWORK", None) or {}
-    authentication = [str(c) for c in rest.get("DEFAULT_AUTHENTICATION_CLASSES", ())]
-    permissions = rest.get("DEFAULT_PERMISSION_CLASSES", ("rest_framework.permissions.AllowAny",))
+    authentication = [_dotted(c) for c in rest.get("DEFAULT_AUTHENTICATION_CLASSES", ())]
+    permissions = rest.get("DEFAULT_PERMISSION_CLASSES", (_ALLOW_ANY,))
     if _AUTHENTICATION not in authentication or any(m in _ALIASES for m in _middleware()):
         return []
-    if [str(p) for p in permissions] != ["rest_framework.permissions.AllowAny"]:
+    # No permission class at all lets everyone in, as AllowAny does.
+    if any(_dotted(p) != _ALLOW_ANY for p in permissions):
         return []
     return [
         Warning(
             "DRF authenticates with BearerAuthentication but DEFAULT_PERMISSION_CLASSES "
-            "is AllowAny: a view without permission_classes serves requests without a token",
+            "is AllowAny or empty: a view without permission_classes serves requests "
+            "without a token",
             hint="Set DEFAULT_PERMISSION_CLASSES to "
             "['okta_bearer.django.drf.HasScopes'] (or IsAuthenticated), or add "
             f"{MIDDLEWARE} to MIDDLEWARE to refuse tokenless requests at the edge.",

@@ -9,7 +9,9 @@ import pytest
 from django.core.cache import cache
 from django.core.checks import run_checks
 from django.test import Client, override_settings
+from rest_framework.permissions import AllowAny
 
+from okta_bearer.django.drf import BearerAuthentication
 from okta_bearer.testing import LocalIssuer
 
 from .helpers import bearer
@@ -61,3 +63,18 @@ def test_drf_user_throttle_counts_each_caller_apart(
     assert client.get("/throttled", headers=mallory).status_code == 429
     alice = client.get("/throttled", headers=bearer(okta_django.mint(sub="alice@example.com")))
     assert alice.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        {"DEFAULT_PERMISSION_CLASSES": []},
+        {"DEFAULT_PERMISSION_CLASSES": [AllowAny]},
+        {"DEFAULT_AUTHENTICATION_CLASSES": [BearerAuthentication]},
+    ],
+)
+def test_drf_open_by_default_warns_however_spelt(rest: dict[str, Any]) -> None:
+    """No default permission class, or the classes given as objects, is W002 like AllowAny."""
+    settings = {"DEFAULT_AUTHENTICATION_CLASSES": ["okta_bearer.django.drf.BearerAuthentication"]}
+    with override_settings(MIDDLEWARE=[], REST_FRAMEWORK={**settings, **rest}):
+        assert "okta_bearer.W002" in {m.id for m in run_checks()}
