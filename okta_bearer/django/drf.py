@@ -96,7 +96,7 @@ def _django(request: Request | HttpRequest) -> HttpRequest:
     return inner
 
 
-def _refuse(request: Request, error: BearerError) -> BearerRefusal:
+def _refuse(request: Request | HttpRequest, error: BearerError) -> BearerRefusal:
     state = judged(_django(request))
     verdict = state.verdict if state.verdict.response is None else None
     return BearerRefusal(error, state.gate.refuse(state.scope, error, verdict=verdict))
@@ -290,12 +290,18 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
 
     Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to it so a refusal carries
     every field the middleware sends: ``Cache-Control: no-store`` and, with
-    DPoP nonces on, the ``DPoP-Nonce`` a client needs to retry.
+    DPoP nonces on, the ``DPoP-Nonce`` a client needs to retry.  A
+    :class:`~okta_bearer.BearerError` a view raises itself (a scope check by
+    hand) gets the same answer, with or without the middleware (DRF's own
+    handler would leave it to become a 500).
     """
     # Imported here: rest_framework.views reads DEFAULT_AUTHENTICATION_CLASSES,
     # which names this module, at import time.
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    request = context.get("request")
+    if isinstance(exc, BearerError) and isinstance(request, Request | HttpRequest):
+        exc = _refuse(request, exc)
     response: Response | None = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, BearerRefusal):
         for name in _fields(exc.answer.headers):

@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from okta_bearer import InsufficientScope
+
 
 class OnePerMinute(UserRateThrottle):
     """DRF's per-user throttle, one request a minute."""
@@ -26,6 +28,14 @@ class Throttled(APIView):
         return Response({"sub": request.auth.sub})
 
 
+class RaisesScope(APIView):
+    """A DRF view that checks a scope by hand and raises the library's refusal."""
+
+    def get(self, request: Request) -> Response:
+        raise InsufficientScope(["admin"], request.auth.scopes)
+
+
 urlpatterns = [
     path("throttled", Throttled.as_view()),
+    path("drf/raises", RaisesScope.as_view()),
 ]

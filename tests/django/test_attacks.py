@@ -78,3 +78,16 @@ def test_drf_open_by_default_warns_however_spelt(rest: dict[str, Any]) -> None:
     settings = {"DEFAULT_AUTHENTICATION_CLASSES": ["okta_bearer.django.drf.BearerAuthentication"]}
     with override_settings(MIDDLEWARE=[], REST_FRAMEWORK={**settings, **rest}):
         assert "okta_bearer.W002" in {m.id for m in run_checks()}
+
+
+def test_drf_view_raising_a_bearer_error_gets_its_answer(
+    setup: str, attack_urls: None, okta_django: LocalIssuer
+) -> None:
+    """A BearerError raised in a DRF view is its RFC 6750 answer with or without the middleware."""
+    response = Client().get("/drf/raises", headers=bearer(okta_django.mint()))
+    assert response.status_code == 403
+    challenge = response["WWW-Authenticate"]
+    assert 'error="insufficient_scope"' in challenge
+    assert challenge.endswith('scope="admin"')
+    assert response["Cache-Control"] == "no-store"
+    assert response.json()["error"] == "insufficient_scope"
