@@ -124,8 +124,9 @@ class AuthSettings:
         self.verifier, self.owns_verifier = _verifier(
             verifier, issuer, audience, resource, self.events, side, api
         )
-        self.exact = frozenset(p for p in paths if not p.endswith("/"))
-        self.prefixes = tuple(p for p in paths if p.endswith("/"))
+        # "/" is the root page: as a prefix it would make every path public.
+        self.exact = frozenset(p for p in paths if p == "/" or not p.endswith("/"))
+        self.prefixes = tuple(p for p in paths if p != "/" and p.endswith("/"))
         # A truthy string ("false" from an environment variable) must not open the API.
         self.optional = check_bool("optional", optional)
         self.required_scopes = scopes

@@ -16,6 +16,7 @@ from okta_bearer.testing import LocalIssuer
 
 from .helpers import bearer
 from .project import base_options
+from .views import REACHED
 
 
 def e001(**options: Any) -> str:
@@ -91,3 +92,13 @@ def test_drf_view_raising_a_bearer_error_gets_its_answer(
     assert challenge.endswith('scope="admin"')
     assert response["Cache-Control"] == "no-store"
     assert response.json()["error"] == "insufficient_scope"
+
+
+def test_root_as_a_public_path_opens_only_the_root(okta_django: LocalIssuer) -> None:
+    """public_paths ["/"] makes the root page public, not every path under it."""
+    with override_settings(OKTA_BEARER={**base_options(okta_django), "public_paths": ["/"]}):
+        client = Client()
+        assert client.get("/").status_code == 404  # public: routed, and no view there
+        assert client.get("/items").status_code == 401
+        assert client.get("/drf/items").status_code == 401
+    assert REACHED == []
