@@ -12,6 +12,9 @@
   (``DEFAULT_PERMISSION_CLASSES`` is DRF's ``AllowAny``, or empty) and the
   middleware is not installed: a view without ``permission_classes`` serves requests
   without a token.
+* ``okta_bearer.W003``: Django's ``SecurityMiddleware`` comes after
+  ``BearerAuthMiddleware``: a refusal skips its HTTPS redirect and its
+  headers (``Strict-Transport-Security``...).
 
 Registered when ``"okta_bearer.django"`` is in ``INSTALLED_APPS``.
 """
@@ -33,6 +36,7 @@ __all__ = ["check_drf_permissions", "check_middleware_order", "check_settings"]
 MIDDLEWARE = "okta_bearer.django.BearerAuthMiddleware"
 _ALIASES = frozenset({MIDDLEWARE, "okta_bearer.django.middleware.BearerAuthMiddleware"})
 _AUTHENTICATION = "okta_bearer.django.drf.BearerAuthentication"
+_SECURITY = "django.middleware.security.SecurityMiddleware"
 _ALLOW_ANY = "rest_framework.permissions.AllowAny"
 
 
@@ -69,13 +73,13 @@ def _middleware() -> list[str]:
 def check_middleware_order(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """``okta_bearer.W001`` when a CORS middleware runs inside (after) ours."""
+    """``okta_bearer.W001`` (W003) when a CORS (Django's security) middleware runs after ours."""
     listed = _middleware()
     ours = next((i for i, m in enumerate(listed) if m in _ALIASES), None)
     if ours is None:
         return []
     late = [m for m in listed[ours + 1 :] if "cors" in m.lower()]
-    return [
+    found: list[CheckMessage] = [
         Warning(
             f"{name} comes after {MIDDLEWARE} in MIDDLEWARE: browsers' CORS preflight "
             "requests carry no token and are refused with 401 before it answers them",
@@ -85,6 +89,18 @@ def check_middleware_order(
         )
         for name in late
     ]
+    if _SECURITY in listed[ours + 1 :]:
+        found.append(
+            Warning(
+                f"{_SECURITY} comes after {MIDDLEWARE} in MIDDLEWARE: refusals skip "
+                "its HTTPS redirect (SECURE_SSL_REDIRECT) and go out without its headers "
+                "(Strict-Transport-Security, X-Content-Type-Options)",
+                hint=f"Move {_SECURITY} above {MIDDLEWARE}.",
+                obj="settings.MIDDLEWARE",
+                id="okta_bearer.W003",
+            )
+        )
+    return found
 
 
 @register("okta_bearer", "security")

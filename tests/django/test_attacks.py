@@ -18,6 +18,8 @@ from .helpers import bearer
 from .project import base_options
 from .views import REACHED
 
+SECURITY_MIDDLEWARE = "django.middleware.security.SecurityMiddleware"
+
 
 def e001(**options: Any) -> str:
     """The okta_bearer.E001 message for ``OKTA_BEARER`` with ``options`` (empty if none)."""
@@ -102,3 +104,24 @@ def test_root_as_a_public_path_opens_only_the_root(okta_django: LocalIssuer) -> 
         assert client.get("/items").status_code == 401
         assert client.get("/drf/items").status_code == 401
     assert REACHED == []
+
+
+def test_security_middleware_after_ours_warns() -> None:
+    """SecurityMiddleware after ours is W003: refusals would skip its redirect and headers."""
+    ours, security = "okta_bearer.django.BearerAuthMiddleware", SECURITY_MIDDLEWARE
+    with override_settings(MIDDLEWARE=[ours, security]):
+        assert "okta_bearer.W003" in {m.id for m in run_checks()}
+    with override_settings(MIDDLEWARE=[security, ours]):
+        assert "okta_bearer.W003" not in {m.id for m in run_checks()}
+
+
+@override_settings(SECURE_HSTS_SECONDS=3600, SECURE_SSL_REDIRECT=True)
+def test_refusals_behind_security_middleware_keep_its_protections() -> None:
+    """In the documented order a refusal over HTTPS carries HSTS, and plain HTTP is redirected."""
+    middleware = [SECURITY_MIDDLEWARE, "okta_bearer.django.BearerAuthMiddleware"]
+    with override_settings(MIDDLEWARE=middleware):
+        assert Client().get("/items").status_code == 301
+        refused = Client().get("/items", secure=True)
+        assert refused.status_code == 401
+        assert refused["Strict-Transport-Security"] == "max-age=3600"
+        assert refused["X-Content-Type-Options"] == "nosniff"
