@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.urls import path
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from okta_bearer import InsufficientScope
+from okta_bearer.django.drf import BearerAuthentication
+
+
+class AlwaysSignedIn(BaseAuthentication):
+    """Stands for a session (or any non-token) authentication that succeeds."""
+
+    def authenticate(self, request: Request) -> tuple[object, None]:
+        return object(), None
 
 
 class OnePerMinute(UserRateThrottle):
@@ -39,3 +48,16 @@ urlpatterns = [
     path("throttled", Throttled.as_view()),
     path("drf/raises", RaisesScope.as_view()),
 ]
+
+
+class SessionFirst(APIView):
+    """DRF view that tries another authentication class before the token."""
+
+    authentication_classes: ClassVar = [AlwaysSignedIn, BearerAuthentication]
+    required_scopes: ClassVar = ["items:read"]
+
+    def get(self, request: Request) -> Response:
+        return Response({"view": "session_first"})
+
+
+urlpatterns.append(path("drf/session-first", SessionFirst.as_view()))

@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 from okta_bearer.django.drf import BearerAuthentication
 from okta_bearer.testing import LocalIssuer
 
-from .helpers import bearer
+from .helpers import NO_MIDDLEWARE, bearer
 from .project import base_options
 from .views import REACHED
 
@@ -125,3 +125,13 @@ def test_refusals_behind_security_middleware_keep_its_protections() -> None:
         assert refused.status_code == 401
         assert refused["Strict-Transport-Security"] == "max-age=3600"
         assert refused["X-Content-Type-Options"] == "nosniff"
+
+
+def test_drf_session_without_token_is_told_a_token_is_needed(
+    attack_urls: None, okta_django: LocalIssuer
+) -> None:
+    """A caller signed in by another DRF class hits HasScopes: 403 saying a token is needed."""
+    with NO_MIDDLEWARE:
+        response = Client().get("/drf/session-first")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "This view needs an access token"}
