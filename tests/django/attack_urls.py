@@ -6,10 +6,13 @@ from typing import ClassVar
 
 from django.urls import path
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from okta_bearer import InsufficientScope
 from okta_bearer.django.drf import BearerAuthentication
@@ -61,3 +64,21 @@ class SessionFirst(APIView):
 
 
 urlpatterns.append(path("drf/session-first", SessionFirst.as_view()))
+
+
+class Reports(ViewSet):
+    """A ViewSet: items:read for its list, admin for one action, by the action's own table."""
+
+    required_scopes_by_method: ClassVar = {"GET": ["items:read"]}
+
+    def list(self, request: Request) -> Response:
+        return Response({"view": "reports.list"})
+
+    @action(detail=False, methods=["get"], required_scopes_by_method={"GET": ["admin"]})
+    def audit(self, request: Request) -> Response:
+        return Response({"view": "reports.audit"})
+
+
+router = SimpleRouter()
+router.register("reports", Reports, basename="reports")
+urlpatterns += router.urls

@@ -135,3 +135,17 @@ def test_drf_session_without_token_is_told_a_token_is_needed(
         response = Client().get("/drf/session-first")
     assert response.status_code == 403
     assert response.json() == {"detail": "This view needs an access token"}
+
+
+def test_viewset_action_declares_its_own_scopes(
+    setup: str, attack_urls: None, okta_django: LocalIssuer
+) -> None:
+    """An @action's required_scopes_by_method is checked for it, the ViewSet's for the rest."""
+    client = Client()
+    reader = bearer(okta_django.mint(scp=["items:read"]))
+    assert client.get("/reports/", headers=reader).status_code == 200
+    refused = client.get("/reports/audit/", headers=reader)
+    assert refused.status_code == 403
+    assert refused["WWW-Authenticate"].endswith('scope="admin"')
+    admin = bearer(okta_django.mint(scp=["admin"]))
+    assert client.get("/reports/audit/", headers=admin).json() == {"view": "reports.audit"}
