@@ -90,7 +90,8 @@ class BearerAuthMiddleware:
         issuer: the issuer URL, when ``verifier`` is not given.
         audience: the accepted audience(s), when ``verifier`` is not given.
         public_paths: paths served without authentication.  An entry ending in
-            ``/`` covers everything below it; other entries match exactly.
+            ``/`` covers everything below it; other entries match exactly
+            (``/`` alone too: the root page, never every path).
             Paths are the app's route paths, relative to ``root_path`` (set
             by a ``Mount`` or a server's ``--root-path``), as Starlette routes.
         optional: let requests without a token through as anonymous

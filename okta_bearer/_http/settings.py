@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Literal
 
+from .._config import check_bool
 from .._dpop.guard import DPoPGuard, Scheme
 from .._dpop.settings import DPoPSettings
 from .._errors import BearerError, ConfigurationError, UseDPoPNonce
@@ -96,14 +97,10 @@ class AuthSettings:
         api: str = "BearerAuthMiddleware()",
     ) -> None:
         self.events = check_events(events)
-        if isinstance(public_paths, str):
-            raise ConfigurationError("public_paths must be a list of paths, not one string")
-        paths = tuple(public_paths)
+        paths = _listed("public_paths", public_paths, "paths")
         if not all(isinstance(p, str) and p.startswith("/") for p in paths):
             raise ConfigurationError("public_paths entries must be paths starting with '/'")
-        if isinstance(required_scopes, str):
-            raise ConfigurationError("required_scopes must be a list of scopes, not one string")
-        scopes = tuple(required_scopes)
+        scopes = _listed("required_scopes", required_scopes, "scopes")
         if not all(isinstance(s, str) and is_scope_token(s) for s in scopes):
             raise ConfigurationError("required_scopes entries must be RFC 6749 scope tokens")
         if on_error is not None and not callable(on_error):
@@ -119,7 +116,7 @@ class AuthSettings:
             raise ConfigurationError("resource must be a URL string or a ProtectedResource")
         self.challenge = ChallengeSettings(
             realm=realm,
-            details=bool(error_details),
+            details=check_bool("error_details", error_details),
             resource_metadata=resource.metadata_url if resource is not None else None,
             # A 401 names the deployment's scopes only with a resource (RFC 9728 5.1).
             scopes=scopes if resource is not None else (),
@@ -127,9 +124,11 @@ class AuthSettings:
         self.verifier, self.owns_verifier = _verifier(
             verifier, issuer, audience, resource, self.events, side, api
         )
-        self.exact = frozenset(p for p in paths if not p.endswith("/"))
-        self.prefixes = tuple(p for p in paths if p.endswith("/"))
-        self.optional = bool(optional)
+        # "/" is the root page: as a prefix it would make every path public.
+        self.exact = frozenset(p for p in paths if p == "/" or not p.endswith("/"))
+        self.prefixes = tuple(p for p in paths if p != "/" and p.endswith("/"))
+        # A truthy string ("false" from an environment variable) must not open the API.
+        self.optional = check_bool("optional", optional)
         self.required_scopes = scopes
         self.on_error = on_error
         self.dpop = DPoPGuard(dpop) if dpop is not None else None
@@ -197,6 +196,15 @@ class AuthSettings:
         if isinstance(error, UseDPoPNonce):
             headers.append((b"dpop-nonce", error.nonce.encode("ascii")))
         return headers
+
+
+def _listed(option: str, value: object, what: str) -> tuple[Any, ...]:
+    # One string would be its characters, a number not iterable at all: both mistakes.
+    if isinstance(value, str):
+        raise ConfigurationError(f"{option} must be a list of {what}, not one string")
+    if not isinstance(value, Iterable):
+        raise ConfigurationError(f"{option} must be a list of {what}, got {type(value).__name__}")
+    return tuple(value)
 
 
 def _check_sync_store(store: object) -> None:

@@ -96,7 +96,7 @@ def _django(request: Request | HttpRequest) -> HttpRequest:
     return inner
 
 
-def _refuse(request: Request, error: BearerError) -> BearerRefusal:
+def _refuse(request: Request | HttpRequest, error: BearerError) -> BearerRefusal:
     state = judged(_django(request))
     verdict = state.verdict if state.verdict.response is None else None
     return BearerRefusal(error, state.gate.refuse(state.scope, error, verdict=verdict))
@@ -140,6 +140,10 @@ class BearerAuthentication(BaseAuthentication):
         return _fields(answer.headers)["www-authenticate"]
 
 
+_TOKENLESS = "This view needs an access token"
+_UNDECLARED = "No scopes are declared for this method on this view"
+
+
 class HasScopes(BasePermission):
     """Require the scopes a view declares, per view or per method.
 
@@ -156,20 +160,27 @@ class HasScopes(BasePermission):
     are declared (``"OPTIONS": []`` opens the metadata to any valid token).  A
     view that declares neither only needs a valid token.
 
-    No token: 401 with the challenge; a missing scope: 403
-    ``insufficient_scope`` with ``WWW-Authenticate: Bearer
-    error="insufficient_scope", scope="..."`` naming every scope required.
+    No token: 401 with the challenge (403 "This view needs an access token"
+    when another of the view's authentication classes, a session, signed the
+    caller in); a missing scope: 403 ``insufficient_scope`` with
+    ``WWW-Authenticate: Bearer error="insufficient_scope", scope="..."``
+    naming every scope required.  Not meant to be negated: ``~HasScopes``
+    lets tokenless callers in, as DRF's ``~IsAuthenticated`` does.
     """
 
-    message = "No scopes are declared for this method on this view"
+    message = _TOKENLESS
 
     def has_permission(self, request: Request, view: Any) -> bool:
         """Whether the token grants the scopes of ``request.method`` on ``view``."""
         claims = request.auth
         if not isinstance(claims, Claims):
-            return False  # DRF answers 401 (with our challenge) or 403
+            # DRF answers 401 (with our challenge), or 403 with this message
+            # when another authentication class signed the caller in.
+            self.message = _TOKENLESS
+            return False
         scopes = self.scopes_for(view, request.method or "")
         if scopes is None:
+            self.message = _UNDECLARED
             return False
         if scopes:
             try:
@@ -290,12 +301,18 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
 
     Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` to it so a refusal carries
     every field the middleware sends: ``Cache-Control: no-store`` and, with
-    DPoP nonces on, the ``DPoP-Nonce`` a client needs to retry.
+    DPoP nonces on, the ``DPoP-Nonce`` a client needs to retry.  A
+    :class:`~okta_bearer.BearerError` a view raises itself (a scope check by
+    hand) gets the same answer, with or without the middleware (DRF's own
+    handler would leave it to become a 500).
     """
     # Imported here: rest_framework.views reads DEFAULT_AUTHENTICATION_CLASSES,
     # which names this module, at import time.
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    request = context.get("request")
+    if isinstance(exc, BearerError) and isinstance(request, Request | HttpRequest):
+        exc = _refuse(request, exc)
     response: Response | None = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, BearerRefusal):
         for name in _fields(exc.answer.headers):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .._jwt.claims import Claims
@@ -16,6 +17,13 @@ class TokenUser:
     (``is_authenticated``, ``is_anonymous``, ``get_username``...), from the
     token's claims, without a database row: never staff, never superuser, no
     model permissions.  ``claims`` holds the :class:`~okta_bearer.Claims`.
+
+    ``pk`` (and ``id``) identify the caller without naming it: a hex digest of
+    the issuer and :attr:`username`.  DRF's ``UserRateThrottle`` and
+    ``ScopedRateThrottle`` key their counts on ``request.user.pk``, so each
+    caller is counted apart (with ``pk = None`` every token would share one
+    bucket, and one caller could exhaust everyone's rate).  The digest is
+    safe in any cache key (64 hex characters, no personal data).
     """
 
     is_active = True
@@ -23,11 +31,11 @@ class TokenUser:
     is_superuser = False
     is_authenticated = True
     is_anonymous = False
-    pk = None
-    id = None
 
     def __init__(self, claims: Claims) -> None:
         self.claims = claims
+        caller = f"{claims.issuer}\x00{self.username}".encode()
+        self.pk = self.id = hashlib.sha256(caller).hexdigest()
 
     @property
     def username(self) -> str:
