@@ -232,9 +232,18 @@ class Fleet:
 
 @pytest.fixture
 async def cluster_fleet(redis_cluster: ClusterSet) -> AsyncIterator[Fleet]:
-    """A Fleet on the session's cluster; the killed node is restarted (as a replica) after."""
+    """A Fleet on the session's cluster, serving before the test; the killed node is restarted
+    (as a replica) after."""
+    # An earlier test's freeze may have been long enough for a failover on a
+    # loaded machine: the run starts from a cluster that serves, and a store
+    # that has read its slot map (a cold client's first call can outlast 0.3 s).
+    redis_cluster.wait_ok()
     store = RedisStore(redis_cluster.url, timeout=0.3)
     fleet = Fleet(store)
+    for _ in range(75):  # up to about 15 s
+        if (await fleet.dpop()).status_code == 200:
+            break
+        await asyncio.sleep(0.2)
     try:
         yield fleet
     finally:
